@@ -1,0 +1,21 @@
+"""resnet-inspect: trace a residual network from a YAML spec, layer by layer, in pure Python.
+
+    >>> import resnet_inspect
+    >>> result = resnet_inspect.trace("resnet50", input=224)
+    >>> result.layer("res2a").output_shape
+    (56, 56, 256)
+"""
+
+from .engine import LayerInfo, parse_input, smallest_input, trace, trace_graph
+from .errors import InspectError, ShapeError, SpecError
+from .graph import Graph, Layer, build_graph
+from .spec import Spec, bundled_specs, load_spec, parse_spec
+from .statistics import Totals, TraceResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Graph", "InspectError", "Layer", "LayerInfo", "ShapeError", "Spec", "SpecError", "Totals", "TraceResult",
+    "build_graph", "bundled_specs", "load_spec", "parse_input", "parse_spec", "smallest_input", "trace",
+    "trace_graph",
+]

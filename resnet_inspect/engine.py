@@ -1,0 +1,122 @@
+"""The engine: propagate [H, W, C] through a graph and collect each layer's facts.
+
+Pure Python on purpose (no NumPy): a whole ResNet-152 traces in a few milliseconds. This module
+collects facts (:class:`LayerInfo`); totals and groupings live in :mod:`.statistics`, rendering
+in :mod:`.formatting`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ShapeError
+from .graph import Graph, Layer, build_graph
+from .ops import OpError, Shape
+from .spec import Spec, load_spec
+from .statistics import TraceResult
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One row of a trace: a layer's output shape, parameters and cost at one input size."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    output_shape: Shape
+    trainable_params: int
+    non_trainable_params: int
+    macs: int
+    flops: int
+    stage: str
+    block: str
+    detail: str
+
+    @property
+    def params(self) -> int:
+        return self.trainable_params + self.non_trainable_params
+
+
+def parse_input(text: str | int | tuple[int, int]) -> tuple[int, int]:
+    """``224`` -> (224, 224); ``224x320`` -> (224, 320) as H×W."""
+    if isinstance(text, tuple):
+        return text
+    if isinstance(text, int):
+        return (text, text)
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        sizes = []
+    if len(sizes) not in (1, 2) or min(sizes) < 1:
+        raise ShapeError(f"--input must be a size like 224 or 224x320 (H×W), got {text!r}", field="--input")
+    return (sizes[0], sizes[-1])
+
+
+def trace_graph(graph: Graph, input_hw: tuple[int, int] | None = None) -> TraceResult:
+    """Propagate shapes through ``graph`` at ``input_hw`` (default: the spec's input)."""
+    spec = graph.spec
+    h, w = input_hw or spec.input_shape[:2]
+    input_shape = (h, w, spec.input_shape[2])
+    shapes: dict[str, Shape] = {}
+    rows: list[LayerInfo] = []
+    for layer in graph:
+        op = layer.op
+        ins = [shapes[name] for name in layer.inputs]
+        try:
+            out = input_shape if op.kind == "input" else op.output_shape(ins)
+        except OpError as exc:
+            raise _shape_error(graph, layer, ins, str(exc)) from None
+        params = op.params(ins)
+        shapes[layer.name] = out
+        rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
+                              op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe()))
+    return TraceResult(spec.name, input_shape, tuple(rows))
+
+
+def trace(spec: str | Spec, input: int | str | tuple[int, int] | None = None) -> TraceResult:
+    """Trace a spec (bundled name, path, or :class:`Spec`) at an input size: the Python API."""
+    spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    return trace_graph(build_graph(spec), None if input is None else parse_input(input))
+
+
+def smallest_input(graph: Graph) -> int | None:
+    """The smallest square input every layer accepts, or None when no size helps.
+
+    Output sizes never shrink as the input grows, so "works" is monotone and a doubling search
+    followed by bisection finds the edge in a few dozen shape-only passes.
+    """
+    high = 1
+    while not _fits(graph, high):
+        high *= 2
+        if high > 1 << 20:
+            return None
+    low = high // 2  # fails (or is 0)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if _fits(graph, mid) else (mid, high)
+    return high
+
+
+def _fits(graph: Graph, size: int) -> bool:
+    shapes: dict[str, Shape] = {}
+    channels = graph.spec.input_shape[2]
+    try:
+        for layer in graph:
+            ins = [shapes[name] for name in layer.inputs]
+            shapes[layer.name] = (size, size, channels) if layer.op.kind == "input" else layer.op.output_shape(ins)
+    except OpError:
+        return False
+    return True
+
+
+def _shape_error(graph: Graph, layer: Layer, inputs: list[Shape], message: str) -> ShapeError:
+    got = " and ".join(str(list(shape)) for shape in inputs)
+    if layer.op.kind != "add":
+        message += f" (input {got})"
+        smallest = smallest_input(graph)
+        if smallest is not None:
+            message += f"; the smallest input that works is {smallest} ({smallest}×{smallest})"
+        else:
+            message += "; no input size works"
+    return ShapeError(message, where=layer.where, layer=layer.name)

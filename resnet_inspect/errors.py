@@ -1,0 +1,77 @@
+"""One error type for everything a user can get wrong.
+
+Every failure a user can cause (a bad spec, a size a layer cannot take, a weights file that does
+not fit) is raised as :class:`InspectError`, whose ``str()`` is the one line the CLI prints. The
+CLI turns it into exit code 2 (or a JSON object with ``--format json``); nothing else should
+ever reach the user as a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a spec file something was declared (1-based line and column)."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class InspectError(Exception):
+    """A user-facing error: one line, naming the file, line, column and field (or layer)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        where: Location | None = None,
+        field: str | None = None,
+        layer: str | None = None,
+    ) -> None:
+        self.message = message
+        self.where = where
+        self.field = field
+        self.layer = layer
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = []
+        if self.where is not None:
+            parts.append(str(self.where))
+        if self.field:
+            parts.append(self.field)
+        if self.layer:
+            parts.append(f"layer {self.layer}")
+        parts.append(self.message)
+        return ": ".join(parts).replace("\n", " ")
+
+    def to_dict(self) -> dict:
+        """The JSON form printed on stdout with ``--format json``."""
+        where = self.where
+        return {
+            "error": {
+                "message": self.message,
+                "file": where.file if where else None,
+                "line": where.line if where else None,
+                "column": where.column if where else None,
+                "field": self.field,
+                "layer": self.layer,
+                "text": str(self),
+            }
+        }
+
+
+class SpecError(InspectError):
+    """The spec file is malformed or describes a network that cannot be built."""
+
+
+class ShapeError(InspectError):
+    """A layer cannot work on the shape it receives."""

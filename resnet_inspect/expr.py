@@ -1,0 +1,96 @@
+"""A small, safe evaluator for the arithmetic allowed in spec sizes (``4*base``).
+
+Python's ``eval`` would run anything; this walks the AST and accepts only integer and float
+literals, variable names, ``+ - * / // % **`` and unary minus. ``/`` must divide exactly, so a
+size never silently becomes a float, and ``**`` is bounded so that ``9**9**9`` cannot hang.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+
+Number = int | float
+
+_MAX_EXPONENT = 64
+_MAX_MAGNITUDE = 10**30
+_MAX_LENGTH = 200
+
+
+class ExprError(ValueError):
+    """The expression cannot be evaluated; the message says why, without location."""
+
+
+def evaluate(text: str, variables: Mapping[str, Number]) -> Number:
+    """Evaluate ``text`` with ``variables``; raise :class:`ExprError` on anything else."""
+    if len(text) > _MAX_LENGTH:
+        raise ExprError(f"expression longer than {_MAX_LENGTH} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        raise ExprError(f"cannot parse expression {text!r}") from None
+    return _eval(tree.body, variables)
+
+
+def _eval(node: ast.AST, variables: Mapping[str, Number]) -> Number:
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in variables:
+            known = ", ".join(sorted(variables)) or "none declared"
+            raise ExprError(f"undefined variable {node.id!r} (variables: {known})")
+        return variables[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _eval(node.operand, variables)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _eval(node.left, variables), _eval(node.right, variables)
+        try:
+            result = _BINARY[type(node.op)](left, right)
+        except OverflowError:
+            raise ExprError("value too large") from None
+        if abs(result) > _MAX_MAGNITUDE:
+            raise ExprError(f"value {result:.3g} is too large")
+        return result
+    raise ExprError(f"unsupported syntax {type(node).__name__} (only numbers, variables and + - * / // % **)")
+
+
+def _divide(a: Number, b: Number) -> Number:
+    if b == 0:
+        raise ExprError("division by zero")
+    if isinstance(a, int) and isinstance(b, int):
+        if a % b:
+            raise ExprError(f"{a}/{b} is not a whole number (use // to round down)")
+        return a // b
+    return a / b
+
+
+def _floordiv(a: Number, b: Number) -> Number:
+    if b == 0:
+        raise ExprError("division by zero")
+    return a // b
+
+
+def _mod(a: Number, b: Number) -> Number:
+    if b == 0:
+        raise ExprError("division by zero")
+    return a % b
+
+
+def _power(a: Number, b: Number) -> Number:
+    if not isinstance(b, int) or not 0 <= b <= _MAX_EXPONENT:
+        raise ExprError(f"exponent must be a whole number from 0 to {_MAX_EXPONENT}")
+    if abs(a) > _MAX_MAGNITUDE:
+        raise ExprError("base too large")
+    return a**b
+
+
+_BINARY = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: _divide,
+    ast.FloorDiv: _floordiv,
+    ast.Mod: _mod,
+    ast.Pow: _power,
+}

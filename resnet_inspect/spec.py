@@ -1,0 +1,311 @@
+"""The spec language: YAML in, a typed, fully evaluated :class:`Spec` out.
+
+Structure is checked against the JSON Schema shipped beside this module (the single source of
+truth, also printed by ``resnet-inspect schema``); the arithmetic in sizes is evaluated here with
+:mod:`resnet_inspect.expr`. Everything that can go wrong is reported as a one-line
+:class:`SpecError` naming file:line:column and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import Location, SpecError
+from .expr import ExprError, Number, evaluate
+from .yamlsafe import Document, YamlPath, load, read_text
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MAX_BLOCKS = 1000  # per stage; ResNet-1001 has 111. Bounds the graph so bad input cannot eat memory.
+SCHEMA_PATH = PACKAGE_DIR / "spec.schema.json"
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """The choices on which real ResNet50s differ; defaults follow Keras / the blog's code."""
+
+    conv_bias: bool = True
+    stride_on: str = "1x1"
+    pool_padding: int = 1
+    bn_epsilon: float = 1e-3
+    block_naming: str = "auto"
+    preprocessing: str = "caffe"
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    filters: int
+    kernel: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    size: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class StemSpec:
+    pad: int
+    conv: ConvSpec
+    pool: PoolSpec | None
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    number: int
+    filters: tuple[int, ...]
+    blocks: int
+    stride: int
+    first_block: str
+    where: Location
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    pool: str
+    pool_size: int
+    units: int
+    dense_name: str
+    activation: str
+    where: Location
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A network declared symbolically, every size evaluated to a whole number."""
+
+    name: str
+    description: str
+    input_shape: tuple[int, int, int]
+    block: str
+    conventions: Conventions
+    stem: StemSpec
+    stages: tuple[StageSpec, ...]
+    head: HeadSpec
+    file: str
+    document: Document = field(repr=False, compare=False)
+
+    @property
+    def expect(self) -> dict:
+        return self.document.data.get("expect", {})
+
+    def where(self, *path: str | int) -> Location:
+        """Location in the spec file of a field (or its nearest parent)."""
+        return self.document.where(path)
+
+
+# --------------------------------------------------------------------------- finding specs
+
+
+def bundled_specs_dir() -> Path:
+    """The bundled specs: inside the installed package, or ``specs/`` in a source checkout."""
+    installed = PACKAGE_DIR / "specs"
+    return installed if installed.is_dir() else PACKAGE_DIR.parent / "specs"
+
+
+def bundled_specs() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(bundled_specs_dir().glob("*.yaml"))}
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A bundled spec's name (``resnet50``) or a path to any YAML file."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
+        return path
+    specs = bundled_specs()
+    if text in specs:
+        return specs[text]
+    raise SpecError(f"unknown spec {text!r}; bundled specs: {', '.join(specs)} (or give a path to a YAML file)",
+                    where=Location(text))
+
+
+def load_spec(name_or_path: str | Path) -> Spec:
+    """Load, validate and evaluate a spec by bundled name or path."""
+    path = resolve(name_or_path)
+    return parse_spec(read_text(path), str(path))
+
+
+def parse_spec(text: str, file: str = "<spec>") -> Spec:
+    document = load(text, file)
+    if not isinstance(document.data, dict):
+        kind = type(document.data).__name__
+        raise SpecError(f"a spec is a mapping (name, stem, stages, head), not a {kind}", where=document.where(()))
+    _validate_schema(document)
+    return _Evaluator(document).spec()
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Callable[[Any], Any]:
+    import fastjsonschema
+
+    return fastjsonschema.compile(schema())
+
+
+def _validate_schema(document: Document) -> None:
+    import fastjsonschema
+
+    try:
+        _validator()(document.data)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise _schema_error(document, exc) from None
+
+
+def _schema_error(document: Document, exc: Any) -> SpecError:
+    path: YamlPath = tuple(exc.path[1:])
+    definition = exc.definition if isinstance(exc.definition, dict) else {}
+    message = exc.message.split(" ", 1)[1] if " " in exc.message else exc.message
+    if exc.rule == "additionalProperties" and isinstance(exc.value, dict):
+        allowed = list(definition.get("properties", {}))
+        unknown = next(k for k in exc.value if k not in allowed)
+        path = path + (unknown,)
+        message = f"unknown key {unknown!r} (allowed: {', '.join(allowed)})"
+    elif exc.rule == "required" and isinstance(exc.value, dict):
+        missing = [k for k in definition.get("required", []) if k not in exc.value]
+        message = f"missing field {missing[0]!r}"
+    elif exc.rule == "oneOf" and "description" in definition:
+        message = f"expected {definition['description'][0].lower()}{definition['description'][1:].rstrip('.')}, got {exc.value!r}"
+    elif exc.rule == "propertyNames":
+        message = f"bad key: {message}"
+    return SpecError(message, where=document.where(path), field=field_name(path) or None)
+
+
+def field_name(path: YamlPath) -> str:
+    """``('stages', 0, 'filters')`` -> ``stages[0].filters``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+class _Evaluator:
+    """Turns validated YAML data into a :class:`Spec`, evaluating every size expression."""
+
+    def __init__(self, document: Document) -> None:
+        self.doc = document
+        self.data: dict = document.data
+        self.variables: dict[str, Number] = {}
+
+    def error(self, path: YamlPath, message: str) -> SpecError:
+        return SpecError(message, where=self.doc.where(path), field=field_name(path))
+
+    def get(self, path: YamlPath, default: Any = None) -> Any:
+        value: Any = self.data
+        for part in path:
+            if isinstance(value, dict) and part in value:
+                value = value[part]
+            elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+                value = value[part]
+            else:
+                return default
+        return value
+
+    def number(self, path: YamlPath, default: Any = None) -> Number:
+        value = self.get(path, default)
+        if isinstance(value, str):
+            try:
+                return evaluate(value, self.variables)
+            except ExprError as exc:
+                raise self.error(path, str(exc)) from None
+        return value
+
+    def size(self, path: YamlPath, default: Any = None, minimum: int = 1) -> int:
+        value = self.number(path, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(path, f"must be a whole number, got {value!r}")
+        if value < minimum:
+            raise self.error(path, f"must be >= {minimum}, got {value}")
+        return value
+
+    def spec(self) -> Spec:
+        for name in self.get(("variables",), {}):
+            self.variables[name] = self.number(("variables", name))
+        return Spec(
+            name=self.data["name"],
+            description=self.get(("description",), "").strip(),
+            input_shape=self.input_shape(),
+            block=self.get(("block",), "bottleneck"),
+            conventions=self.conventions(),
+            stem=self.stem(),
+            stages=tuple(self.stage(i) for i in range(len(self.data["stages"]))),
+            head=self.head(),
+            file=self.doc.file,
+            document=self.doc,
+        )
+
+    def input_shape(self) -> tuple[int, int, int]:
+        if "input" not in self.data:
+            return (224, 224, 3)
+        h, w, c = (self.size(("input", i)) for i in range(3))
+        return (h, w, c)
+
+    def conventions(self) -> Conventions:
+        defaults = Conventions()
+        c = ("conventions",)
+        epsilon = self.number(c + ("bn_epsilon",), defaults.bn_epsilon)
+        if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or epsilon <= 0:
+            raise self.error(c + ("bn_epsilon",), f"must be a positive number, got {epsilon!r}")
+        return Conventions(
+            conv_bias=self.get(c + ("conv_bias",), defaults.conv_bias),
+            stride_on=self.get(c + ("stride_on",), defaults.stride_on),
+            pool_padding=self.size(c + ("pool_padding",), defaults.pool_padding, minimum=0),
+            bn_epsilon=float(epsilon),
+            block_naming=self.get(c + ("block_naming",), defaults.block_naming),
+            preprocessing=self.get(c + ("preprocessing",), defaults.preprocessing),
+        )
+
+    def stem(self) -> StemSpec:
+        conv = ("stem", "conv")
+        pool = self.get(("stem", "pool"), None)
+        return StemSpec(
+            pad=self.size(("stem", "pad"), 3, minimum=0),
+            conv=ConvSpec(self.size(conv + ("filters",)), self.size(conv + ("kernel",)), self.size(conv + ("stride",))),
+            pool=None if pool is None else PoolSpec(self.size(("stem", "pool", "size")), self.size(("stem", "pool", "stride"))),
+        )
+
+    def stage(self, index: int) -> StageSpec:
+        p: YamlPath = ("stages", index)
+        filters = tuple(self.size(p + ("filters", i)) for i in range(len(self.get(p + ("filters",)))))
+        expected = 3 if self.get(("block",), "bottleneck") == "bottleneck" else 2
+        if len(filters) != expected:
+            block = self.get(("block",), "bottleneck")
+            raise self.error(p + ("filters",), f"a {block} block takes {expected} filters, got {len(filters)}")
+        return StageSpec(
+            number=self.get(p + ("stage",)),
+            filters=filters,
+            blocks=self.blocks(p + ("blocks",)),
+            stride=self.size(p + ("stride",), 1),
+            first_block=self.get(p + ("first_block",), "conv"),
+            where=self.doc.where(p),
+        )
+
+    def blocks(self, path: YamlPath) -> int:
+        blocks = self.size(path)
+        if blocks > MAX_BLOCKS:
+            raise self.error(path, f"{blocks} blocks in one stage; at most {MAX_BLOCKS} are supported")
+        return blocks
+
+    def head(self) -> HeadSpec:
+        return HeadSpec(
+            pool=self.get(("head", "pool")),
+            pool_size=self.size(("head", "pool_size"), 7),
+            units=self.size(("head", "dense", "units")),
+            dense_name=self.get(("head", "dense", "name"), "fc1000"),
+            activation=self.get(("head", "dense", "activation"), "softmax"),
+            where=self.doc.where(("head",)),
+        )

@@ -1,0 +1,109 @@
+"""Totals and groupings over a trace (torchinfo's model_statistics): computing, not rendering."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import LayerInfo
+
+DEPTHS = ("layer", "block", "stage")
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    macs: int
+    flops: int
+
+    @classmethod
+    def of(cls, layers: "tuple[LayerInfo, ...] | list[LayerInfo]") -> "Totals":
+        trainable = sum(layer.trainable_params for layer in layers)
+        non_trainable = sum(layer.non_trainable_params for layer in layers)
+        return cls(trainable + non_trainable, trainable, non_trainable,
+                   sum(layer.macs for layer in layers), sum(layer.flops for layer in layers))
+
+
+@dataclass(frozen=True)
+class Group:
+    """Several layers collapsed into one row (a block or a stage)."""
+
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    totals: Totals
+    layers: tuple["LayerInfo", ...]
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    """A whole trace: the spec, the input and one :class:`LayerInfo` per layer, in order."""
+
+    spec: str
+    input_shape: tuple[int, int, int]
+    layers: tuple["LayerInfo", ...]
+
+    @property
+    def totals(self) -> Totals:
+        return Totals.of(self.layers)
+
+    def layer(self, name: str) -> "LayerInfo":
+        for info in self.layers:
+            if info.name == name:
+                return info
+        raise KeyError(name)
+
+    def groups(self, depth: str) -> list[Group]:
+        """Consecutive layers of one block (or stage) collapsed; totals are unchanged."""
+        key = {"block": lambda info: info.block, "stage": lambda info: info.stage}[depth]
+        groups: list[list[LayerInfo]] = []
+        for info in self.layers:
+            if groups and key(groups[-1][-1]) == key(info):
+                groups[-1].append(info)
+            else:
+                groups.append([info])
+        return [Group(key(g[0]), _group_kind(g, depth), g[-1].output_shape, Totals.of(g), tuple(g)) for g in groups]
+
+    def by_stage(self) -> dict[str, Totals]:
+        return {group.name: group.totals for group in self.groups("stage")}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``trace --format json`` (documented in the README)."""
+        return {
+            "spec": self.spec,
+            "input": list(self.input_shape),
+            "layers": [_layer_dict(info) for info in self.layers],
+            "totals": asdict(self.totals),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def _group_kind(layers: list["LayerInfo"], depth: str) -> str:
+    if depth == "stage" or layers[0].block in ("stem", "head"):
+        return layers[0].stage if depth == "stage" else layers[0].block
+    has_shortcut = any(info.name.endswith("_branch1") for info in layers)
+    return "conv_block" if has_shortcut else "identity_block"
+
+
+def _layer_dict(info: "LayerInfo") -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "op": info.op,
+        "inputs": list(info.inputs),
+        "output_shape": list(info.output_shape),
+        "params": info.params,
+        "trainable_params": info.trainable_params,
+        "non_trainable_params": info.non_trainable_params,
+        "macs": info.macs,
+        "flops": info.flops,
+        "stage": info.stage,
+        "block": info.block,
+        "detail": info.detail,
+    }

@@ -1,0 +1,135 @@
+"""Load YAML as plain data, remembering where every value came from.
+
+PyYAML's ``safe_load`` already refuses to construct Python objects, but it forgets line numbers
+and happily shares aliased nodes (the "billion laughs" bomb expands as soon as anything walks the
+result). Here we compose the node tree with the safe loader, refuse anchors/aliases, non-standard
+tags and absurd nesting, and build the data ourselves while recording a :class:`Location` for
+each path, so later errors can point at the exact line and column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Location, SpecError
+
+YamlPath = tuple[str | int, ...]
+
+MAX_DEPTH = 50
+MAX_BYTES = 4 * 1024 * 1024
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+
+class Document:
+    """Parsed YAML data plus the location of every value, keyed by its path."""
+
+    def __init__(self, file: str, data: Any, marks: dict[YamlPath, Location]) -> None:
+        self.file = file
+        self.data = data
+        self._marks = marks
+
+    def where(self, path: YamlPath) -> Location:
+        """Location of ``path``, or of its nearest declared parent when it is missing."""
+        path = tuple(path)
+        while path not in self._marks and path:
+            path = path[:-1]
+        return self._marks.get(path, Location(self.file, 1, 1))
+
+
+def read_text(path: Path) -> str:
+    """Read a spec file as UTF-8, turning every I/O problem into a one-line error."""
+    where = Location(str(path))
+    if not path.exists():
+        raise SpecError("no such file", where=where)
+    if path.is_dir():
+        raise SpecError("is a directory, not a spec file", where=where)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror}", where=where) from None
+    if len(raw) > MAX_BYTES:
+        raise SpecError(f"file is larger than {MAX_BYTES // 1024} KiB; not a spec", where=where)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not UTF-8 text (byte {exc.start})", where=where) from None
+
+
+def load(text: str, file: str) -> Document:
+    """Parse one YAML document into plain data with locations; never constructs objects."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        raise SpecError(f"invalid YAML: {exc.problem or exc.context}", where=where) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"invalid YAML: {exc}", where=Location(file)) from None
+    except RecursionError:
+        raise SpecError(f"document nested too deeply (limit {MAX_DEPTH})", where=Location(file)) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise SpecError("empty file; a spec is a mapping with name, stem, stages and head", where=Location(file, 1, 1))
+    builder = _Builder(file, loader)
+    data = builder.build(node, (), 0)
+    return Document(file, data, builder.marks)
+
+
+class _Builder:
+    def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
+        self.file = file
+        self.loader = loader
+        self.marks: dict[YamlPath, Location] = {}
+        self.seen: set[int] = set()
+
+    def where(self, node: yaml.Node) -> Location:
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def build(self, node: yaml.Node, path: YamlPath, depth: int) -> Any:
+        where = self.where(node)
+        if depth > MAX_DEPTH:
+            raise SpecError(f"document nested too deeply (limit {MAX_DEPTH})", where=where)
+        if id(node) in self.seen:
+            raise SpecError("YAML anchors and aliases are not allowed in specs", where=where)
+        self.seen.add(id(node))
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            self.marks.setdefault(path, where)
+            return str(node.value)  # a date in a description is text, not a datetime
+        if node.tag not in _PLAIN_TAGS:
+            raise SpecError(f"YAML tag {node.tag!r} is not allowed; specs hold plain data only", where=where)
+        self.marks.setdefault(path, where)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            raise SpecError(f"bad scalar {node.value!r}: {exc}", where=where) from None
+
+    def _mapping(self, node: yaml.MappingNode, path: YamlPath, depth: int) -> dict:
+        result: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise SpecError("YAML merge keys (<<) are not allowed in specs", where=self.where(key_node))
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise SpecError("mapping keys must be plain names", where=self.where(key_node))
+            key = str(self.build(key_node, path + ("<key>",), depth + 1))
+            if key in result:
+                raise SpecError(f"duplicate key {key!r}", where=self.where(key_node))
+            self.marks[path + (key,)] = self.where(key_node)
+            result[key] = self.build(value_node, path + (key,), depth + 1)
+        return result
