@@ -109,7 +109,7 @@ def bundled_specs_dir() -> Path:
 
 
 def bundled_specs() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(bundled_specs_dir().glob("*.yaml"))}
+    return {p.stem: p for p in sorted(bundled_specs_dir().glob("*.yaml"), key=lambda p: p.stem)}
 
 
 def resolve(name_or_path: str | Path) -> Path:

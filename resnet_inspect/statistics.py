@@ -86,8 +86,10 @@ class TraceResult:
 
 
 def _group_kind(layers: list["LayerInfo"], depth: str) -> str:
-    if depth == "stage" or layers[0].block in ("stem", "head"):
-        return layers[0].stage if depth == "stage" else layers[0].block
+    if depth == "stage":
+        return "stage"
+    if layers[0].block in ("stem", "head"):
+        return layers[0].block
     has_shortcut = any(info.name.endswith("_branch1") for info in layers)
     return "conv_block" if has_shortcut else "identity_block"
 

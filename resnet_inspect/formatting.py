@@ -1,0 +1,226 @@
+"""Rendering: traces and summaries as Rich tables, JSON, CSV and Markdown. Computes nothing.
+
+Text formats return strings; the table format returns a Rich renderable, built only when asked
+for, so ``--format json`` never imports Rich.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .statistics import Totals, TraceResult
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+@dataclass(frozen=True)
+class Row:
+    """A printed row: one layer, or a block or stage collapsed into one."""
+
+    name: str
+    op: str
+    detail: str
+    inputs: tuple[str, ...]
+    output_shape: tuple[int, ...]
+    totals: Totals
+    stage: str
+    block: str
+
+
+def rows(result: TraceResult, depth: str = "layer") -> list[Row]:
+    if depth == "layer":
+        return [Row(i.name, i.op, i.detail, i.inputs, i.output_shape, Totals.of([i]), i.stage, i.block)
+                for i in result.layers]
+    return [Row(g.name, "" if depth == "stage" else g.kind, f"{len(g.layers)} layers", (), g.output_shape, g.totals,
+                g.layers[0].stage, g.layers[0].block if depth == "block" else "") for g in result.groups(depth)]
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def count(n: int) -> str:
+    return f"{n:,}"
+
+
+def si(n: float, unit: str = "") -> str:
+    """3857973248 -> '3.86 G' (decimal prefixes, as papers and torchinfo use)."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= factor:
+            return f"{n / factor:.2f} {prefix}{unit}"
+    return f"{n:g} {unit}".rstrip()
+
+
+# --------------------------------------------------------------------------- trace
+
+
+def trace_json(result: TraceResult, depth: str = "layer") -> str:
+    data = result.to_dict()
+    if depth != "layer":
+        data["depth"] = depth
+        data["groups"] = [_row_dict(row) for row in rows(result, depth)]
+    return json.dumps(data, indent=2)
+
+
+def _row_dict(row: Row) -> dict[str, Any]:
+    return {"name": row.name, "kind": row.op, "output_shape": list(row.output_shape), **asdict(row.totals)}
+
+
+def trace_csv(result: TraceResult, depth: str = "layer") -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["name", "op", "inputs", "output_shape", "params", "trainable_params",
+                     "non_trainable_params", "macs", "flops", "stage", "block"])
+    for row in rows(result, depth):
+        t = row.totals
+        writer.writerow([row.name, row.op, " ".join(row.inputs), "x".join(map(str, row.output_shape)), t.params,
+                         t.trainable_params, t.non_trainable_params, t.macs, t.flops, row.stage, row.block])
+    return out.getvalue()
+
+
+def trace_markdown(result: TraceResult, depth: str = "layer") -> str:
+    lines = [f"### {result.spec} at {shape_text(result.input_shape)}", "",
+             "| Layer | Op | Output shape | Params | MACs |", "|---|---|---|---:|---:|"]
+    for row in rows(result, depth):
+        lines.append(f"| {row.name} | {_op_text(row)} | {shape_text(row.output_shape)} | "
+                     f"{count(row.totals.params)} | {count(row.totals.macs)} |")
+    t = result.totals
+    lines.append(f"| **Total** | | | **{count(t.params)}** | **{count(t.macs)}** |")
+    lines += ["", f"Params: {count(t.params)} ({count(t.trainable_params)} trainable, "
+                  f"{count(t.non_trainable_params)} non-trainable). "
+                  f"MACs: {count(t.macs)} ({si(t.macs, 'MACs')}); FLOPs: {count(t.flops)} ({si(t.flops, 'FLOPs')})."]
+    return "\n".join(lines) + "\n"
+
+
+def _op_text(row: Row) -> str:
+    return f"{row.op} {row.detail}".strip()
+
+
+def trace_table(result: TraceResult, depth: str = "layer") -> "RenderableType":
+    from rich.table import Table
+
+    t = result.totals
+    table = Table(title=f"{result.spec} — input {shape_text(result.input_shape)}", show_footer=True,
+                  caption=f"MACs = multiply-accumulates (conv + dense); FLOPs = {count(t.flops)} "
+                          f"({si(t.flops, 'FLOPs')}) by the README's counting rule",
+                  footer_style="bold")
+    table.add_column("Layer" if depth == "layer" else depth.capitalize(), footer="Total")
+    table.add_column("Op")
+    table.add_column("Output shape", justify="right", footer=shape_text(result.layers[-1].output_shape))
+    table.add_column("Params", justify="right", footer=count(t.params))
+    table.add_column("MACs", justify="right", footer=f"{count(t.macs)} ({si(t.macs)})")
+    previous: Row | None = None
+    for row in rows(result, depth):
+        if previous is not None and depth == "layer" and row.block != previous.block:
+            table.add_section()
+        if depth == "layer" and (previous is None or row.stage != previous.stage):
+            table.add_row(f"[bold cyan]{row.stage}[/]", "", "", "", "")
+        table.add_row(row.name, _op_text(row), shape_text(row.output_shape), count(row.totals.params),
+                      si(row.totals.macs) if row.totals.macs else "")
+        previous = row
+    return table
+
+
+def render_trace(result: TraceResult, fmt: str, depth: str = "layer") -> "str | RenderableType":
+    return {"json": trace_json, "csv": trace_csv, "markdown": trace_markdown, "table": trace_table}[fmt](result, depth)
+
+
+# --------------------------------------------------------------------------- flops
+
+
+def flops_dict(spec: str, results: list[TraceResult]) -> dict[str, Any]:
+    return {
+        "spec": spec,
+        "unit": {"macs": "multiply-accumulates", "flops": "floating-point operations"},
+        "results": [{"input": list(r.input_shape), "macs": r.totals.macs, "flops": r.totals.flops,
+                     "by_stage": {stage: {"macs": t.macs, "flops": t.flops} for stage, t in r.by_stage().items()}}
+                    for r in results],
+    }
+
+
+def render_flops(spec: str, results: list[TraceResult], fmt: str) -> "str | RenderableType":
+    data = flops_dict(spec, results)
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    header = ["stage"] + [f"{shape_text(tuple(r['input']))} {unit}" for r in data["results"] for unit in ("MACs", "FLOPs")]
+    stages = list(data["results"][0]["by_stage"])
+    body = [[stage] + [r["by_stage"][stage][k] for r in data["results"] for k in ("macs", "flops")] for stage in stages]
+    total = ["total"] + [r[k] for r in data["results"] for k in ("macs", "flops")]
+    return _grid(f"{spec}: MACs and FLOPs by stage", header, body, total, fmt)
+
+
+# --------------------------------------------------------------------------- params
+
+
+def params_dict(result: TraceResult) -> dict[str, Any]:
+    t = result.totals
+    return {
+        "spec": result.spec,
+        **{k: v for k, v in asdict(t).items() if k.endswith("params")},
+        "by_stage": {stage: {k: v for k, v in asdict(s).items() if k.endswith("params")}
+                     for stage, s in result.by_stage().items()},
+        "conventions": {
+            "keras": "params = trainable + non-trainable (BN moving mean/variance count, non-trainable)",
+            "torch": "sum(p.numel() for p in model.parameters()) = trainable_params (BN running stats are buffers)",
+        },
+    }
+
+
+def render_params(result: TraceResult, fmt: str) -> "str | RenderableType":
+    data = params_dict(result)
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    header = ["stage", "params", "trainable", "non-trainable"]
+    body = [[stage, s["params"], s["trainable_params"], s["non_trainable_params"]] for stage, s in data["by_stage"].items()]
+    total = ["total", data["params"], data["trainable_params"], data["non_trainable_params"]]
+    note = ("Keras model.summary() reports params; PyTorch's parameters() (torchinfo, torchvision) "
+            f"reports trainable_params = {count(data['trainable_params'])}.")
+    return _grid(f"{result.spec}: parameters", header, body, total, fmt, note)
+
+
+# --------------------------------------------------------------------------- list
+
+
+def render_list(specs: list[tuple[str, str]], fmt: str) -> "str | RenderableType":
+    if fmt == "json":
+        return json.dumps({"specs": [{"name": n, "description": d} for n, d in specs]}, indent=2)
+    return _grid("Bundled specs", ["name", "description"], [[n, d] for n, d in specs], None, fmt)
+
+
+# --------------------------------------------------------------------------- shared grid
+
+
+def _grid(title: str, header: list[str], body: list[list[Any]], total: list[Any] | None, fmt: str,
+          note: str = "") -> "str | RenderableType":
+    """A small table in any text format; numbers printed exactly with thousands separators."""
+    cells = [[count(c) if isinstance(c, int) else str(c) for c in line] for line in body]
+    total_cells = [count(c) if isinstance(c, int) else str(c) for c in total] if total else None
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(body + ([total] if total else []))
+        return out.getvalue()
+    if fmt == "markdown":
+        lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(line) + " |" for line in cells]
+        if total_cells:
+            lines.append("| " + " | ".join(f"**{c}**" for c in total_cells) + " |")
+        return "\n".join(lines + ([f"\n{note}"] if note else [])) + "\n"
+    from rich.table import Table
+
+    table = Table(title=title, caption=note or None, show_footer=total_cells is not None, footer_style="bold")
+    for i, name in enumerate(header):
+        numeric = bool(body) and all(isinstance(line[i], int) for line in body)
+        table.add_column(name, justify="right" if numeric else "left",
+                         footer=total_cells[i] if total_cells else "")
+    for line in cells:
+        table.add_row(*line)
+    return table
