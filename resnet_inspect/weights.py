@@ -78,3 +78,25 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
             if "bias" in arrays:
                 weights[name]["bias"] = rng.normal(0.0, 0.01, arrays["bias"])
     return {name: {key: value.astype(dtype) for key, value in arrays.items()} for name, arrays in weights.items()}
+
+
+def torchvision_names(graph: Graph) -> dict[str, str]:
+    """Blog layer name -> torchvision module path (``res2a_branch2a`` -> ``layer1.0.conv1``).
+
+    torchvision numbers stages from layer1 and blocks from 0, and calls the shortcut
+    ``downsample.0`` (conv) / ``downsample.1`` (BN); the stem is ``conv1``/``bn1``, the head ``fc``.
+    """
+    from .graph import block_letters
+
+    spec = graph.spec
+    names = {"conv1": "conv1", "bn_conv1": "bn1", spec.head.dense_name: "fc"}
+    for index, stage in enumerate(spec.stages, start=1):
+        for block, letter in enumerate(block_letters(stage.blocks, spec.conventions.block_naming, stage)):
+            blog, torch = f"{stage.number}{letter}", f"layer{index}.{block}"
+            for branch, number in (("2a", 1), ("2b", 2), ("2c", 3)):
+                names[f"res{blog}_branch{branch}"] = f"{torch}.conv{number}"
+                names[f"bn{blog}_branch{branch}"] = f"{torch}.bn{number}"
+            names[f"res{blog}_branch1"] = f"{torch}.downsample.0"
+            names[f"bn{blog}_branch1"] = f"{torch}.downsample.1"
+    needed = weight_shapes(graph)
+    return {blog: torch for blog, torch in names.items() if blog in needed}
