@@ -80,7 +80,7 @@ def build_graph(spec: Spec) -> Graph:
     x = _stem(g, spec)
     for stage in spec.stages:
         g.stage, g.where = f"stage{stage.number}", stage.where
-        for index, letter in enumerate(block_letters(stage.blocks, spec.conventions.block_naming, stage)):
+        for index, letter in enumerate(block_letters(stage.blocks, stage.block_naming, stage)):
             g.block = f"res{stage.number}{letter}"
             conv_block = index == 0 and stage.first_block == "conv"
             stride = stage.stride if index == 0 else 1

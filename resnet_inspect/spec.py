@@ -62,6 +62,7 @@ class StageSpec:
     blocks: int
     stride: int
     first_block: str
+    block_naming: str
     where: Location
 
 
@@ -291,6 +292,7 @@ class _Evaluator:
             blocks=self.blocks(p + ("blocks",)),
             stride=self.size(p + ("stride",), 1),
             first_block=self.get(p + ("first_block",), "conv"),
+            block_naming=self.get(p + ("block_naming",), self.get(("conventions", "block_naming"), "auto")),
             where=self.doc.where(p),
         )
 

@@ -91,7 +91,7 @@ def torchvision_names(graph: Graph) -> dict[str, str]:
     spec = graph.spec
     names = {"conv1": "conv1", "bn_conv1": "bn1", spec.head.dense_name: "fc"}
     for index, stage in enumerate(spec.stages, start=1):
-        for block, letter in enumerate(block_letters(stage.blocks, spec.conventions.block_naming, stage)):
+        for block, letter in enumerate(block_letters(stage.blocks, stage.block_naming, stage)):
             blog, torch = f"{stage.number}{letter}", f"layer{index}.{block}"
             for branch, number in (("2a", 1), ("2b", 2), ("2c", 3)):
                 names[f"res{blog}_branch{branch}"] = f"{torch}.conv{number}"
