@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -148,11 +147,11 @@ def schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=1)
 def _validator() -> Callable[[Any], Any]:
-    import fastjsonschema
+    """The schema compiled by fastjsonschema ahead of time (scripts/generate_validator.py)."""
+    from ._schema_validator import validate
 
-    return fastjsonschema.compile(schema())
+    return validate
 
 
 def _validate_schema(document: Document) -> None:
