@@ -1,0 +1,126 @@
+"""Speed of the pure-Python engine and of a whole `trace` process, beside torchinfo.
+
+Goals (issue 2): the engine traces a ResNet-152-sized graph in under 10 ms in-process, and
+`resnet-inspect trace resnet50 --format json` runs in under 0.3 s wall as a whole process.
+Where torch and torchinfo are installed, the same run times a torchinfo summary of
+torchvision's resnet50 (torchvision itself if importable, else the hand-written copy in
+scripts/torch_resnet.py), in its own process, and prints the ratios.
+
+    python benchmarks/bench_trace.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TORCHINFO = r"""
+import sys, time
+t0 = time.perf_counter()
+import torch, torchinfo
+torch.set_num_threads(2)
+try:
+    from torchvision.models import resnet50
+    model = resnet50()
+except Exception:
+    sys.path.insert(0, sys.argv[1])
+    from torch_resnet import ResNet, TORCHVISION
+    model = ResNet([3, 4, 6, 3], TORCHVISION)
+model.eval()
+t1 = time.perf_counter()
+runs = []
+for _ in range(int(sys.argv[2])):
+    t = time.perf_counter()
+    stats = torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0)
+    runs.append(time.perf_counter() - t)
+runs.sort()
+print(runs[len(runs) // 2], t1 - t0, stats.total_params, stats.total_mult_adds)
+"""
+
+
+def median_time(func, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def engine(runs: int) -> dict[str, float]:
+    from resnet_inspect import build_graph, load_spec, trace_graph
+
+    spec = load_spec("resnet152")
+    graph = build_graph(spec)
+    return {
+        "layers in resnet152": len(graph),
+        "trace (graph built)": median_time(lambda: trace_graph(graph), runs),
+        "build graph + trace": median_time(lambda: trace_graph(build_graph(spec)), runs),
+        "load spec + build + trace": median_time(lambda: trace_graph(build_graph(load_spec("resnet152"))), runs),
+    }
+
+
+def process(command: list[str], runs: int) -> float:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    subprocess.run(command, capture_output=True, env=env, check=True)  # warm the page cache and .pyc
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, env=env, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def torchinfo_summary(runs: int) -> tuple[float, float, int, int] | None:
+    probe = subprocess.run([sys.executable, "-c", "import torch, torchinfo"], capture_output=True)
+    if probe.returncode != 0:
+        return None
+    out = subprocess.run([sys.executable, "-c", TORCHINFO, str(ROOT / "scripts"), str(runs)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1]), int(out[2]), int(out[3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    print("\nengine, in-process (median of 200):")
+    results = engine(200)
+    for name, value in results.items():
+        print(f"  {name:28s} {value * 1000:8.2f} ms" if isinstance(value, float) else f"  {name:28s} {value:8d}")
+    verdict = "PASS" if results["load spec + build + trace"] < 0.010 else "FAIL"
+    print(f"  goal: resnet152 under 10 ms -> {verdict}")
+
+    cli = shutil.which("resnet-inspect")
+    ours_cmd = [cli] if cli else [sys.executable, "-m", "resnet_inspect"]
+    ours = process(ours_cmd + ["trace", "resnet50", "--format", "json"], args.runs)
+    bare = process([sys.executable, "-c", "pass"], args.runs)
+    print(f"\nwhole process, median of {args.runs}:")
+    print(f"  resnet-inspect trace resnet50 --format json  {ours:6.3f} s  (goal < 0.3 s: {'PASS' if ours < 0.3 else 'FAIL'})")
+    print(f"  python -c pass (interpreter start-up)        {bare:6.3f} s")
+
+    peer = torchinfo_summary(max(3, args.runs // 3))
+    if peer is None:
+        print("\ntorchinfo: not installed (pip install '.[torch]' torchinfo) - no peer timing")
+        return
+    summary, startup, params, mult_adds = peer
+    print("\ntorchinfo.summary(resnet50, (1, 3, 224, 224)), same run, own process, 2 threads:")
+    print(f"  import torch + build model                  {startup:6.3f} s")
+    print(f"  summary (median)                            {summary:6.3f} s")
+    print(f"  torchinfo says: {params:,} params, {mult_adds:,} mult-adds")
+    print(f"  ratio: torchinfo summary / our whole process   {summary / ours:5.1f}x")
+    print(f"  ratio: torchinfo (import + build + summary) / our whole process  {(startup + summary) / ours:5.1f}x")
+
+
+if __name__ == "__main__":
+    main()
