@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from .peers import peer_numbers
 from .statistics import Totals, TraceResult
 
 if TYPE_CHECKING:
@@ -140,7 +141,8 @@ def flops_dict(spec: str, results: list[TraceResult]) -> dict[str, Any]:
         "spec": spec,
         "unit": {"macs": "multiply-accumulates", "flops": "floating-point operations"},
         "results": [{"input": list(r.input_shape), "macs": r.totals.macs, "flops": r.totals.flops,
-                     "by_stage": {stage: {"macs": t.macs, "flops": t.flops} for stage, t in r.by_stage().items()}}
+                     "by_stage": {stage: {"macs": t.macs, "flops": t.flops} for stage, t in r.by_stage().items()},
+                     "peers": peer_numbers(r)}
                     for r in results],
     }
 
@@ -153,7 +155,9 @@ def render_flops(spec: str, results: list[TraceResult], fmt: str) -> "str | Rend
     stages = list(data["results"][0]["by_stage"])
     body = [[stage] + [r["by_stage"][stage][k] for r in data["results"] for k in ("macs", "flops")] for stage in stages]
     total = ["total"] + [r[k] for r in data["results"] for k in ("macs", "flops")]
-    return _grid(f"{spec}: MACs and FLOPs by stage", header, body, total, fmt)
+    note = "; ".join(f"{shape_text(tuple(r['input']))}: torchinfo reports {count(r['peers']['torchinfo_mult_adds'])} "
+                     "mult-adds (it adds BN and bias parameters)" for r in data["results"])
+    return _grid(f"{spec}: MACs and FLOPs by stage", header, body, total, fmt, note)
 
 
 # --------------------------------------------------------------------------- params
