@@ -155,8 +155,9 @@ def render_flops(spec: str, results: list[TraceResult], fmt: str) -> "str | Rend
     stages = list(data["results"][0]["by_stage"])
     body = [[stage] + [r["by_stage"][stage][k] for r in data["results"] for k in ("macs", "flops")] for stage in stages]
     total = ["total"] + [r[k] for r in data["results"] for k in ("macs", "flops")]
-    note = "; ".join(f"{shape_text(tuple(r['input']))}: torchinfo reports {count(r['peers']['torchinfo_mult_adds'])} "
-                     "mult-adds (it adds BN and bias parameters)" for r in data["results"])
+    peers = ", ".join(f"{count(r['peers']['torchinfo_mult_adds'])} at {shape_text(tuple(r['input']))}"
+                      for r in data["results"])
+    note = f"torchinfo reports {peers} mult-adds: it adds BN and bias parameters to the MACs."
     return _grid(f"{spec}: MACs and FLOPs by stage", header, body, total, fmt, note)
 
 
