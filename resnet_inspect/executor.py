@@ -1,0 +1,476 @@
+"""The NumPy reference executor: runs the very layer graph the engine traces, so it proves it.
+
+It is not a second network: it walks :class:`~resnet_inspect.graph.Graph` in order and calls one
+kernel per ``op.kind`` from :data:`KERNELS` (the same kinds as :data:`resnet_inspect.ops.OPS`),
+so a new op is added in one table. Layout is NHWC with a batch dimension, float32 by default
+(float64 for reference runs), weights in Keras layout (see :mod:`resnet_inspect.weights`).
+
+Speed comes from doing everything as a few large BLAS calls: a conv is im2col (a read-only
+``sliding_window_view`` copied once into a reused scratch buffer) and one matmul; a 1×1
+stride-1 conv is a plain matmul on the activation itself. BatchNorm is folded into the conv
+before it (``fold_bn=True``); the unfolded BN kernel stays for checking. Elementwise ops work in
+place when nothing else reads their input, and each activation is dropped as soon as the last
+layer that reads it has run.
+
+This is the only module that imports NumPy at import time; ``trace`` never imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .engine import trace_graph
+from .errors import InspectError
+from .graph import Graph, Layer
+from .ops import Op
+from .weights import weight_shapes
+
+DTYPES = {"float32": 4, "float64": 8}
+DEFAULT_MAX_MEMORY = 4 * 1024**3
+OnLayer = Callable[[str, np.ndarray], None]
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+class Scratch:
+    """Named, growing work buffers reused by every layer (im2col columns, padded copies).
+
+    Reuse matters for speed: a fresh multi-megabyte array per conv costs page faults that
+    show up as several percent of a ResNet forward pass.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, slot: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        buffer = self.buffers.get(slot)
+        if buffer is None or buffer.nbytes < size:
+            buffer = self.buffers[slot] = np.empty(size, np.uint8)
+        return buffer[:size].view(dtype).reshape(shape)
+
+
+@dataclass
+class Call:
+    """What a kernel gets: its inputs, its prepared weights and whether it may overwrite input 0."""
+
+    inputs: list[np.ndarray]
+    params: dict[str, np.ndarray]
+    reuse: bool
+    scratch: Scratch
+
+
+def _input(op: Op, call: Call) -> np.ndarray:
+    return call.inputs[0]
+
+
+def _zero_pad(op: Any, call: Call) -> np.ndarray:
+    p = op.pad
+    return np.pad(call.inputs[0], ((0, 0), (p, p), (p, p), (0, 0)))
+
+
+def _padded(x: np.ndarray, pad: int, scratch: Scratch, value: float = 0.0) -> np.ndarray:
+    """``x`` with ``pad`` rows/columns of ``value`` around H and W, in a reused buffer."""
+    if pad == 0:
+        return x
+    n, h, w, c = x.shape
+    out = scratch.get("pad", (n, h + 2 * pad, w + 2 * pad, c), x.dtype)
+    out[:, :pad], out[:, h + pad:], out[:, :, :pad], out[:, :, w + pad:] = value, value, value, value
+    out[:, pad:h + pad, pad:w + pad] = x
+    return out
+
+
+def im2col(x: np.ndarray, kernel: int, stride: int, pad: int, scratch: Scratch) -> np.ndarray:
+    """Columns ``(N·H_out·W_out, k·k·C)`` ordered (k_h, k_w, C), matching HWIO kernels reshaped.
+
+    Seen as ``(N, H, W·C)``, a window of k rows × k·C values is exactly one patch in (k_h, k_w, C)
+    order, so one read-only ``sliding_window_view`` stepped by (stride, stride·C) covers every
+    patch, and a single copy (contiguous runs of k·C values) writes the columns.
+    """
+    x = _padded(x, pad, scratch)
+    n, h, w, c = x.shape
+    windows = sliding_window_view(x.reshape(n, h, w * c), (kernel, kernel * c), axis=(1, 2))
+    patches = windows[:, ::stride, ::stride * c]
+    cols = scratch.get("cols", patches.shape, x.dtype)
+    np.copyto(cols, patches)
+    return cols.reshape(-1, kernel * kernel * c)
+
+
+def _conv(op: Any, call: Call) -> np.ndarray:
+    x, matrix = call.inputs[0], call.params["matrix"]
+    n, h, w, c = x.shape
+    k, s, p = op.kernel, op.stride, op.padding
+    h_out, w_out = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    if k == 1 and p == 0 and s == 1:
+        cols = x.reshape(-1, c)  # a 1×1 conv is a plain matmul on the activation itself
+    elif k == 1 and p == 0:
+        picked = call.scratch.get("cols", (n, h_out, w_out, c), x.dtype)
+        np.copyto(picked, x[:, ::s, ::s])  # a strided 1×1 conv: take every s-th pixel, then matmul
+        cols = picked.reshape(-1, c)
+    else:
+        cols = im2col(x, k, s, p, call.scratch)
+    out = _grouped_matmul(cols, matrix, op.groups, k * k)
+    if "bias" in call.params:
+        out += call.params["bias"]
+    return out.reshape(n, h_out, w_out, -1)
+
+
+def _grouped_matmul(cols: np.ndarray, matrix: np.ndarray, groups: int, taps: int) -> np.ndarray:
+    """One matmul; with groups, one per group on its slice of input channels and filters."""
+    if groups == 1:
+        return cols @ matrix
+    rows, width = cols.shape
+    c_in = width // taps
+    per_in, per_out = c_in // groups, matrix.shape[1] // groups
+    patches = cols.reshape(rows, taps, c_in)
+    out = np.empty((rows, matrix.shape[1]), cols.dtype)
+    for g in range(groups):
+        part = patches[:, :, g * per_in:(g + 1) * per_in].reshape(rows, -1)
+        np.matmul(part, matrix[:, g * per_out:(g + 1) * per_out], out=out[:, g * per_out:(g + 1) * per_out])
+    return out
+
+
+def _batch_norm(op: Op, call: Call) -> np.ndarray:
+    x, scale, shift = call.inputs[0], call.params["scale"], call.params["shift"]
+    out = np.multiply(x, scale, out=x if call.reuse else None)
+    out += shift
+    return out
+
+
+def _passthrough(op: Op, call: Call) -> np.ndarray:
+    """A BatchNorm already folded into the conv before it: its output is the conv's."""
+    return call.inputs[0]
+
+
+def _relu(op: Op, call: Call) -> np.ndarray:
+    x = call.inputs[0]
+    return np.maximum(x, 0, out=x if call.reuse else None)
+
+
+def _windows(x: np.ndarray, size: int, stride: int):
+    """The size×size strided views whose elementwise max (or sum) is the pooled map."""
+    n, h, w, _ = x.shape
+    h_out, w_out = (h - size) // stride + 1, (w - size) // stride + 1
+    for i in range(size):
+        for j in range(size):
+            yield x[:, i:i + stride * (h_out - 1) + 1:stride, j:j + stride * (w_out - 1) + 1:stride]
+
+
+def _max_pool(op: Any, call: Call) -> np.ndarray:
+    # An op-level padding pads -inf (PyTorch's MaxPool2d). The specs pad with an explicit
+    # ZeroPad instead (Keras: zeros); torchvision pads -inf, but the max pool follows a ReLU,
+    # so every window holds a value >= 0 and both give the same result.
+    x = _padded(call.inputs[0], op.padding, call.scratch, -np.inf)
+    views = _windows(x, op.size, op.stride)
+    out = next(views).copy()
+    for view in views:
+        np.maximum(out, view, out=out)
+    return out
+
+
+def _avg_pool(op: Any, call: Call) -> np.ndarray:
+    # Padding (if an op declares it) counts as zeros in the mean, like PyTorch's default.
+    x = _padded(call.inputs[0], op.padding, call.scratch)
+    views = _windows(x, op.size, op.stride)
+    out = next(views).copy()
+    for view in views:
+        out += view
+    out /= op.size * op.size
+    return out
+
+
+def _global_avg_pool(op: Op, call: Call) -> np.ndarray:
+    return call.inputs[0].mean(axis=(1, 2), keepdims=True)
+
+
+def _add(op: Op, call: Call) -> np.ndarray:
+    first, *rest = call.inputs
+    out = np.add(first, rest[0], out=first if call.reuse else None)
+    for other in rest[1:]:
+        out += other
+    return out
+
+
+def _flatten(op: Op, call: Call) -> np.ndarray:
+    return call.inputs[0].reshape(len(call.inputs[0]), -1)  # NHWC order, as Keras flattens
+
+
+def _dense(op: Op, call: Call) -> np.ndarray:
+    out = call.inputs[0] @ call.params["kernel"]
+    if "bias" in call.params:
+        out += call.params["bias"]
+    return out
+
+
+def _softmax(op: Op, call: Call) -> np.ndarray:
+    x = call.inputs[0]
+    out = np.subtract(x, x.max(axis=-1, keepdims=True), out=x if call.reuse else None)
+    np.exp(out, out=out)
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
+
+
+Kernel = Callable[[Op, Call], np.ndarray]
+KERNELS: dict[str, Kernel] = {
+    "input": _input,
+    "zero_pad": _zero_pad,
+    "conv": _conv,
+    "batch_norm": _batch_norm,
+    "relu": _relu,
+    "max_pool": _max_pool,
+    "avg_pool": _avg_pool,
+    "global_avg_pool": _global_avg_pool,
+    "add": _add,
+    "flatten": _flatten,
+    "dense": _dense,
+    "softmax": _softmax,
+}
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def _bn_scale_shift(arrays: dict[str, np.ndarray], epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inference BN as y = x·scale + shift, computed in float64 whatever the run's dtype."""
+    variance = np.asarray(arrays["moving_variance"], np.float64)
+    scale = np.asarray(arrays["gamma"], np.float64) / np.sqrt(variance + epsilon)
+    shift = np.asarray(arrays["beta"], np.float64) - np.asarray(arrays["moving_mean"], np.float64) * scale
+    return scale, shift
+
+
+def _prepare(layer: Layer, arrays: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """Weights as the kernels want them: conv kernel HWIO -> (k·k·C_in/groups, C_out)."""
+    kind = layer.op.kind
+    if kind == "batch_norm":
+        scale, shift = _bn_scale_shift(arrays, layer.op.epsilon)
+        return {"scale": scale.astype(dtype), "shift": shift.astype(dtype)}
+    prepared = {}
+    if kind == "conv":
+        kernel = np.asarray(arrays["kernel"])
+        prepared["matrix"] = np.ascontiguousarray(kernel.reshape(-1, kernel.shape[-1]), dtype=dtype)
+    elif kind == "dense":
+        prepared["kernel"] = np.ascontiguousarray(arrays["kernel"], dtype=dtype)
+    if "bias" in arrays:
+        prepared["bias"] = np.asarray(arrays["bias"], dtype=dtype)
+    return prepared
+
+
+def _fold(conv: dict[str, np.ndarray], bn: dict[str, np.ndarray], epsilon: float, dtype: str) -> dict[str, np.ndarray]:
+    """BN after a conv is an affine map per filter, so it folds into the conv's kernel and bias."""
+    scale, shift = _bn_scale_shift(bn, epsilon)
+    matrix = np.asarray(conv["kernel"], np.float64)
+    matrix = matrix.reshape(-1, matrix.shape[-1]) * scale
+    bias = np.asarray(conv.get("bias", 0.0), np.float64) * scale + shift
+    return {"matrix": np.ascontiguousarray(matrix, dtype=dtype), "bias": bias.astype(dtype)}
+
+
+def check_weights(graph: Graph, weights: dict[str, dict[str, Any]]) -> None:
+    """Refuse weights that do not fit the graph, naming the first few problems."""
+    problems = []
+    for name, shapes in weight_shapes(graph).items():
+        arrays = weights.get(name, {})
+        for key, shape in shapes.items():
+            if key not in arrays:
+                problems.append(f"{name}/{key} missing")
+            elif tuple(np.shape(arrays[key])) != shape:
+                problems.append(f"{name}/{key} is {list(np.shape(arrays[key]))}, expected {list(shape)}")
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise InspectError(f"weights do not fit {graph.spec.name}: {'; '.join(problems[:5])}{more}")
+
+
+# --------------------------------------------------------------------------- plan and run
+
+
+@dataclass(frozen=True)
+class Step:
+    """One layer, ready to run: its kernel, prepared weights and the activations it frees."""
+
+    layer: Layer
+    kernel: Kernel
+    params: dict[str, np.ndarray]
+    release: tuple[str, ...]
+
+
+def _consumers(graph: Graph) -> dict[str, list[str]]:
+    readers: dict[str, list[str]] = {layer.name: [] for layer in graph}
+    for layer in graph:
+        for name in layer.inputs:
+            readers[name].append(layer.name)
+    return readers
+
+
+def _release_schedule(graph: Graph) -> dict[str, tuple[str, ...]]:
+    """For each layer, the activations whose last reader it is (the graph's output is kept)."""
+    last_reader = {}
+    for layer in graph:
+        for name in layer.inputs:
+            last_reader[name] = layer.name
+    schedule: dict[str, list[str]] = {layer.name: [] for layer in graph}
+    for name, reader in last_reader.items():
+        if name != graph.output:
+            schedule[reader].append(name)
+    return {name: tuple(names) for name, names in schedule.items()}
+
+
+def _plan(graph: Graph, weights: dict, dtype: str, fold_bn: bool) -> list[Step]:
+    readers = _consumers(graph)
+    by_name = {layer.name: layer for layer in graph}
+    folded: dict[str, dict[str, np.ndarray]] = {}
+    if fold_bn:
+        for layer in graph:
+            source = by_name[layer.inputs[0]] if layer.inputs else None
+            if layer.op.kind == "batch_norm" and source.op.kind == "conv" and readers[source.name] == [layer.name]:
+                folded[source.name] = _fold(weights[source.name], weights[layer.name], layer.op.epsilon, dtype)
+                folded[layer.name] = {}
+    release = _release_schedule(graph)
+    steps = []
+    for layer in graph:
+        kernel = _passthrough if layer.op.kind == "batch_norm" and layer.name in folded else KERNELS[layer.op.kind]
+        params = folded[layer.name] if layer.name in folded else _prepare(layer, weights.get(layer.name, {}), dtype)
+        steps.append(Step(layer, kernel, params, release[layer.name]))
+    return steps
+
+
+class Executor:
+    """A graph with its weights prepared once (folded, reshaped, cast), ready to run many inputs.
+
+    :func:`forward` is the one-shot form; keep an ``Executor`` to time or batch repeated runs.
+    """
+
+    def __init__(self, graph: Graph, weights: dict, *, dtype: str = "float32", fold_bn: bool = True) -> None:
+        if dtype not in DTYPES:
+            raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="--dtype")
+        check_weights(graph, weights)
+        self.graph, self.dtype = graph, dtype
+        self.steps = _plan(graph, weights, dtype, fold_bn)
+        self.scratch = Scratch()
+
+    def __call__(self, x: np.ndarray, on_layer: OnLayer | None = None) -> np.ndarray:
+        x = _check_input(self.graph, x)
+        live: dict[str, np.ndarray] = {}
+        remaining = {name: len(readers) for name, readers in _consumers(self.graph).items()}
+        for step in self.steps:
+            layer = step.layer
+            inputs = [live[name] for name in layer.inputs] or [np.array(x, dtype=self.dtype)]
+            reuse = on_layer is None and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
+            out = step.kernel(layer.op, Call(inputs, step.params, reuse, self.scratch))
+            live[layer.name] = out
+            if on_layer is not None:
+                on_layer(layer.name, out)
+            for name in layer.inputs:
+                remaining[name] -= 1
+            for name in step.release:
+                del live[name]
+        return live[self.graph.output]
+
+
+def _owned(name: str, remaining: dict[str, int], live: dict[str, np.ndarray]) -> bool:
+    """True when this layer is the last reader of ``name`` and no other live activation shares
+    its memory (a folded BN or a flatten hands on a view of its input)."""
+    if remaining[name] != 1:
+        return False
+    array = live[name]
+    return not any(other is not name and np.may_share_memory(array, live[other]) for other in live)
+
+
+def _check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    channels = graph.spec.input_shape[2]
+    if x.ndim != 4 or x.shape[3] != channels:
+        raise InspectError(f"input must be an N×H×W×{channels} array (NHWC), got {list(x.shape)}", field="input")
+    return x
+
+
+def forward(graph: Graph, weights: dict, x: np.ndarray, *, dtype: str = "float32", fold_bn: bool = True,
+            on_layer: OnLayer | None = None, max_memory: int | None = DEFAULT_MAX_MEMORY) -> np.ndarray:
+    """Run ``graph`` on ``x`` (NHWC) with ``weights``; ``on_layer(name, array)`` sees every layer.
+
+    With ``fold_bn`` a BatchNorm folded into its conv reports the same (normalized) array for
+    both layers. Arrays handed to ``on_layer`` are never overwritten afterwards (in-place work is
+    off while a callback is set). Refuses, before allocating anything, when the estimated memory
+    is above ``max_memory`` bytes (None: no limit).
+    """
+    x = _check_input(graph, x)
+    if dtype not in DTYPES:
+        raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="--dtype")
+    check_memory(graph, (x.shape[1], x.shape[2]), x.shape[0], dtype, max_memory)
+    return Executor(graph, weights, dtype=dtype, fold_bn=fold_bn)(x, on_layer)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def estimate_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str = "float32") -> int:
+    """Bytes a forward pass needs at most: live activations at their peak, the conv scratch
+    buffers, and the weights twice (the caller's copy and the executor's prepared one).
+
+    It replays the executor's free schedule over the traced shapes, so it costs no NumPy work.
+    """
+    itemsize = DTYPES[dtype]
+    trace = trace_graph(graph, input_hw)
+    size = {info.name: batch * _elements(info.output_shape) for info in trace.layers}
+    release = _release_schedule(graph)
+    live = peak = scratch = 0
+    for layer in graph:
+        live += size[layer.name]
+        peak = max(peak, live)
+        scratch = max(scratch, _scratch_elements(layer, size, trace, batch))
+        live -= sum(size[name] for name in release[layer.name])
+    weights = sum(_elements(shape) for arrays in weight_shapes(graph).values() for shape in arrays.values())
+    return (peak + scratch + 2 * weights) * itemsize
+
+
+def _scratch_elements(layer: Layer, size: dict[str, int], trace: Any, batch: int) -> int:
+    op = layer.op
+    if op.kind != "conv" or (op.kernel == 1 and op.stride == 1):
+        return 0
+    h, w, c = trace.layer(layer.inputs[0]).output_shape
+    padded = batch * (h + 2 * op.padding) * (w + 2 * op.padding) * c if op.padding else 0
+    return padded + size[layer.name] // op.filters * op.kernel * op.kernel * c
+
+
+def _elements(shape: tuple[int, ...]) -> int:
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+def check_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str, limit: int | None) -> int:
+    """The estimate, or an :class:`InspectError` naming it and the limit when it is too big."""
+    needed = estimate_memory(graph, input_hw, batch, dtype)
+    if limit is not None and needed > limit:
+        raise InspectError(f"a forward pass at batch {batch}, {input_hw[0]}×{input_hw[1]}, {dtype} needs about "
+                           f"{format_bytes(needed)} (activations + weights), above the limit of "
+                           f"{format_bytes(limit)}; raise it with --max-memory or use a smaller batch or input",
+                           field="--max-memory")
+    return needed
+
+
+def format_bytes(n: int) -> str:
+    for factor, unit in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} B"
+
+
+def parse_memory(text: str | int) -> int:
+    """``4GB``, ``512MB``, ``2GiB``, ``1e9`` or a plain byte count -> bytes (binary units)."""
+    units = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
+             "MIB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40}
+    raw = str(text).strip().upper().replace(" ", "")
+    number = raw.rstrip("KMGTIB")
+    try:
+        value = float(number) * units[raw[len(number):]]
+    except (KeyError, ValueError):
+        value = -1
+    if value <= 0:
+        raise InspectError(f"--max-memory must be a size like 4GB or 512MB, got {text!r}", field="--max-memory")
+    return int(value)
