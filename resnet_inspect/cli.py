@@ -30,6 +30,18 @@ class Format(str, Enum):
     markdown = "markdown"
 
 
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+    github = "github"
+    junit = "junit"
+
+
+class DiffFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 class Depth(str, Enum):
     layer = "layer"
     block = "block"
@@ -115,6 +127,48 @@ def list_specs(fmt: FormatOpt = Format.table) -> None:
 
     specs = [(name, load_spec(path).description) for name, path in bundled_specs().items()]
     emit(formatting.render_list(specs, fmt.value))
+
+
+@app.command()
+@reports_errors
+def check(
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Spec files and folders (searched for *.yaml, *.yml).")] = None,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, github (annotations) or junit (XML).")] = CheckFormat.table,
+) -> None:
+    """Check specs build and keep their `expect:` promises. Exit 0 all hold, 1 any fails, 2 misuse."""
+    from . import report
+    from .check import check_paths
+
+    result = check_paths(paths or ["."])
+    emit(report.render_check(result, fmt.value))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@reports_errors
+def diff(
+    a: Annotated[str, typer.Argument(help="The first spec (bundled name or path).")],
+    b: Annotated[str, typer.Argument(help="The second spec (bundled name or path).")],
+    input: InputOpt = None,
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
+) -> None:
+    """Layer-by-layer differences between two specs. Exit 0 identical, 1 they differ, 2 misuse."""
+    from . import report
+    from .diff import diff_specs
+
+    result = diff_specs(a, b, input)
+    emit(report.render_diff(result, fmt.value))
+    if not result.identical:
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec format (the one the loader validates against)."""
+    from .spec import SCHEMA_PATH
+
+    emit(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 def main() -> None:

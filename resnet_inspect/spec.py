@@ -9,6 +9,8 @@ truth, also printed by ``resnet-inspect schema``); the arithmetic in sizes is ev
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -164,7 +166,7 @@ def _validate_schema(document: Document) -> None:
 
 
 def _schema_error(document: Document, exc: Any) -> SpecError:
-    path: YamlPath = tuple(exc.path[1:])
+    path = _document_path(document.data, exc.path[1:])
     definition = exc.definition if isinstance(exc.definition, dict) else {}
     message = exc.message.split(" ", 1)[1] if " " in exc.message else exc.message
     if exc.rule == "additionalProperties" and isinstance(exc.value, dict):
@@ -175,11 +177,35 @@ def _schema_error(document: Document, exc: Any) -> SpecError:
     elif exc.rule == "required" and isinstance(exc.value, dict):
         missing = [k for k in definition.get("required", []) if k not in exc.value]
         message = f"missing field {missing[0]!r}"
+        unknown = [k for k in exc.value if k not in definition.get("properties", {})]
+        message += f" (unknown key {unknown[0]!r} found)" if unknown else ""  # most often a typo
     elif exc.rule == "oneOf" and "description" in definition:
         message = f"expected {definition['description'][0].lower()}{definition['description'][1:].rstrip('.')}, got {exc.value!r}"
-    elif exc.rule == "propertyNames":
-        message = f"bad key: {message}"
+    elif exc.rule == "propertyNames" and isinstance(exc.value, dict):
+        pattern = _key_pattern(definition)
+        bad = next((key for key in exc.value if not re.search(pattern, key)), None) if pattern else None
+        path, message = (path + (bad,), f"bad key {bad!r} (must match {pattern})") if bad else (path, message)
     return SpecError(message, where=document.where(path), field=field_name(path) or None)
+
+
+def _document_path(data: Any, parts: list[str]) -> YamlPath:
+    """fastjsonschema names list items "0", "1"; the document's locations use int indices."""
+    path: list[str | int] = []
+    for part in parts:
+        key: str | int = int(part) if isinstance(data, list) and str(part).isdigit() else part
+        path.append(key)
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            data = None
+    return tuple(path)
+
+
+def _key_pattern(definition: dict) -> str | None:
+    names = definition.get("propertyNames", {})
+    if "$ref" in names:
+        names = schema()["definitions"].get(names["$ref"].rsplit("/", 1)[-1], {})
+    return names.get("pattern")
 
 
 def field_name(path: YamlPath) -> str:
@@ -258,7 +284,7 @@ class _Evaluator:
         defaults = Conventions()
         c = ("conventions",)
         epsilon = self.number(c + ("bn_epsilon",), defaults.bn_epsilon)
-        if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or epsilon <= 0:
+        if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or not 0 < epsilon < math.inf:
             raise self.error(c + ("bn_epsilon",), f"must be a positive number, got {epsilon!r}")
         return Conventions(
             conv_bias=self.get(c + ("conv_bias",), defaults.conv_bias),

@@ -9,6 +9,7 @@ each path, so later errors can point at the exact line and column.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,18 @@ _PLAIN_TAGS = {
     "tag:yaml.org,2002:map",
     "tag:yaml.org,2002:seq",
 }
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, also reading YAML 1.2 floats like ``4.0e9`` and ``1e-5``.
+
+    YAML 1.1 (PyYAML) wants a dot and a signed exponent (``4.0e+9``); without this, a budget
+    written ``max_macs: {224: 4.0e9}`` as in the docs would be the string "4.0e9".
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 class Document:
@@ -68,7 +81,7 @@ def read_text(path: Path) -> str:
 
 def load(text: str, file: str) -> Document:
     """Parse one YAML document into plain data with locations; never constructs objects."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -78,7 +91,8 @@ def load(text: str, file: str) -> Document:
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", where=Location(file)) from None
     except RecursionError:
-        raise SpecError(f"document nested too deeply (limit {MAX_DEPTH})", where=Location(file)) from None
+        where = Location(file, loader.line + 1, loader.column + 1)  # how far the reader got
+        raise SpecError(f"document nested too deeply (limit {MAX_DEPTH})", where=where) from None
     finally:
         loader.dispose()
     if node is None:
@@ -118,7 +132,8 @@ class _Builder:
         try:
             return self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            raise SpecError(f"bad scalar {node.value!r}: {exc}", where=where) from None
+            shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
+            raise SpecError(f"bad scalar {shown!r}: {str(exc).split(':')[0]}", where=where) from None
 
     def _mapping(self, node: yaml.MappingNode, path: YamlPath, depth: int) -> dict:
         result: dict = {}
@@ -127,7 +142,8 @@ class _Builder:
                 raise SpecError("YAML merge keys (<<) are not allowed in specs", where=self.where(key_node))
             if not isinstance(key_node, yaml.ScalarNode):
                 raise SpecError("mapping keys must be plain names", where=self.where(key_node))
-            key = str(self.build(key_node, path + ("<key>",), depth + 1))
+            self.build(key_node, path + ("<key>",), depth + 1)  # refuses tags on keys too
+            key = key_node.value  # as written: `224:` is "224", `null:` is "null", not "None"
             if key in result:
                 raise SpecError(f"duplicate key {key!r}", where=self.where(key_node))
             self.marks[path + (key,)] = self.where(key_node)

@@ -1,0 +1,162 @@
+"""``diff``: what changes, layer by layer, between two specs (typed results; rendering in .report).
+
+Layers are lined up by name first (the names are the architecture's vocabulary), then the
+leftovers by position among themselves when their op kinds agree; whatever is still unpaired
+was added or removed. A stride that leaves one conv of a block and lands on another (v1 → v1.5)
+is reported as one move, because that is how people describe it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .engine import LayerInfo, parse_input, trace_graph
+from .graph import Graph, Layer, build_graph
+from .spec import Spec, load_spec
+from .statistics import Totals
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs: an op setting (stride, bias, epsilon …), shape, params or MACs."""
+
+    field: str
+    a: Any
+    b: Any
+
+
+@dataclass(frozen=True)
+class LayerDiff:
+    status: str  # "changed", "added" or "removed"
+    name_a: str | None
+    name_b: str | None
+    op: str
+    block: str
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def name(self) -> str:
+        if self.name_a and self.name_b and self.name_a != self.name_b:
+            return f"{self.name_a} → {self.name_b}"
+        return self.name_a or self.name_b or ""
+
+
+@dataclass(frozen=True)
+class StrideMove:
+    """A block whose downsampling stride moved from one conv to another."""
+
+    block: str
+    stride: int
+    from_layer: str
+    to_layer: str
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    spec_a: str
+    spec_b: str
+    input_a: tuple[int, int, int]
+    input_b: tuple[int, int, int]
+    layers: tuple[LayerDiff, ...]
+    stride_moves: tuple[StrideMove, ...]
+    totals_a: Totals
+    totals_b: Totals
+
+    @property
+    def identical(self) -> bool:
+        return not self.layers and self.totals_a == self.totals_b and self.input_a == self.input_b
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A layer of one side: its graph node (for op settings) and its trace row (for numbers)."""
+
+    layer: Layer
+    info: LayerInfo
+
+
+def diff_specs(a: str | Spec, b: str | Spec, input: str | None = None) -> DiffResult:
+    """Compare two specs (bundled names, paths or :class:`Spec`) at one input size each.
+
+    Without ``input`` each side is traced at its own default input.
+    """
+    graph_a, graph_b = (build_graph(s if isinstance(s, Spec) else load_spec(s)) for s in (a, b))
+    rows_a, rows_b = _rows(graph_a, input), _rows(graph_b, input)
+    pairs = align(rows_a, rows_b)
+    layers = tuple(d for d in (_layer_diff(x, y) for x, y in pairs) if d is not None)
+    trace_a, trace_b = _totals(rows_a), _totals(rows_b)
+    input_a = _input_shape(graph_a, input)
+    input_b = _input_shape(graph_b, input)
+    return DiffResult(graph_a.spec.name, graph_b.spec.name, input_a, input_b, layers, _stride_moves(layers),
+                      trace_a, trace_b)
+
+
+def _rows(graph: Graph, input: str | None) -> list[_Row]:
+    result = trace_graph(graph, None if input is None else parse_input(input))
+    return [_Row(layer, info) for layer, info in zip(graph.layers, result.layers)]
+
+
+def _totals(rows: list[_Row]) -> Totals:
+    return Totals.of([row.info for row in rows])
+
+
+def _input_shape(graph: Graph, input: str | None) -> tuple[int, int, int]:
+    h, w = parse_input(input) if input is not None else graph.spec.input_shape[:2]
+    return (h, w, graph.spec.input_shape[2])
+
+
+def align(a: list[_Row], b: list[_Row]) -> list[tuple[_Row | None, _Row | None]]:
+    """Pairs in A's order: same name first, then unnamed leftovers by position if the op kind agrees."""
+    by_name = {row.info.name: row for row in b}
+    matched = {row.info.name: by_name[row.info.name] for row in a if row.info.name in by_name}
+    left_a = [row for row in a if row.info.name not in matched]
+    used_b = {row.info.name for row in matched.values()}
+    left_b = [row for row in b if row.info.name not in used_b]
+    positional: dict[str, _Row] = {}
+    for x, y in zip(left_a, left_b):
+        if x.info.op == y.info.op:
+            positional[x.info.name] = y
+    partner = {**matched, **positional}
+    paired_b = {row.info.name for row in partner.values()}
+    pairs: list[tuple[_Row | None, _Row | None]] = [(row, partner.get(row.info.name)) for row in a]
+    pairs += [(None, row) for row in b if row.info.name not in paired_b]
+    return pairs
+
+
+def _layer_diff(a: _Row | None, b: _Row | None) -> LayerDiff | None:
+    if a is None or b is None:
+        row = a or b
+        assert row is not None
+        status = "removed" if b is None else "added"
+        return LayerDiff(status, a and a.info.name, b and b.info.name, row.info.op, row.info.block)
+    changes = _op_changes(a.layer, b.layer) + _number_changes(a.info, b.info)
+    if not changes and a.info.name == b.info.name:
+        return None
+    return LayerDiff("changed", a.info.name, b.info.name, a.info.op, a.info.block, changes)
+
+
+def _op_changes(a: Layer, b: Layer) -> tuple[Change, ...]:
+    if type(a.op) is not type(b.op):
+        return (Change("op", a.op.kind, b.op.kind),)
+    return tuple(Change(f.name, getattr(a.op, f.name), getattr(b.op, f.name))
+                 for f in fields(a.op) if getattr(a.op, f.name) != getattr(b.op, f.name))
+
+
+def _number_changes(a: LayerInfo, b: LayerInfo) -> tuple[Change, ...]:
+    pairs = (("output_shape", list(a.output_shape), list(b.output_shape)),
+             ("params", a.params, b.params), ("macs", a.macs, b.macs))
+    return tuple(Change(name, x, y) for name, x, y in pairs if x != y)
+
+
+def _stride_moves(layers: tuple[LayerDiff, ...]) -> tuple[StrideMove, ...]:
+    """Within a block, a conv that lost stride s > 1 and another that gained it: one move."""
+    moves = []
+    for block in dict.fromkeys(d.block for d in layers):
+        strides = [(d, c) for d in layers if d.block == block for c in d.changes if c.field == "stride"]
+        lost = [(d, c) for d, c in strides if c.a > 1 and c.b == 1]
+        gained = [(d, c) for d, c in strides if c.a == 1 and c.b > 1]
+        for (d_from, c_from), (d_to, c_to) in zip(lost, gained):
+            if c_from.a == c_to.b:
+                moves.append(StrideMove(block, c_from.a, d_from.name, d_to.name))
+    return tuple(moves)

@@ -1,0 +1,200 @@
+"""Rendering of ``check`` and ``diff`` results: Rich, JSON, GitHub annotations, JUnit XML.
+
+Kept apart from :mod:`.formatting` (traces) because these formats serve CI: GitHub shows
+``::error`` workflow commands on the diff of a pull request, and test dashboards read JUnit XML.
+Computes nothing; every number comes from :mod:`.check` or :mod:`.diff`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree
+
+from .check import CheckReport, Expectation, SpecCheck
+from .diff import DiffResult, LayerDiff
+from .errors import InspectError, Location
+from .formatting import count, shape_text, si
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+CHECK_FORMATS = ("table", "json", "github", "junit")
+DIFF_FORMATS = ("table", "json")
+
+
+# --------------------------------------------------------------------------- check
+
+
+def check_dict(report: CheckReport) -> dict[str, Any]:
+    """The JSON contract of ``check --format json`` (documented in the README)."""
+    return {"ok": report.ok, "summary": report.counts, "specs": [_spec_dict(s) for s in report.specs]}
+
+
+def _spec_dict(check: SpecCheck) -> dict[str, Any]:
+    return {"file": check.file, "spec": check.spec, "ok": check.ok,
+            "error": check.error.to_dict()["error"] if check.error else None,
+            "expectations": [_expectation_dict(e) for e in check.expectations]}
+
+
+def _expectation_dict(e: Expectation) -> dict[str, Any]:
+    return {"name": e.name, "kind": e.kind, "expected": e.expected, "found": e.found, "ok": e.ok,
+            "message": e.message, **_where_dict(e.where)}
+
+
+def _where_dict(where: Location) -> dict[str, Any]:
+    return {"file": where.file, "line": where.line, "column": where.column}
+
+
+def check_github(report: CheckReport) -> str:
+    """One ``::error`` workflow command per failure, then a plain summary line."""
+    lines = []
+    for spec in report.specs:
+        if spec.error is not None:
+            lines.append(_annotation(spec.error.where or Location(spec.file), _without_location(spec.error)))
+        lines += [_annotation(e.where, f"{spec.spec}: {e.message}") for e in spec.failures]
+    lines.append(_summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def _without_location(error: InspectError) -> str:
+    """The error line minus file:line:column, which the annotation carries as properties."""
+    parts = [error.field or "", f"layer {error.layer}" if error.layer else "", error.message]
+    return ": ".join(p for p in parts if p)
+
+
+def _annotation(where: Location, message: str) -> str:
+    props = [f"file={_escape_property(where.file)}"]
+    if where.line is not None:
+        props += [f"line={where.line}", f"col={where.column}"]
+    props.append("title=resnet-inspect check")
+    return f"::error {','.join(props)}::{_escape_data(message)}"
+
+
+def _escape_data(text: str) -> str:
+    """GitHub's workflow-command escaping for the message part."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _summary_line(report: CheckReport) -> str:
+    c = report.counts
+    verdict = "all hold" if report.ok else "FAILED"
+    return (f"resnet-inspect check: {c['specs']} specs, {c['passed']} passed, {c['failed']} failed; "
+            f"{c['expectations'] - c['expectations_failed']}/{c['expectations']} expectations hold — {verdict}")
+
+
+def check_junit(report: CheckReport) -> str:
+    """JUnit XML: a suite per spec file, a test case for "builds" and one per expectation."""
+    c = report.counts
+    failures = sum((s.error is not None) + len(s.failures) for s in report.specs)
+    root = ElementTree.Element("testsuites", name="resnet-inspect check",
+                               tests=str(c["specs"] + c["expectations"]), failures=str(failures), errors="0")
+    for spec in report.specs:
+        suite = ElementTree.SubElement(root, "testsuite", name=spec.file, tests=str(1 + len(spec.expectations)),
+                                       failures=str((spec.error is not None) + len(spec.failures)), errors="0")
+        classname = spec.spec or spec.file
+        case = ElementTree.SubElement(suite, "testcase", classname=classname, name="builds", file=spec.file)
+        if spec.error is not None:
+            ElementTree.SubElement(case, "failure", message=str(spec.error), type="InspectError").text = str(spec.error)
+        for e in spec.expectations:
+            case = ElementTree.SubElement(suite, "testcase", classname=classname, name=e.name, file=e.where.file,
+                                          line=str(e.where.line or ""))
+            if not e.ok:
+                text = f"{e.where}: {e.message}"
+                ElementTree.SubElement(case, "failure", message=e.message, type="ExpectationFailed").text = text
+    ElementTree.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
+
+
+def check_table(report: CheckReport) -> "RenderableType":
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="resnet-inspect check")
+    for name, justify in (("spec", "left"), ("file", "left"), ("result", "left"), ("expectations", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for spec in report.specs:
+        held = len(spec.expectations) - len(spec.failures)
+        result = "[green]ok[/]" if spec.ok else ("[red]does not build[/]" if spec.error else "[red]FAILED[/]")
+        table.add_row(spec.spec or "—", spec.file, result, f"{held}/{len(spec.expectations)}")
+    problems = [Text(f"✗ {spec.error}", style="red") for spec in report.specs if spec.error]
+    problems += [Text(f"✗ {e.where}: {e.message}", style="red") for s in report.specs for e in s.failures]
+    verdict = Text(_summary_line(report), style="green" if report.ok else "bold red")
+    return Group(table, *problems, verdict)
+
+
+def render_check(report: CheckReport, fmt: str) -> "str | RenderableType":
+    if fmt == "json":
+        return json.dumps(check_dict(report), indent=2)
+    return {"github": check_github, "junit": check_junit, "table": check_table}[fmt](report)
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def diff_dict(result: DiffResult) -> dict[str, Any]:
+    """The JSON contract of ``diff --format json`` (documented in the README)."""
+    totals = {key: {"a": a, "b": b, "change": b - a}
+              for (key, a), b in zip(asdict(result.totals_a).items(), asdict(result.totals_b).values())}
+    return {
+        "a": {"spec": result.spec_a, "input": list(result.input_a)},
+        "b": {"spec": result.spec_b, "input": list(result.input_b)},
+        "identical": result.identical,
+        "totals": totals,
+        "stride_moves": [asdict(move) for move in result.stride_moves],
+        "layers": [_layer_diff_dict(d) for d in result.layers],
+    }
+
+
+def _layer_diff_dict(d: LayerDiff) -> dict[str, Any]:
+    return {"status": d.status, "a": d.name_a, "b": d.name_b, "op": d.op, "block": d.block,
+            "changes": {c.field: {"a": c.a, "b": c.b} for c in d.changes}}
+
+
+def change_text(d: LayerDiff) -> str:
+    if d.status != "changed":
+        return d.status
+    return "; ".join(f"{c.field} {_value(c.field, c.a)} → {_value(c.field, c.b)}" for c in d.changes)
+
+
+def _value(field: str, value: Any) -> str:
+    if field == "output_shape":
+        return shape_text(tuple(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return count(value)
+    return str(value)
+
+
+def diff_table(result: DiffResult) -> "RenderableType":
+    from rich.console import Group
+    from rich.table import Table
+
+    title = f"{result.spec_a} ({shape_text(result.input_a)}) → {result.spec_b} ({shape_text(result.input_b)})"
+    if result.identical:
+        return Group(f"[green]{title}: identical[/]")
+    layers = Table(title=f"{title}: {len(result.layers)} layers differ")
+    for name in ("layer", "op", "block", "what changed"):
+        layers.add_column(name)
+    for d in result.layers:
+        layers.add_row(d.name, d.op, d.block, change_text(d))
+    totals = Table(title="totals")
+    for name, justify in (("", "left"), (result.spec_a, "right"), (result.spec_b, "right"), ("change", "right")):
+        totals.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for key, row in diff_dict(result)["totals"].items():
+        change = f"{row['change']:+,}" + (f" ({si(row['change'])})" if abs(row["change"]) >= 1000 else "")
+        totals.add_row(key, count(row["a"]), count(row["b"]), change)
+    moves = [f"stride {m.stride} moved in {m.block}: {m.from_layer} → {m.to_layer}" for m in result.stride_moves]
+    return Group(layers, *moves, totals)
+
+
+def render_diff(result: DiffResult, fmt: str) -> "str | RenderableType":
+    if fmt == "json":
+        return json.dumps(diff_dict(result), indent=2)
+    return diff_table(result)
+
