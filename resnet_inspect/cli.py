@@ -171,5 +171,91 @@ def schema() -> None:
     emit(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
+weights_app = typer.Typer(help="Weights files: seeded random ones, format conversion, fit checks.",
+                          no_args_is_help=True)
+app.add_typer(weights_app, name="weights")
+
+
+class RunFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+WeightsFileOpt = Annotated[str, typer.Option("--weights", "-w", help="Weights: .npz, .safetensors (torchvision) or .h5 (Keras).")]
+OutputFileOpt = Annotated[str, typer.Option("--output", "-o", help="File to write: .npz or .h5 (Keras layout).")]
+
+
+def _load_graph(spec: str) -> Any:
+    from .graph import build_graph
+    from .spec import load_spec
+
+    return build_graph(load_spec(spec))
+
+
+@weights_app.command("init")
+@reports_errors
+def weights_init(spec: SpecArg, output: OutputFileOpt,
+                 seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 0) -> None:
+    """Write seeded random weights for a spec (He-normal convs, non-trivial BatchNorm statistics)."""
+    from .weightio import save_weights, summary
+    from .weights import random_weights
+
+    graph = _load_graph(spec)
+    weights = random_weights(graph, seed)
+    path = save_weights(weights, output, graph)
+    arrays, numbers = summary(weights)
+    emit(f"wrote {path}: {arrays} arrays, {numbers:,} numbers, for {graph.spec.name} (seed {seed})")
+
+
+@weights_app.command("convert")
+@reports_errors
+def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to read (any supported format).")],
+                    output: OutputFileOpt, spec: Annotated[str, typer.Option("--spec", "-s", help="The spec the weights belong to.")] = "resnet50") -> None:
+    """Rewrite a weights file as .npz or Keras .h5, checked against the spec first."""
+    from .weightio import load_weights, save_weights, summary
+
+    graph = _load_graph(spec)
+    weights = load_weights(source, graph)
+    path = save_weights(weights, output, graph)
+    arrays, numbers = summary(weights)
+    emit(f"wrote {path}: {arrays} arrays, {numbers:,} numbers, for {graph.spec.name}")
+
+
+@weights_app.command("check")
+@reports_errors
+def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weights file to check.")]) -> None:
+    """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array."""
+    from .weightio import load_weights, summary
+
+    graph = _load_graph(spec)
+    arrays, numbers = summary(load_weights(file, graph))
+    emit(f"{file} fits {graph.spec.name}: {arrays} arrays, {numbers:,} numbers")
+
+
+@app.command("run")
+@reports_errors
+def run_network(
+    spec: SpecArg,
+    weights: WeightsFileOpt,
+    image: Annotated[Optional[str], typer.Option("--image", help="A picture: resized to the spec's input, normalised by its convention.")] = None,
+    array: Annotated[Optional[str], typer.Option("--array", help="An NHWC float32 .npy, already preprocessed (H×W×C gets a batch dim).")] = None,
+    save_output: Annotated[Optional[str], typer.Option("--save-output", help="Write the final output (softmax or logits) as .npy.")] = None,
+    top: Annotated[int, typer.Option("--top", "-k", help="How many classes to show per item.")] = 5,
+    repeat: Annotated[int, typer.Option("--repeat", help="Timed forward passes after one warm-up (median and min).")] = 0,
+    fmt: Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")] = RunFormat.table,
+) -> None:
+    """Real inference with real weights: top ImageNet classes and the forward time."""
+    from . import inference
+    from .inference_report import progress, render_run
+
+    graph = _load_graph(spec)
+    x, source = inference.load_input(graph, image=image, array=array)
+    with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as on_layer:
+        result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=on_layer)
+    if save_output:
+        inference.save_output(result, save_output)
+    emit(render_run(result, fmt.value))
+
+
 def main() -> None:
     app()

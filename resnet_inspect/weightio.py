@@ -103,7 +103,7 @@ def _alias(name: str, aliases: dict[str, str]) -> str:
 
 
 def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
+    return str(tuple(int(d) for d in shape))  # Python's spelling: (64,) and (1, 1, 64, 64)
 
 
 def check_weights(weights: Weights, graph: Graph, path: Path | str = "<weights>",
@@ -269,6 +269,12 @@ def _h5_attr_names(group: Any, name: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- writing
+
+
+def summary(weights: Weights) -> tuple[int, int]:
+    """(arrays, numbers) in a weights mapping, for the one line ``weights`` commands print."""
+    arrays = [array for keys in weights.values() for array in keys.values()]
+    return len(arrays), sum(int(array.size) for array in arrays)
 
 
 def save_weights(weights: Weights, path: str | Path, graph: Graph | None = None) -> Path:

@@ -246,35 +246,11 @@ def test_h5_errors(tmp_path, graph, weights):
 
 
 def torchvision_tiny(seed: int = 0):
-    """tiny-run-torchvision as torchvision's ``ResNet`` names its modules (models/resnet.py):
-    conv1, bn1, layer{1,2}.{i}.conv{1,2,3}/bn{1,2,3}, downsample.0 (conv) / .1 (BN), fc."""
-    torch = pytest.importorskip("torch")
-    from torch import nn
+    """tiny-run-torchvision as torchvision names its modules (see tests/tiny_torch.py)."""
+    pytest.importorskip("torch")
+    from tiny_torch import tiny_resnet
 
-    torch.manual_seed(seed)
-
-    class Bottleneck(nn.Module):
-        def __init__(self, inplanes: int, planes: int, stride: int) -> None:
-            super().__init__()
-            self.conv1, self.bn1 = nn.Conv2d(inplanes, planes, 1, bias=False), nn.BatchNorm2d(planes)
-            self.conv2 = nn.Conv2d(planes, planes, 3, stride, padding=1, bias=False)
-            self.bn2 = nn.BatchNorm2d(planes)
-            self.conv3, self.bn3 = nn.Conv2d(planes, planes * 4, 1, bias=False), nn.BatchNorm2d(planes * 4)
-            if stride != 1 or inplanes != planes * 4:
-                self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
-                                                nn.BatchNorm2d(planes * 4))
-
-    model = nn.Module()
-    model.conv1, model.bn1 = nn.Conv2d(3, 4, 7, 2, padding=3, bias=False), nn.BatchNorm2d(4)
-    model.layer1 = nn.Sequential(Bottleneck(4, 4, 1))
-    model.layer2 = nn.Sequential(Bottleneck(16, 8, 2), Bottleneck(32, 8, 1))
-    model.fc = nn.Linear(32, 1000)
-    for module in model.modules():  # non-trivial BN statistics, so a swapped mean/var shows up
-        if isinstance(module, nn.BatchNorm2d):
-            for buffer in (module.weight, module.bias, module.running_mean):
-                buffer.data.uniform_(-1, 1)
-            module.running_var.data.uniform_(0.5, 1.5)
-    return model.eval()
+    return tiny_resnet(seed)
 
 
 def save_state(model, path: Path, drop: tuple[str, ...] = (), add: dict | None = None) -> Path:
