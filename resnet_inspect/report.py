@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 from .check import CheckReport, Expectation, SpecCheck
 from .diff import DiffResult, LayerDiff
 from .errors import InspectError, Location
-from .formatting import count, shape_text, si
+from .formatting import count, shape_text
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -187,10 +187,18 @@ def diff_table(result: DiffResult) -> "RenderableType":
     for name, justify in (("", "left"), (result.spec_a, "right"), (result.spec_b, "right"), ("change", "right")):
         totals.add_column(name, justify=justify)  # type: ignore[arg-type]
     for key, row in diff_dict(result)["totals"].items():
-        change = f"{row['change']:+,}" + (f" ({si(row['change'])})" if abs(row["change"]) >= 1000 else "")
+        change = f"{row['change']:+,}" + (f" ({_scaled(row['change'], max(row['a'], row['b']))})" if row["change"] else "")
         totals.add_row(key, count(row["a"]), count(row["b"]), change)
     moves = [f"stride {m.stride} moved in {m.block}: {m.from_layer} → {m.to_layer}" for m in result.stride_moves]
     return Group(layers, *moves, totals)
+
+
+def _scaled(change: int, total: int) -> str:
+    """A change in the unit of the totals it changes: +231,211,008 MACs of ~4 G is "+0.23 G"."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if total >= factor:
+            return f"{change / factor:+.2f} {prefix}"
+    return f"{change:+,}"
 
 
 def render_diff(result: DiffResult, fmt: str) -> "str | RenderableType":

@@ -1,0 +1,117 @@
+"""`diff`: the two differences the issue names, alignment, JSON contract and exit codes.
+
+Independent numbers:
+- resnet50 vs resnet50-2019: the 2019 code drops the pad before pool1, so floor((112 - 3) / 2) + 1
+  = 55 instead of floor((114 - 3) / 2) + 1 = 56 (the blog's text says 56). MACs: 3,857,973,248 vs
+  3,834,331,136 (issue 2), a change of -23,642,112. Hand check on one layer: res2a_branch2b is
+  3·3·64·64 MACs per position: 36,864 · 56² = 115,605,504 vs 36,864 · 55² = 111,513,600.
+- resnet50 vs resnet50-torchvision: v1.5 moves the stride from the 1×1 (branch2a) to the 3×3
+  (branch2b), torchvision's comment in models/resnet.py; MACs 3,857,973,248 vs 4,089,184,256
+  (issue 2): +231,211,008, the "0.23 G" of the issue.
+"""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from resnet_inspect.cli import app
+from resnet_inspect.diff import diff_specs
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_2019_stem_56_vs_55_and_its_macs():
+    result = diff_specs("resnet50", "resnet50-2019")
+    by_name = {d.name: d for d in result.layers}
+    assert by_name["pool1_pad"].status == "removed"
+    pool1 = {c.field: (c.a, c.b) for c in by_name["pool1"].changes}
+    assert pool1 == {"output_shape": ([56, 56, 64], [55, 55, 64])}
+    branch2b = {c.field: (c.a, c.b) for c in by_name["res2a_branch2b"].changes}
+    assert branch2b["macs"] == (36_864 * 56**2, 36_864 * 55**2)
+    assert (result.totals_a.macs, result.totals_b.macs) == (3_857_973_248, 3_834_331_136)
+    assert result.totals_a.params == result.totals_b.params == 25_636_712
+    assert not result.stride_moves and not result.identical
+
+
+def test_torchvision_stride_moves_from_1x1_to_3x3():
+    result = diff_specs("resnet50", "resnet50-torchvision")
+    moves = [(m.block, m.from_layer, m.to_layer, m.stride) for m in result.stride_moves]
+    assert moves == [(f"res{s}a", f"res{s}a_branch2a", f"res{s}a_branch2b", 2) for s in (3, 4, 5)]
+    assert result.totals_b.macs - result.totals_a.macs == 231_211_008
+    by_name = {d.name: d for d in result.layers}
+    assert {c.field: (c.a, c.b) for c in by_name["bn_conv1"].changes} == {"epsilon": (1e-3, 1e-5)}
+    assert by_name["fc1000_softmax"].status == "removed"
+    assert {c.field for c in by_name["avg_pool"].changes} >= {"op"}
+
+
+def test_identical_specs_exit_0():
+    result = run("diff", "resnet50", "resnet50")
+    assert result.exit_code == 0
+    assert "identical" in result.stdout
+    assert diff_specs("resnet50", "resnet50").identical
+
+
+def test_table_shows_stem_and_totals():
+    result = run("diff", "resnet50", "resnet50-2019")
+    assert result.exit_code == 1
+    out = result.stdout
+    assert "output_shape 56×56×64 → 55×55×64" in out
+    assert "-23,642,112" in out
+
+
+def test_table_shows_the_stride_move_and_mac_change():
+    result = run("diff", "resnet50", "resnet50-torchvision")
+    assert result.exit_code == 1
+    assert "stride 2 moved in res3a: res3a_branch2a → res3a_branch2b" in result.stdout
+    assert "+231,211,008 (+0.23 G)" in result.stdout
+
+
+def test_json_contract():
+    result = run("diff", "resnet50", "resnet50-torchvision", "--input", "224", "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert set(data) == {"a", "b", "identical", "totals", "stride_moves", "layers"}
+    assert data["a"] == {"spec": "resnet50", "input": [224, 224, 3]}
+    assert data["totals"]["macs"] == {"a": 3_857_973_248, "b": 4_089_184_256, "change": 231_211_008}
+    assert data["stride_moves"][0] == {"block": "res3a", "stride": 2, "from_layer": "res3a_branch2a",
+                                       "to_layer": "res3a_branch2b"}
+    layer = next(d for d in data["layers"] if d["a"] == "res3a_branch2a")
+    assert layer["status"] == "changed" and layer["changes"]["stride"] == {"a": 2, "b": 1}
+    assert set(layer) == {"status", "a", "b", "op", "block", "changes"}
+
+
+def test_position_pairs_renamed_layers(tmp_path):
+    # Renaming the dense layer keeps it paired (same op, same position among the leftovers).
+    text = (tmp_path / "a.yaml")
+    from resnet_inspect.spec import bundled_specs
+
+    source = bundled_specs()["resnet50"].read_text()
+    text.write_text(source.replace("name: fc1000,", "name: logits,").replace("fc1000: [1000]", "logits: [1000]"))
+    result = diff_specs("resnet50", str(text))
+    names = {(d.name_a, d.name_b, d.status) for d in result.layers}
+    assert ("fc1000", "logits", "changed") in names
+    assert ("fc1000_softmax", "logits_softmax", "changed") in names
+    assert result.totals_a == result.totals_b
+
+
+def test_added_stage_layers_are_added(tmp_path):
+    from resnet_inspect.spec import bundled_specs
+
+    source = bundled_specs()["resnet50"].read_text()
+    path = tmp_path / "deeper.yaml"
+    path.write_text(source.replace("blocks: 3, stride: 1", "blocks: 4, stride: 1"))
+    result = diff_specs("resnet50", str(path))
+    added = [d.name for d in result.layers if d.status == "added"]
+    assert added[:3] == ["res2d_branch2a", "bn2d_branch2a", "res2d_branch2a_relu"] and len(added) == 10
+
+
+def test_bad_spec_is_exit_2():
+    result = run("diff", "resnet50", "/no/such.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == "error: /no/such.yaml: no such file\n"
