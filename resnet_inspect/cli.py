@@ -55,6 +55,17 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format
 DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
 
 
+class DType(str, Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size of the forward pass.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights and input: same seed, same run.")]
+DtypeOpt = Annotated[DType, typer.Option("--dtype", help="float32 (fast) or float64 (a reference run).")]
+MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forward pass estimated to need more (e.g. 4GB, 512MB).")]
+
+
 def emit(output: Any) -> None:
     """Print a string as is, or a Rich renderable through a console sized for pipes too."""
     if isinstance(output, str):
@@ -255,6 +266,28 @@ def run_network(
     if save_output:
         inference.save_output(result, save_output)
     emit(render_run(result, fmt.value))
+
+
+@app.command()
+@reports_errors
+def verify(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    seed: SeedOpt = 0,
+    dtype: DtypeOpt = DType.float32,
+    max_memory: MaxMemoryOpt = "4GB",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Prove the trace: a NumPy forward pass with seeded random weights, every layer's shape checked. Exit 1 on a mismatch."""
+    from .executor import parse_memory
+    from .verify import verify as run_verify
+
+    result = run_verify(spec, input, batch=batch, seed=seed, dtype=dtype.value, max_memory=parse_memory(max_memory))
+    emit(formatting.render_verify(result, fmt.value))
+    if not result.ok:
+        sys.stderr.write(f"error: {result.failure()}\n")
+        raise typer.Exit(1)
 
 
 def main() -> None:

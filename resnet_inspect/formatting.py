@@ -18,6 +18,8 @@ from .statistics import Totals, TraceResult
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from .verify import VerifyResult
+
 FORMATS = ("table", "json", "csv", "markdown")
 
 
@@ -197,6 +199,43 @@ def render_list(specs: list[tuple[str, str]], fmt: str) -> "str | RenderableType
     if fmt == "json":
         return json.dumps({"specs": [{"name": n, "description": d} for n, d in specs]}, indent=2)
     return _grid("Bundled specs", ["name", "description"], [[n, d] for n, d in specs], None, fmt)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def render_verify(result: "VerifyResult", fmt: str) -> "str | RenderableType":
+    """Predicted vs actual shape per layer with ✓/✗, time per layer, per stage and in all."""
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2)
+    header = ["layer", "op", "predicted", "actual", "ok", "ms"]
+    if fmt == "csv":  # machine-readable: shapes as 56x56x256, ok as true/false
+        body = [[c.name, c.op, "x".join(map(str, c.predicted)), "x".join(map(str, c.actual)), str(c.ok).lower(),
+                 f"{c.seconds * 1e3:.3f}"] for c in result.layers]
+        return _grid("", header, body, None, fmt)
+    body = [[c.name, c.op, shape_text(c.predicted), shape_text(c.actual), "✓" if c.ok else "✗",
+             f"{c.seconds * 1e3:.2f}"] for c in result.layers]
+    stages = ", ".join(f"{stage} {seconds * 1e3:.1f} ms" for stage, seconds in result.stage_seconds().items())
+    verdict = ("all shapes as predicted" if result.ok
+               else f"{len(result.mismatches)} of {len(result.layers)} layers differ")
+    title = (f"verify {result.spec}: input {shape_text(result.input_shape)}, batch {result.batch}, "
+             f"{result.dtype}, seed {result.seed}: {verdict}")
+    note = f"forward {result.total_seconds * 1e3:.1f} ms: {stages}"
+    if fmt == "markdown":
+        return _grid(title, header, body, None, fmt, note)
+    from rich.table import Table
+
+    table = Table(title=title, caption=note)
+    for name in header:
+        table.add_column(name, justify="right" if name in ("predicted", "actual", "ms") else "left")
+    previous = None
+    for check, line in zip(result.layers, body):
+        if previous is not None and check.stage != previous:
+            table.add_section()
+        style = None if check.ok else "bold red"
+        table.add_row(*line[:4], f"[green]{line[4]}[/]" if check.ok else line[4], line[5], style=style)
+        previous = check.stage
+    return table
 
 
 # --------------------------------------------------------------------------- shared grid
