@@ -261,8 +261,9 @@ def run_network(
 
     graph = _load_graph(spec)
     x, source = inference.load_input(graph, image=image, array=array)
-    with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as on_layer:
-        result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=on_layer)
+    with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as hooks:
+        result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=hooks.on_layer,
+                               on_pass=hooks.on_pass)
     if save_output:
         inference.save_output(result, save_output)
     emit(render_run(result, fmt.value))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .graph import Graph
@@ -74,20 +74,27 @@ def render_run(result: RunResult, fmt: str) -> "str | RenderableType":
     return run_table(result)
 
 
-@contextmanager
-def progress(graph: Graph, input_hw: tuple[int, int], batch: int, runs: int,
-             force: bool = False) -> Iterator[Callable[[str, Any], None] | None]:
-    """A transient Rich bar on stderr, advanced per layer by its MACs, for long runs on a terminal.
+@dataclass(frozen=True)
+class Hooks:
+    """The progress callbacks ``inference.run`` takes: per layer (first pass), per timed pass."""
 
-    Yields the ``on_layer`` callback for the executor, or None (no bar: a short run, or stderr is
-    not a terminal), so short and piped runs pay nothing.
+    on_layer: Callable[[str, Any], None] | None = None
+    on_pass: Callable[[], None] | None = None
+
+
+@contextmanager
+def progress(graph: Graph, input_hw: tuple[int, int], batch: int, runs: int, force: bool = False) -> Iterator[Hooks]:
+    """A transient Rich bar on stderr, measured in MACs, for long runs on a terminal.
+
+    Yields empty :class:`Hooks` (no bar: a short run, or stderr is not a terminal), so short and
+    piped runs pay nothing.
     """
     from .engine import trace_graph
 
     macs = {info.name: info.macs * batch for info in trace_graph(graph, input_hw).layers}
-    total = sum(macs.values()) * runs
-    if not force and (total < PROGRESS_MACS or not sys.stderr.isatty()):
-        yield None
+    per_pass = sum(macs.values())
+    if not force and (per_pass * runs < PROGRESS_MACS or not sys.stderr.isatty()):
+        yield Hooks()
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -95,5 +102,5 @@ def progress(graph: Graph, input_hw: tuple[int, int], batch: int, runs: int,
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"{graph.spec.name} ×{runs}", total=total)
-        yield lambda name, _array: bar.advance(task, macs.get(name, 0))
+        task = bar.add_task(f"{graph.spec.name} ×{runs}", total=per_pass * runs)
+        yield Hooks(lambda name, _array: bar.advance(task, macs.get(name, 0)), lambda: bar.advance(task, per_pass))

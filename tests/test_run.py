@@ -220,14 +220,14 @@ def test_run_error_as_json(tmp_path):
 def test_progress_bar_only_for_long_runs_on_a_terminal(monkeypatch):
     tiny = build_graph(load_spec(TINY))
     resnet50 = build_graph(load_spec("resnet50"))
-    with progress(resnet50, (224, 224), 8, runs=1) as on_layer:
-        assert on_layer is None  # pytest's stderr is not a terminal
+    with progress(resnet50, (224, 224), 8, runs=1) as hooks:
+        assert hooks.on_layer is None and hooks.on_pass is None  # pytest's stderr is not a terminal
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    with progress(tiny, (32, 32), 1, runs=1) as on_layer:
-        assert on_layer is None  # 241,920 MACs: over in a moment
-    with progress(resnet50, (224, 224), 8, runs=1) as on_layer:  # 8 x 3.86 GMACs
-        assert on_layer is not None
-        on_layer("conv1", None)
+    with progress(tiny, (32, 32), 1, runs=1) as hooks:
+        assert hooks.on_layer is None  # 241,920 MACs: over in a moment
+    with progress(resnet50, (224, 224), 8, runs=1) as hooks:  # 8 x 3.86 GMACs
+        assert hooks.on_layer is not None and hooks.on_pass is not None
+        hooks.on_layer("conv1", None)
 
 
 def test_run_with_a_forced_bar_gives_the_same_output(tmp_path, keras_weights):
@@ -236,6 +236,10 @@ def test_run_with_a_forced_bar_gives_the_same_output(tmp_path, keras_weights):
     graph = build_graph(load_spec(TINY))
     x = np.random.default_rng(4).normal(0, 50, (1, 32, 32, 3)).astype(np.float32)
     plain = inference.run(graph, keras_weights, x, "x")
-    with progress(graph, (32, 32), 1, runs=1, force=True) as on_layer:
-        barred = inference.run(graph, keras_weights, x, "x", on_layer=on_layer)
+    seen, passes = [], []
+    with progress(graph, (32, 32), 1, runs=3, force=True) as hooks:
+        barred = inference.run(graph, keras_weights, x, "x", repeat=2,
+                               on_layer=lambda name, a: (seen.append(name), hooks.on_layer(name, a)),
+                               on_pass=lambda: (passes.append(1), hooks.on_pass()))
     np.testing.assert_array_equal(plain.output, barred.output)
+    assert seen == [layer.name for layer in graph] and len(passes) == 2  # layers once, then whole passes
