@@ -1,0 +1,73 @@
+"""The executor against live PyTorch, end to end, on the real resnet50 layouts (marker ``torch``).
+
+The oracle is ``scripts/torch_resnet.py``: a ResNet written by hand like torchvision's
+``models/resnet.py`` (Bottleneck, ``[3, 4, 6, 3]``), built from those numbers and not from our
+graph; only the weights are shared (HWIO -> OIHW, dense transposed). Bounds are the issue's:
+max|executor − torch| ≤ 1e-4 × max|torch| in float32 and ≤ 1e-9 × max|torch| in float64.
+Skipped when torch is not importable; ``.ci/run`` installs the CPU build so CI runs it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import torch_resnet  # noqa: E402
+
+from resnet_inspect import build_graph, load_spec  # noqa: E402
+from resnet_inspect.executor import forward  # noqa: E402
+from resnet_inspect.weights import random_weights, torchvision_names  # noqa: E402
+
+pytestmark = pytest.mark.torch
+TOLERANCE = {"float32": 1e-4, "float64": 1e-9}
+TORCH_DTYPE = {"float32": torch.float32, "float64": torch.float64}
+
+
+def relative_error(ours: np.ndarray, theirs: np.ndarray) -> float:
+    return float(np.abs(ours.astype(np.float64) - theirs).max() / np.abs(theirs).max())
+
+
+def compare(spec_name: str, layout, hw: tuple[int, int], batch: int, dtype: str, fold_bn: bool = True):
+    graph = build_graph(load_spec(spec_name))
+    weights = random_weights(graph, seed=11, dtype=dtype)
+    x = np.random.default_rng(5).normal(size=(batch, *hw, 3)).astype(dtype)
+    model = torch_resnet.build([3, 4, 6, 3], layout, weights, torchvision_names(graph), dtype=TORCH_DTYPE[dtype])
+    logits: dict[str, np.ndarray] = {}
+    model.fc.register_forward_hook(lambda _m, _i, out: logits.__setitem__("torch", out.detach().numpy().copy()))
+    theirs = torch_resnet.run(model, x, TORCH_DTYPE[dtype])
+
+    def keep(name: str, array: np.ndarray) -> None:
+        if name == graph.spec.head.dense_name:
+            logits["ours"] = array.copy()
+
+    ours = forward(graph, weights, x, dtype=dtype, fold_bn=fold_bn, on_layer=keep)
+    return ours, theirs, logits
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_resnet50_torchvision_matches_torch(dtype):
+    # 64×64 is valid for the global pool (stage 5 is 2×2) and keeps the test fast; batch 2.
+    ours, theirs, _ = compare("resnet50-torchvision", torch_resnet.TORCHVISION, (64, 64), 2, dtype)
+    assert ours.shape == theirs.shape == (2, 1000)
+    assert relative_error(ours, theirs) <= TOLERANCE[dtype]
+
+
+def test_resnet50_torchvision_unfolded_bn_matches_torch_float64():
+    ours, theirs, _ = compare("resnet50-torchvision", torch_resnet.TORCHVISION, (48, 80), 2, "float64", fold_bn=False)
+    assert relative_error(ours, theirs) <= TOLERANCE["float64"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_resnet50_keras_layout_matches_torch(dtype):
+    # The blog's v1: conv bias, stride on the first 1×1, eps 1e-3, avg_pool 7×7 -> 193 is its
+    # smallest input (README), softmax head. Both the logits and the probabilities are compared.
+    ours, theirs, logits = compare("resnet50", torch_resnet.KERAS, (193, 193), 1, dtype)
+    assert ours.shape == theirs.shape == (1, 1000)
+    assert relative_error(logits["ours"], logits["torch"]) <= TOLERANCE[dtype]
+    assert relative_error(ours, theirs) <= TOLERANCE[dtype]
+    np.testing.assert_allclose(ours.sum(axis=1), 1.0, rtol=1e-5)
