@@ -93,7 +93,7 @@ def compare(weights: Weights, graph: Graph, aliases: dict[str, str] | None = Non
     for layer, keys in weights.items():
         for key in keys:
             if key not in expected.get(layer, {}):
-                result.extra.append(_alias(f"{layer}/{key}", aliases))
+                result.extra.append(_alias(f"{layer}/{key}" if layer else key, aliases))  # "kernel": no layer
     result.extra.extend(unmapped or [])
     return result
 

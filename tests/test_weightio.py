@@ -77,12 +77,13 @@ def test_missing_extra_and_wrong_shape_are_all_named_in_one_line(tmp_path, graph
     broken = {layer: dict(arrays) for layer, arrays in weights.items()}
     del broken["res2a_branch2a"]["kernel"]
     broken["res9z_branch2a"] = {"kernel": np.zeros((1, 1, 4, 4), np.float32)}
+    broken[""] = {"stray": np.zeros(1, np.float32)}  # an npz member without a layer: "stray.npy"
     broken["fc1000"]["kernel"] = np.zeros((16, 1000), np.float32)  # tiny's last stage has 8*4 = 32 channels
     save_weights(broken, tmp_path / "w.npz")
     text = error_of(tmp_path / "w.npz", graph)
     assert str(tmp_path / "w.npz") in text and "tiny-run" in text
     assert "1 missing: res2a_branch2a/kernel" in text
-    assert "1 extra: res9z_branch2a/kernel" in text
+    assert "2 extra: res9z_branch2a/kernel, stray" in text
     assert "fc1000/kernel expected (32, 1000) found (16, 1000)" in text
 
 
