@@ -32,7 +32,12 @@ _PLAIN_TAGS = {
 }
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it: composing nodes is ~85% of `check`'s time in pure Python
+# and 5-10x faster in C; it keeps marks for locations and caps nesting at 1000 levels itself.
+_SafeLoader: type = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
     """The safe loader, also reading YAML 1.2 floats like ``4.0e9`` and ``1e-5``.
 
     YAML 1.1 (PyYAML) wants a dot and a signed exponent (``4.0e+9``); without this, a budget
@@ -81,9 +86,14 @@ def read_text(path: Path) -> str:
 
 def load(text: str, file: str) -> Document:
     """Parse one YAML document into plain data with locations; never constructs objects."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # checks every character up front
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(text, file, exc) from None
     try:
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:  # libyaml checks characters while parsing
+        raise _reader_error(text, file, exc) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -91,7 +101,7 @@ def load(text: str, file: str) -> Document:
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", where=Location(file)) from None
     except RecursionError:
-        where = Location(file, loader.line + 1, loader.column + 1)  # how far the reader got
+        where = Location(file, loader.line + 1, loader.column + 1)  # how far the pure-Python reader got
         raise SpecError(f"document nested too deeply (limit {MAX_DEPTH})", where=where) from None
     finally:
         loader.dispose()
@@ -100,6 +110,14 @@ def load(text: str, file: str) -> Document:
     builder = _Builder(file, loader)
     data = builder.build(node, (), 0)
     return Document(file, data, builder.marks)
+
+
+def _reader_error(text: str, file: str, exc: yaml.reader.ReaderError) -> SpecError:
+    """A control character (NUL, ESC …) the YAML reader refuses, located by line and column."""
+    before = text[: exc.position]
+    where = Location(file, before.count("\n") + 1, exc.position - before.rfind("\n"))
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    return SpecError(f"invalid YAML: control character U+{code:04X} is not allowed", where=where)
 
 
 class _Builder:
