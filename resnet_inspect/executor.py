@@ -39,21 +39,46 @@ OnLayer = Callable[[str, np.ndarray], None]
 
 
 class Scratch:
-    """Named, growing work buffers reused by every layer (im2col columns, padded copies).
+    """Work memory reused by every layer and every run: named scratch slots (im2col columns,
+    padded copies) and a pool of freed activation buffers that new outputs are carved from.
 
-    Reuse matters for speed: a fresh multi-megabyte array per conv costs page faults that
-    show up as several percent of a ResNet forward pass.
+    Reuse matters for speed: a fresh multi-megabyte array per layer costs page faults that add
+    up to a large share of a batched forward pass. The pool holds at most what was live at the
+    peak, so memory stays what :func:`estimate_memory` says.
     """
 
     def __init__(self) -> None:
         self.buffers: dict[str, np.ndarray] = {}
+        self.pool: list[np.ndarray] = []
 
     def get(self, slot: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        size = _nbytes(shape, dtype)
         buffer = self.buffers.get(slot)
         if buffer is None or buffer.nbytes < size:
             buffer = self.buffers[slot] = np.empty(size, np.uint8)
         return buffer[:size].view(dtype).reshape(shape)
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An uninitialized array for a layer's output, from the smallest pooled buffer that fits
+        (and is at most twice as big, so a small output never pins a large buffer)."""
+        size = _nbytes(shape, dtype)
+        fits = [i for i, buffer in enumerate(self.pool) if size <= buffer.nbytes <= 2 * size]
+        if not fits:
+            return np.empty(shape, dtype)
+        buffer = self.pool.pop(min(fits, key=lambda i: self.pool[i].nbytes))
+        return buffer[:size].view(dtype).reshape(shape)
+
+    def give(self, array: np.ndarray) -> None:
+        """Return a dead activation's memory (the caller checked nothing else refers to it)."""
+        root = array
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        if root.base is None and root.flags.c_contiguous:
+            self.pool.append(root.reshape(-1).view(np.uint8))
+
+
+def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize
 
 
 @dataclass
@@ -65,14 +90,29 @@ class Call:
     reuse: bool
     scratch: Scratch
 
+    def output(self, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        """Where to write the result: input 0 itself when it may be overwritten, else pooled memory."""
+        x = self.inputs[0]
+        if shape is None and self.reuse:
+            return x
+        return self.scratch.take(x.shape if shape is None else shape, x.dtype)
+
 
 def _input(op: Op, call: Call) -> np.ndarray:
-    return call.inputs[0]
+    return call.inputs[0]  # already the executor's own copy in the run's dtype
 
 
 def _zero_pad(op: Any, call: Call) -> np.ndarray:
-    p = op.pad
-    return np.pad(call.inputs[0], ((0, 0), (p, p), (p, p), (0, 0)))
+    x, p = call.inputs[0], op.pad
+    n, h, w, c = x.shape
+    return _fill_padded(x, p, call.scratch.take((n, h + 2 * p, w + 2 * p, c), x.dtype), 0.0)
+
+
+def _fill_padded(x: np.ndarray, pad: int, out: np.ndarray, value: float) -> np.ndarray:
+    h, w = x.shape[1:3]
+    out[:, :pad], out[:, h + pad:], out[:, :, :pad], out[:, :, w + pad:] = value, value, value, value
+    out[:, pad:h + pad, pad:w + pad] = x
+    return out
 
 
 def _padded(x: np.ndarray, pad: int, scratch: Scratch, value: float = 0.0) -> np.ndarray:
@@ -80,10 +120,7 @@ def _padded(x: np.ndarray, pad: int, scratch: Scratch, value: float = 0.0) -> np
     if pad == 0:
         return x
     n, h, w, c = x.shape
-    out = scratch.get("pad", (n, h + 2 * pad, w + 2 * pad, c), x.dtype)
-    out[:, :pad], out[:, h + pad:], out[:, :, :pad], out[:, :, w + pad:] = value, value, value, value
-    out[:, pad:h + pad, pad:w + pad] = x
-    return out
+    return _fill_padded(x, pad, scratch.get("pad", (n, h + 2 * pad, w + 2 * pad, c), x.dtype), value)
 
 
 def im2col(x: np.ndarray, kernel: int, stride: int, pad: int, scratch: Scratch) -> np.ndarray:
@@ -115,21 +152,20 @@ def _conv(op: Any, call: Call) -> np.ndarray:
         cols = picked.reshape(-1, c)
     else:
         cols = im2col(x, k, s, p, call.scratch)
-    out = _grouped_matmul(cols, matrix, op.groups, k * k)
+    out = _grouped_matmul(cols, matrix, op.groups, k * k, call.scratch.take((len(cols), matrix.shape[1]), x.dtype))
     if "bias" in call.params:
         out += call.params["bias"]
     return out.reshape(n, h_out, w_out, -1)
 
 
-def _grouped_matmul(cols: np.ndarray, matrix: np.ndarray, groups: int, taps: int) -> np.ndarray:
-    """One matmul; with groups, one per group on its slice of input channels and filters."""
+def _grouped_matmul(cols: np.ndarray, matrix: np.ndarray, groups: int, taps: int, out: np.ndarray) -> np.ndarray:
+    """One matmul into ``out``; with groups, one per group on its slice of channels and filters."""
     if groups == 1:
-        return cols @ matrix
+        return np.matmul(cols, matrix, out=out)
     rows, width = cols.shape
     c_in = width // taps
     per_in, per_out = c_in // groups, matrix.shape[1] // groups
     patches = cols.reshape(rows, taps, c_in)
-    out = np.empty((rows, matrix.shape[1]), cols.dtype)
     for g in range(groups):
         part = patches[:, :, g * per_in:(g + 1) * per_in].reshape(rows, -1)
         np.matmul(part, matrix[:, g * per_out:(g + 1) * per_out], out=out[:, g * per_out:(g + 1) * per_out])
@@ -138,7 +174,7 @@ def _grouped_matmul(cols: np.ndarray, matrix: np.ndarray, groups: int, taps: int
 
 def _batch_norm(op: Op, call: Call) -> np.ndarray:
     x, scale, shift = call.inputs[0], call.params["scale"], call.params["shift"]
-    out = np.multiply(x, scale, out=x if call.reuse else None)
+    out = np.multiply(x, scale, out=call.output())
     out += shift
     return out
 
@@ -149,8 +185,7 @@ def _passthrough(op: Op, call: Call) -> np.ndarray:
 
 
 def _relu(op: Op, call: Call) -> np.ndarray:
-    x = call.inputs[0]
-    return np.maximum(x, 0, out=x if call.reuse else None)
+    return np.maximum(call.inputs[0], 0, out=call.output())
 
 
 def _windows(x: np.ndarray, size: int, stride: int):
@@ -168,7 +203,9 @@ def _max_pool(op: Any, call: Call) -> np.ndarray:
     # so every window holds a value >= 0 and both give the same result.
     x = _padded(call.inputs[0], op.padding, call.scratch, -np.inf)
     views = _windows(x, op.size, op.stride)
-    out = next(views).copy()
+    first = next(views)
+    out = call.scratch.take(first.shape, x.dtype)
+    np.copyto(out, first)
     for view in views:
         np.maximum(out, view, out=out)
     return out
@@ -178,7 +215,9 @@ def _avg_pool(op: Any, call: Call) -> np.ndarray:
     # Padding (if an op declares it) counts as zeros in the mean, like PyTorch's default.
     x = _padded(call.inputs[0], op.padding, call.scratch)
     views = _windows(x, op.size, op.stride)
-    out = next(views).copy()
+    first = next(views)
+    out = call.scratch.take(first.shape, x.dtype)
+    np.copyto(out, first)
     for view in views:
         out += view
     out /= op.size * op.size
@@ -186,12 +225,13 @@ def _avg_pool(op: Any, call: Call) -> np.ndarray:
 
 
 def _global_avg_pool(op: Op, call: Call) -> np.ndarray:
-    return call.inputs[0].mean(axis=(1, 2), keepdims=True)
+    x = call.inputs[0]
+    return np.mean(x, axis=(1, 2), keepdims=True, out=call.output((len(x), 1, 1, x.shape[3])))
 
 
 def _add(op: Op, call: Call) -> np.ndarray:
     first, *rest = call.inputs
-    out = np.add(first, rest[0], out=first if call.reuse else None)
+    out = np.add(first, rest[0], out=call.output())
     for other in rest[1:]:
         out += other
     return out
@@ -202,7 +242,8 @@ def _flatten(op: Op, call: Call) -> np.ndarray:
 
 
 def _dense(op: Op, call: Call) -> np.ndarray:
-    out = call.inputs[0] @ call.params["kernel"]
+    kernel = call.params["kernel"]
+    out = np.matmul(call.inputs[0], kernel, out=call.output((len(call.inputs[0]), kernel.shape[1])))
     if "bias" in call.params:
         out += call.params["bias"]
     return out
@@ -210,7 +251,7 @@ def _dense(op: Op, call: Call) -> np.ndarray:
 
 def _softmax(op: Op, call: Call) -> np.ndarray:
     x = call.inputs[0]
-    out = np.subtract(x, x.max(axis=-1, keepdims=True), out=x if call.reuse else None)
+    out = np.subtract(x, x.max(axis=-1, keepdims=True), out=call.output())
     np.exp(out, out=out)
     out /= out.sum(axis=-1, keepdims=True)
     return out
@@ -358,7 +399,7 @@ class Executor:
         remaining = {name: len(readers) for name, readers in _consumers(self.graph).items()}
         for step in self.steps:
             layer = step.layer
-            inputs = [live[name] for name in layer.inputs] or [np.array(x, dtype=self.dtype)]
+            inputs = [live[name] for name in layer.inputs] or [self._own_copy(x)]
             reuse = on_layer is None and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
             out = step.kernel(layer.op, Call(inputs, step.params, reuse, self.scratch))
             live[layer.name] = out
@@ -367,8 +408,16 @@ class Executor:
             for name in layer.inputs:
                 remaining[name] -= 1
             for name in step.release:
-                del live[name]
+                dead = live.pop(name)
+                if on_layer is None and not any(np.may_share_memory(dead, other) for other in live.values()):
+                    self.scratch.give(dead)  # nobody else has seen it: its memory serves a later layer
         return live[self.graph.output]
+
+    def _own_copy(self, x: np.ndarray) -> np.ndarray:
+        """The input in the run's dtype, in memory the executor owns (the caller's is never written)."""
+        own = self.scratch.take(x.shape, np.dtype(self.dtype))
+        np.copyto(own, x, casting="unsafe")
+        return own
 
 
 def _owned(name: str, remaining: dict[str, int], live: dict[str, np.ndarray]) -> bool:

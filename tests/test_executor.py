@@ -197,6 +197,23 @@ def test_activations_are_freed_after_their_last_reader(torchvision_graph):
     assert peak <= estimate_memory(g, (64, 64), 2, "float32")
 
 
+def test_reused_buffers_never_touch_a_returned_output(torchvision_graph):
+    """The executor recycles dead activations across runs; what it returned stays untouched."""
+    executor = Executor(torchvision_graph, random_weights(torchvision_graph, seed=0))
+    x = RNG.normal(size=(2, 32, 40, 3)).astype(np.float32)
+    first = executor(x)
+    kept = first.copy()
+    pooled = []
+    for _ in range(5):
+        again = executor(x)
+        executor(RNG.normal(size=(2, 32, 40, 3)).astype(np.float32))
+        pooled.append(sum(buffer.nbytes for buffer in executor.scratch.pool))
+    np.testing.assert_array_equal(first, kept)
+    np.testing.assert_array_equal(again, kept)
+    weights = 2 * 4 * 25_610_152  # the estimate counts the weights twice (README: 25,610,152 numbers)
+    assert max(pooled) <= estimate_memory(torchvision_graph, (32, 40), 2, "float32") - weights  # bounded
+
+
 def test_memory_limit_refuses_naming_estimate_and_limit(torchvision_graph):
     g = torchvision_graph
     weights = random_weights(g, seed=0)
