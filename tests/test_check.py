@@ -216,3 +216,11 @@ def test_copied_specs_check_by_folder(tmp_path):
     for path in bundled_specs().values():
         shutil.copy(path, tmp_path / path.name)
     assert run("check", str(tmp_path)).exit_code == 0
+
+
+def test_no_path_means_the_current_folder(tmp_path, monkeypatch):
+    write(tmp_path, "specs/r50.yaml", resnet50_with("expect: {params: 25636712}\n"))
+    monkeypatch.chdir(tmp_path)
+    result = run("check", "--format", "json")
+    assert result.exit_code == 0
+    assert [s["file"] for s in json.loads(result.stdout)["specs"]] == ["specs/r50.yaml"]
