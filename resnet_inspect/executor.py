@@ -89,6 +89,7 @@ class Call:
     params: dict[str, np.ndarray]
     reuse: bool
     scratch: Scratch
+    relu: bool = False  # also apply the ReLU that is this layer's only reader (fused, fast runs only)
 
     def output(self, shape: tuple[int, ...] | None = None) -> np.ndarray:
         """Where to write the result: input 0 itself when it may be overwritten, else pooled memory."""
@@ -123,38 +124,70 @@ def _padded(x: np.ndarray, pad: int, scratch: Scratch, value: float = 0.0) -> np
     return _fill_padded(x, pad, scratch.get("pad", (n, h + 2 * pad, w + 2 * pad, c), x.dtype), value)
 
 
-def im2col(x: np.ndarray, kernel: int, stride: int, pad: int, scratch: Scratch) -> np.ndarray:
-    """Columns ``(N·H_out·W_out, k·k·C)`` ordered (k_h, k_w, C), matching HWIO kernels reshaped.
+def patches(x: np.ndarray, kernel: int, stride: int, pad: int, scratch: Scratch) -> np.ndarray:
+    """A read-only view ``(N, H_out, W_out, k, k·C)``: every conv window in (k_h, k_w, C) order.
 
-    Seen as ``(N, H, W·C)``, a window of k rows × k·C values is exactly one patch in (k_h, k_w, C)
-    order, so one read-only ``sliding_window_view`` stepped by (stride, stride·C) covers every
-    patch, and a single copy (contiguous runs of k·C values) writes the columns.
+    Seen as ``(N, H, W·C)``, a window of k rows × k·C values is exactly one patch in the order of
+    an HWIO kernel reshaped to ``(k·k·C, filters)``, so one ``sliding_window_view`` stepped by
+    (stride, stride·C) covers every patch; copying it writes im2col columns in runs of k·C values.
     """
     x = _padded(x, pad, scratch)
     n, h, w, c = x.shape
     windows = sliding_window_view(x.reshape(n, h, w * c), (kernel, kernel * c), axis=(1, 2))
-    patches = windows[:, ::stride, ::stride * c]
-    cols = scratch.get("cols", patches.shape, x.dtype)
-    np.copyto(cols, patches)
-    return cols.reshape(-1, kernel * kernel * c)
+    return windows[:, ::stride, ::stride * c]
+
+
+def im2col(x: np.ndarray, kernel: int, stride: int, pad: int, scratch: Scratch) -> np.ndarray:
+    """All columns ``(N·H_out·W_out, k·k·C)`` at once (the conv kernel copies them chunk by chunk)."""
+    view = patches(x, kernel, stride, pad, scratch)
+    cols = scratch.get("cols", view.shape, x.dtype)
+    np.copyto(cols, view)
+    return cols.reshape(-1, kernel * kernel * x.shape[3])
+
+
+CHUNK_ROWS = 2048  # output pixels per matmul: columns and outputs stay in cache for bias and ReLU
+
+
+def _chunks(n: int, h: int, w: int) -> list[tuple[int, int, slice, slice]]:
+    """Row ranges of the ``(N·H·W, C)`` output as (start, stop, images, rows), each contiguous:
+    whole images grouped while they are small, else bands of whole rows of one image."""
+    if h * w >= CHUNK_ROWS:
+        band = max(1, CHUNK_ROWS // w)
+        return [((b * h + r) * w, (b * h + min(h, r + band)) * w, slice(b, b + 1), slice(r, r + band))
+                for b in range(n) for r in range(0, h, band)]
+    group = max(1, CHUNK_ROWS // (h * w))
+    return [(b * h * w, min(n, b + group) * h * w, slice(b, b + group), slice(None)) for b in range(0, n, group)]
 
 
 def _conv(op: Any, call: Call) -> np.ndarray:
-    x, matrix = call.inputs[0], call.params["matrix"]
+    """im2col + matmul, chunk by chunk, with the bias (folded BN) and a fused ReLU applied while
+    the chunk is in cache. A 1×1 stride-1 conv multiplies the activation itself, no copy; a
+    strided 1×1 takes every s-th pixel."""
+    x, matrix, bias = call.inputs[0], call.params["matrix"], call.params.get("bias")
     n, h, w, c = x.shape
     k, s, p = op.kernel, op.stride, op.padding
     h_out, w_out = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-    if k == 1 and p == 0 and s == 1:
-        cols = x.reshape(-1, c)  # a 1×1 conv is a plain matmul on the activation itself
+    direct = k == 1 and p == 0 and s == 1
+    if direct:
+        view = None
     elif k == 1 and p == 0:
-        picked = call.scratch.get("cols", (n, h_out, w_out, c), x.dtype)
-        np.copyto(picked, x[:, ::s, ::s])  # a strided 1×1 conv: take every s-th pixel, then matmul
-        cols = picked.reshape(-1, c)
+        view = x[:, ::s, ::s]
     else:
-        cols = im2col(x, k, s, p, call.scratch)
-    out = _grouped_matmul(cols, matrix, op.groups, k * k, call.scratch.take((len(cols), matrix.shape[1]), x.dtype))
-    if "bias" in call.params:
-        out += call.params["bias"]
+        view = patches(x, k, s, p, call.scratch)
+    out = call.scratch.take((n * h_out * w_out, matrix.shape[1]), x.dtype)
+    for start, stop, images, rows in _chunks(n, h_out, w_out):
+        if view is None:
+            cols = x.reshape(-1, c)[start:stop]
+        else:
+            part = view[images, rows]
+            cols = call.scratch.get("cols", part.shape, x.dtype)
+            np.copyto(cols, part)
+            cols = cols.reshape(stop - start, -1)
+        chunk = _grouped_matmul(cols, matrix, op.groups, k * k, out[start:stop])
+        if bias is not None:
+            chunk += bias
+        if call.relu:
+            np.maximum(chunk, 0, out=chunk)
     return out.reshape(n, h_out, w_out, -1)
 
 
@@ -230,10 +263,15 @@ def _global_avg_pool(op: Op, call: Call) -> np.ndarray:
 
 
 def _add(op: Op, call: Call) -> np.ndarray:
-    first, *rest = call.inputs
-    out = np.add(first, rest[0], out=call.output())
-    for other in rest[1:]:
-        out += other
+    out = call.output()
+    flat = [x.reshape(-1, x.shape[-1]) for x in (out, *call.inputs)]
+    for start in range(0, len(flat[0]), CHUNK_ROWS):  # each chunk summed and rectified in cache
+        chunk, first, *rest = (x[start:start + CHUNK_ROWS] for x in flat)
+        np.add(first, rest[0], out=chunk)
+        for other in rest[1:]:
+            chunk += other
+        if call.relu:
+            np.maximum(chunk, 0, out=chunk)
     return out
 
 
@@ -331,12 +369,19 @@ def check_weights(graph: Graph, weights: dict[str, dict[str, Any]]) -> None:
 
 @dataclass(frozen=True)
 class Step:
-    """One layer, ready to run: its kernel, prepared weights and the activations it frees."""
+    """One layer, ready to run: its kernel, prepared weights and the activations it frees.
+
+    In a fast run (no ``on_layer``) a conv or add whose only reader is a ReLU applies it itself
+    (``relu``), and that ReLU (``absorbed``) passes its input on; with a callback every layer
+    computes its own output, so each reported array is that layer's.
+    """
 
     layer: Layer
     kernel: Kernel
     params: dict[str, np.ndarray]
     release: tuple[str, ...]
+    relu: bool = False
+    absorbed: bool = False
 
 
 def _consumers(graph: Graph) -> dict[str, list[str]]:
@@ -371,12 +416,28 @@ def _plan(graph: Graph, weights: dict, dtype: str, fold_bn: bool) -> list[Step]:
                 folded[source.name] = _fold(weights[source.name], weights[layer.name], layer.op.epsilon, dtype)
                 folded[layer.name] = {}
     release = _release_schedule(graph)
+    fused = _relu_fusions(graph, readers, folded)
     steps = []
     for layer in graph:
         kernel = _passthrough if layer.op.kind == "batch_norm" and layer.name in folded else KERNELS[layer.op.kind]
         params = folded[layer.name] if layer.name in folded else _prepare(layer, weights.get(layer.name, {}), dtype)
-        steps.append(Step(layer, kernel, params, release[layer.name]))
+        steps.append(Step(layer, kernel, params, release[layer.name], layer.name in fused, layer.name in fused.values()))
     return steps
+
+
+def _relu_fusions(graph: Graph, readers: dict[str, list[str]], folded: dict) -> dict[str, str]:
+    """conv (→ folded BN) → ReLU and add → ReLU, the ReLU the only reader: producer -> ReLU."""
+    by_name = {layer.name: layer for layer in graph}
+    fused = {}
+    for layer in graph:
+        if layer.op.kind != "relu" or readers[layer.inputs[0]] != [layer.name]:
+            continue
+        source = by_name[layer.inputs[0]]
+        if source.op.kind == "batch_norm" and source.name in folded:
+            source = by_name[source.inputs[0]]
+        if source.op.kind in ("conv", "add"):
+            fused[source.name] = layer.name
+    return fused
 
 
 class Executor:
@@ -400,8 +461,10 @@ class Executor:
         for step in self.steps:
             layer = step.layer
             inputs = [live[name] for name in layer.inputs] or [self._own_copy(x)]
-            reuse = on_layer is None and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
-            out = step.kernel(layer.op, Call(inputs, step.params, reuse, self.scratch))
+            fast = on_layer is None
+            reuse = fast and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
+            kernel = _passthrough if fast and step.absorbed else step.kernel
+            out = kernel(layer.op, Call(inputs, step.params, reuse, self.scratch, fast and step.relu))
             live[layer.name] = out
             if on_layer is not None:
                 on_layer(layer.name, out)
