@@ -90,6 +90,7 @@ class Call:
     reuse: bool
     scratch: Scratch
     relu: bool = False  # also apply the ReLU that is this layer's only reader (fused, fast runs only)
+    residual: np.ndarray | None = None  # also add this (the residual add fused into its last conv)
 
     def output(self, shape: tuple[int, ...] | None = None) -> np.ndarray:
         """Where to write the result: input 0 itself when it may be overwritten, else pooled memory."""
@@ -160,8 +161,8 @@ def _chunks(n: int, h: int, w: int) -> list[tuple[int, int, slice, slice]]:
 
 
 def _conv(op: Any, call: Call) -> np.ndarray:
-    """im2col + matmul, chunk by chunk, with the bias (folded BN) and a fused ReLU applied while
-    the chunk is in cache. A 1×1 stride-1 conv multiplies the activation itself, no copy; a
+    """im2col + matmul, chunk by chunk, with the bias (folded BN), a fused residual add and ReLU
+    applied while the chunk is in cache. A 1×1 stride-1 conv multiplies the activation itself, no copy; a
     strided 1×1 takes every s-th pixel."""
     x, matrix, bias = call.inputs[0], call.params["matrix"], call.params.get("bias")
     n, h, w, c = x.shape
@@ -186,6 +187,8 @@ def _conv(op: Any, call: Call) -> np.ndarray:
         chunk = _grouped_matmul(cols, matrix, op.groups, k * k, out[start:stop])
         if bias is not None:
             chunk += bias
+        if call.residual is not None:
+            chunk += call.residual.reshape(-1, chunk.shape[1])[start:stop]
         if call.relu:
             np.maximum(chunk, 0, out=chunk)
     return out.reshape(n, h_out, w_out, -1)
@@ -371,9 +374,11 @@ def check_weights(graph: Graph, weights: dict[str, dict[str, Any]]) -> None:
 class Step:
     """One layer, ready to run: its kernel, prepared weights and the activations it frees.
 
-    In a fast run (no ``on_layer``) a conv or add whose only reader is a ReLU applies it itself
-    (``relu``), and that ReLU (``absorbed``) passes its input on; with a callback every layer
-    computes its own output, so each reported array is that layer's.
+    In a fast run (no ``on_layer``) a conv also does the work of the layers after it that only
+    it feeds: the residual add (``residual``: the add's other input) and a ReLU (``relu``); an
+    add applies the ReLU after it. Those layers are ``absorbed``: they hand on their input number
+    ``absorbed``, which already holds their output. With a callback every layer computes its
+    own output, so each reported array is that layer's.
     """
 
     layer: Layer
@@ -381,7 +386,8 @@ class Step:
     params: dict[str, np.ndarray]
     release: tuple[str, ...]
     relu: bool = False
-    absorbed: bool = False
+    residual: str | None = None
+    absorbed: int | None = None
 
 
 def _consumers(graph: Graph) -> dict[str, list[str]]:
@@ -416,28 +422,55 @@ def _plan(graph: Graph, weights: dict, dtype: str, fold_bn: bool) -> list[Step]:
                 folded[source.name] = _fold(weights[source.name], weights[layer.name], layer.op.epsilon, dtype)
                 folded[layer.name] = {}
     release = _release_schedule(graph)
-    fused = _relu_fusions(graph, readers, folded)
+    fusion = _Fusions(graph, readers, folded)
     steps = []
     for layer in graph:
         kernel = _passthrough if layer.op.kind == "batch_norm" and layer.name in folded else KERNELS[layer.op.kind]
         params = folded[layer.name] if layer.name in folded else _prepare(layer, weights.get(layer.name, {}), dtype)
-        steps.append(Step(layer, kernel, params, release[layer.name], layer.name in fused, layer.name in fused.values()))
+        steps.append(Step(layer, kernel, params, release[layer.name], layer.name in fusion.relu,
+                          fusion.residual.get(layer.name), fusion.absorbed.get(layer.name)))
     return steps
 
 
-def _relu_fusions(graph: Graph, readers: dict[str, list[str]], folded: dict) -> dict[str, str]:
-    """conv (→ folded BN) → ReLU and add → ReLU, the ReLU the only reader: producer -> ReLU."""
-    by_name = {layer.name: layer for layer in graph}
-    fused = {}
-    for layer in graph:
-        if layer.op.kind != "relu" or readers[layer.inputs[0]] != [layer.name]:
-            continue
-        source = by_name[layer.inputs[0]]
-        if source.op.kind == "batch_norm" and source.name in folded:
-            source = by_name[source.inputs[0]]
-        if source.op.kind in ("conv", "add"):
-            fused[source.name] = layer.name
-    return fused
+class _Fusions:
+    """Which layers a fast run folds into the conv (or add) before them.
+
+    conv (→ folded BN) → add: the conv computed last adds the other input, if that input is
+    ready by then and the add is its only reader; then → ReLU, if the ReLU is the add's (or the
+    conv's) only reader. Nothing changes the arithmetic, only where it happens.
+    """
+
+    def __init__(self, graph: Graph, readers: dict[str, list[str]], folded: dict) -> None:
+        self.by_name = {layer.name: layer for layer in graph}
+        self.position = {layer.name: index for index, layer in enumerate(graph)}
+        self.readers, self.folded = readers, folded
+        self.relu: set[str] = set()
+        self.residual: dict[str, str] = {}
+        self.absorbed: dict[str, int] = {}
+        done_by: dict[str, str] = {}  # absorbed add -> the conv that computes it
+        for layer in graph:
+            if layer.op.kind == "add" and len(layer.inputs) == 2:
+                self._add(layer, done_by)
+            elif layer.op.kind == "relu" and readers[layer.inputs[0]] == [layer.name]:
+                source = done_by.get(layer.inputs[0]) or self._producer(layer.inputs[0]).name
+                if self.by_name[source].op.kind in ("conv", "add"):
+                    self.relu.add(source)
+                    self.absorbed[layer.name] = 0
+
+    def _producer(self, name: str) -> Layer:
+        """The layer that computes ``name``'s values: a folded BN's conv, else the layer itself."""
+        layer = self.by_name[name]
+        return self.by_name[layer.inputs[0]] if layer.name in self.folded and layer.op.kind == "batch_norm" else layer
+
+    def _add(self, layer: Layer, done_by: dict[str, str]) -> None:
+        last = max((0, 1), key=lambda i: self.position[layer.inputs[i]])
+        name, other = layer.inputs[last], layer.inputs[1 - last]
+        conv = self._producer(name)
+        if (conv.op.kind == "conv" and self.readers[name] == [layer.name]
+                and self.position[other] < self.position[conv.name]):
+            self.residual[conv.name] = other
+            self.absorbed[layer.name] = last
+            done_by[layer.name] = conv.name
 
 
 class Executor:
@@ -463,8 +496,11 @@ class Executor:
             inputs = [live[name] for name in layer.inputs] or [self._own_copy(x)]
             fast = on_layer is None
             reuse = fast and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
-            kernel = _passthrough if fast and step.absorbed else step.kernel
-            out = kernel(layer.op, Call(inputs, step.params, reuse, self.scratch, fast and step.relu))
+            if fast and step.absorbed is not None:
+                out = inputs[step.absorbed]  # computed already by the conv (or add) before it
+            else:
+                residual = live[step.residual] if fast and step.residual else None
+                out = step.kernel(layer.op, Call(inputs, step.params, reuse, self.scratch, fast and step.relu, residual))
             live[layer.name] = out
             if on_layer is not None:
                 on_layer(layer.name, out)
@@ -489,7 +525,7 @@ def _owned(name: str, remaining: dict[str, int], live: dict[str, np.ndarray]) ->
     if remaining[name] != 1:
         return False
     array = live[name]
-    return not any(other is not name and np.may_share_memory(array, live[other]) for other in live)
+    return not any(other != name and np.may_share_memory(array, live[other]) for other in live)
 
 
 def _check_input(graph: Graph, x: np.ndarray) -> np.ndarray:

@@ -32,21 +32,24 @@ def relative_error(ours: np.ndarray, theirs: np.ndarray) -> float:
     return float(np.abs(ours.astype(np.float64) - theirs).max() / np.abs(theirs).max())
 
 
-def compare(spec_name: str, layout, hw: tuple[int, int], batch: int, dtype: str, fold_bn: bool = True):
+def compare(spec_name: str, layout, hw: tuple[int, int], batch: int, dtype: str, fold_bn: bool = True,
+            logits: bool = False):
+    """Our output and torch's (and each one's fc output, when ``logits``: that run reports every
+    layer, so it also exercises the layer-by-layer path; without it the fused fast path runs)."""
     graph = build_graph(load_spec(spec_name))
     weights = random_weights(graph, seed=11, dtype=dtype)
     x = np.random.default_rng(5).normal(size=(batch, *hw, 3)).astype(dtype)
     model = torch_resnet.build([3, 4, 6, 3], layout, weights, torchvision_names(graph), dtype=TORCH_DTYPE[dtype])
-    logits: dict[str, np.ndarray] = {}
-    model.fc.register_forward_hook(lambda _m, _i, out: logits.__setitem__("torch", out.detach().numpy().copy()))
+    fc: dict[str, np.ndarray] = {}
+    model.fc.register_forward_hook(lambda _m, _i, out: fc.__setitem__("torch", out.detach().numpy().copy()))
     theirs = torch_resnet.run(model, x, TORCH_DTYPE[dtype])
 
     def keep(name: str, array: np.ndarray) -> None:
         if name == graph.spec.head.dense_name:
-            logits["ours"] = array.copy()
+            fc["ours"] = array.copy()
 
-    ours = forward(graph, weights, x, dtype=dtype, fold_bn=fold_bn, on_layer=keep)
-    return ours, theirs, logits
+    ours = forward(graph, weights, x, dtype=dtype, fold_bn=fold_bn, on_layer=keep if logits else None)
+    return ours, theirs, fc
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -66,7 +69,7 @@ def test_resnet50_torchvision_unfolded_bn_matches_torch_float64():
 def test_resnet50_keras_layout_matches_torch(dtype):
     # The blog's v1: conv bias, stride on the first 1×1, eps 1e-3, avg_pool 7×7 -> 193 is its
     # smallest input (README), softmax head. Both the logits and the probabilities are compared.
-    ours, theirs, logits = compare("resnet50", torch_resnet.KERAS, (193, 193), 1, dtype)
+    ours, theirs, logits = compare("resnet50", torch_resnet.KERAS, (193, 193), 1, dtype, logits=True)
     assert ours.shape == theirs.shape == (1, 1000)
     assert relative_error(logits["ours"], logits["torch"]) <= TOLERANCE[dtype]
     assert relative_error(ours, theirs) <= TOLERANCE[dtype]
