@@ -5,12 +5,13 @@ kernel per ``op.kind`` from :data:`KERNELS` (the same kinds as :data:`resnet_ins
 so a new op is added in one table. Layout is NHWC with a batch dimension, float32 by default
 (float64 for reference runs), weights in Keras layout (see :mod:`resnet_inspect.weights`).
 
-Speed comes from doing everything as a few large BLAS calls: a conv is im2col (a read-only
-``sliding_window_view`` copied once into a reused scratch buffer) and one matmul; a 1×1
-stride-1 conv is a plain matmul on the activation itself. BatchNorm is folded into the conv
-before it (``fold_bn=True``); the unfolded BN kernel stays for checking. Elementwise ops work in
-place when nothing else reads their input, and each activation is dropped as soon as the last
-layer that reads it has run.
+Speed comes from BLAS doing nearly all the work: a conv is im2col (a read-only
+``sliding_window_view`` copied into a reused scratch buffer) and a matmul, in cache-sized chunks;
+a 1×1 stride-1 conv multiplies the activation itself. BatchNorm is folded into the conv before it
+(``fold_bn=True``; the unfolded BN kernel stays, and is tested to agree). In a run without a
+callback, the residual add and the ReLUs after a conv are applied to each chunk while it is in
+cache (see :class:`Step`); elementwise ops work in place when nothing else reads their input;
+each activation is dropped after its last reader, and its memory serves later layers.
 
 This is the only module that imports NumPy at import time; ``trace`` never imports it.
 """
@@ -18,7 +19,7 @@ This is the only module that imports NumPy at import time; ``trace`` never impor
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -161,24 +162,25 @@ def _chunks(n: int, h: int, w: int) -> list[tuple[int, int, slice, slice]]:
 
 
 def _conv(op: Any, call: Call) -> np.ndarray:
-    """im2col + matmul, chunk by chunk, with the bias (folded BN), a fused residual add and ReLU
-    applied while the chunk is in cache. A 1×1 stride-1 conv multiplies the activation itself, no copy; a
-    strided 1×1 takes every s-th pixel."""
+    """im2col + matmul, chunk by chunk; the bias (a folded BN), a fused residual add and ReLU are
+    applied while the chunk is in cache. A 1×1 stride-1 conv multiplies the activation itself (no
+    copy); a strided 1×1 takes every s-th pixel."""
     x, matrix, bias = call.inputs[0], call.params["matrix"], call.params.get("bias")
     n, h, w, c = x.shape
     k, s, p = op.kernel, op.stride, op.padding
     h_out, w_out = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-    direct = k == 1 and p == 0 and s == 1
-    if direct:
+    if k == 1 and p == 0 and s == 1:
         view = None
     elif k == 1 and p == 0:
         view = x[:, ::s, ::s]
     else:
         view = patches(x, k, s, p, call.scratch)
     out = call.scratch.take((n * h_out * w_out, matrix.shape[1]), x.dtype)
+    pixels = np.ascontiguousarray(x).reshape(-1, c) if view is None else None
+    residual = None if call.residual is None else np.ascontiguousarray(call.residual).reshape(out.shape)
     for start, stop, images, rows in _chunks(n, h_out, w_out):
-        if view is None:
-            cols = x.reshape(-1, c)[start:stop]
+        if pixels is not None:
+            cols = pixels[start:stop]
         else:
             part = view[images, rows]
             cols = call.scratch.get("cols", part.shape, x.dtype)
@@ -187,8 +189,8 @@ def _conv(op: Any, call: Call) -> np.ndarray:
         chunk = _grouped_matmul(cols, matrix, op.groups, k * k, out[start:stop])
         if bias is not None:
             chunk += bias
-        if call.residual is not None:
-            chunk += call.residual.reshape(-1, chunk.shape[1])[start:stop]
+        if residual is not None:
+            chunk += residual[start:stop]
         if call.relu:
             np.maximum(chunk, 0, out=chunk)
     return out.reshape(n, h_out, w_out, -1)
@@ -201,9 +203,9 @@ def _grouped_matmul(cols: np.ndarray, matrix: np.ndarray, groups: int, taps: int
     rows, width = cols.shape
     c_in = width // taps
     per_in, per_out = c_in // groups, matrix.shape[1] // groups
-    patches = cols.reshape(rows, taps, c_in)
+    by_tap = cols.reshape(rows, taps, c_in)
     for g in range(groups):
-        part = patches[:, :, g * per_in:(g + 1) * per_in].reshape(rows, -1)
+        part = by_tap[:, :, g * per_in:(g + 1) * per_in].reshape(rows, -1)
         np.matmul(part, matrix[:, g * per_out:(g + 1) * per_out], out=out[:, g * per_out:(g + 1) * per_out])
     return out
 
@@ -488,29 +490,37 @@ class Executor:
         self.scratch = Scratch()
 
     def __call__(self, x: np.ndarray, on_layer: OnLayer | None = None) -> np.ndarray:
+        """Run on an NHWC batch; ``on_layer(name, array)`` after each layer turns fusion and
+        in-place work off, so every reported array is that layer's own and stays intact."""
         x = _check_input(self.graph, x)
+        fast = on_layer is None
         live: dict[str, np.ndarray] = {}
         remaining = {name: len(readers) for name, readers in _consumers(self.graph).items()}
         for step in self.steps:
             layer = step.layer
             inputs = [live[name] for name in layer.inputs] or [self._own_copy(x)]
-            fast = on_layer is None
-            reuse = fast and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
             if fast and step.absorbed is not None:
                 out = inputs[step.absorbed]  # computed already by the conv (or add) before it
             else:
+                reuse = fast and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
                 residual = live[step.residual] if fast and step.residual else None
-                out = step.kernel(layer.op, Call(inputs, step.params, reuse, self.scratch, fast and step.relu, residual))
+                call = Call(inputs, step.params, reuse, self.scratch, fast and step.relu, residual)
+                out = step.kernel(layer.op, call)
             live[layer.name] = out
             if on_layer is not None:
                 on_layer(layer.name, out)
             for name in layer.inputs:
                 remaining[name] -= 1
-            for name in step.release:
-                dead = live.pop(name)
-                if on_layer is None and not any(np.may_share_memory(dead, other) for other in live.values()):
-                    self.scratch.give(dead)  # nobody else has seen it: its memory serves a later layer
+            self._release(step.release, live, recycle=fast)
         return live[self.graph.output]
+
+    def _release(self, names: tuple[str, ...], live: dict[str, np.ndarray], recycle: bool) -> None:
+        """Drop activations no later layer reads; unseen by any caller and shared with no live
+        array, their memory serves the next layers."""
+        for name in names:
+            dead = live.pop(name)
+            if recycle and not any(np.may_share_memory(dead, other) for other in live.values()):
+                self.scratch.give(dead)
 
     def _own_copy(self, x: np.ndarray) -> np.ndarray:
         """The input in the run's dtype, in memory the executor owns (the caller's is never written)."""
