@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import resnet_inspect
+from resnet_inspect import executor
 from resnet_inspect.errors import InspectError
 from resnet_inspect.executor import (KERNELS, Call, Executor, Scratch, estimate_memory, forward, im2col,
                                      parse_memory)
@@ -86,6 +87,21 @@ def test_conv_matches_naive_loops(k, stride, pad, groups, bias, hw, dtype):
     assert got.dtype == np.dtype(dtype)
     assert got.shape == (2, *op.output_shape([(*hw, c_in)])[:2], filters)  # the engine's rule agrees
     np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk_rows", [7, 30, 2048])
+def test_conv_chunks_and_fused_residual_relu_match_naive_loops(monkeypatch, chunk_rows):
+    """Chunk edges (bands of rows, groups of images, ragged ends) and the fast path's fused
+    residual add + ReLU: relu(conv(x) + bias + residual) by the naive definition."""
+    monkeypatch.setattr(executor, "CHUNK_ROWS", chunk_rows)
+    x = RNG.normal(size=(3, 9, 11, 4))
+    kernel, bias = RNG.normal(size=(3, 3, 4, 5)), RNG.normal(size=5)
+    residual = RNG.normal(size=(3, 5, 6, 5))
+    op = Conv2D(5, 3, 2, 1, True)
+    call = Call([x], {"matrix": kernel.reshape(-1, 5), "bias": bias}, False, Scratch(), True, residual)
+    got = KERNELS["conv"](op, call)
+    expected = np.maximum(naive_conv(x, kernel, bias, 2, 1) + residual, 0)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_im2col_orders_columns_like_a_reshaped_hwio_kernel():

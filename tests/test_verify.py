@@ -21,6 +21,7 @@ import resnet_inspect
 from resnet_inspect import ops
 from resnet_inspect.cli import app
 from resnet_inspect.errors import InspectError
+from resnet_inspect.spec import bundled_specs
 from resnet_inspect.verify import verify
 
 runner = CliRunner()
@@ -30,6 +31,17 @@ SIZES = {
     "resnet50-2019": [224, 197, 299, "224x320"],
     "resnet50-torchvision": [224, 193, 299, "224x320"],
 }
+
+
+def test_the_resnet50_specs_with_extra_sizes_are_bundled():
+    assert set(SIZES) <= set(bundled_specs())
+
+
+@pytest.mark.parametrize("spec", sorted(set(bundled_specs()) - set(SIZES)))
+def test_verify_passes_for_the_other_bundled_specs_at_224(spec):
+    result = verify(spec, 224)
+    assert result.ok, result.failure()
+    assert [c.actual for c in result.layers] == [i.output_shape for i in resnet_inspect.trace(spec, input=224).layers]
 
 
 @pytest.mark.parametrize("spec,size", [(spec, size) for spec, sizes in SIZES.items() for size in sizes])
