@@ -240,12 +240,18 @@ def _max_pool(op: Any, call: Call) -> np.ndarray:
     # ZeroPad instead (Keras: zeros); torchvision pads -inf, but the max pool follows a ReLU,
     # so every window holds a value >= 0 and both give the same result.
     x = _padded(call.inputs[0], op.padding, call.scratch, -np.inf)
-    views = _windows(x, op.size, op.stride)
-    first = next(views)
-    out = call.scratch.take(first.shape, x.dtype)
-    np.copyto(out, first)
-    for view in views:
-        np.maximum(out, view, out=out)
+    k, s = op.size, op.stride
+    n, h, w, c = x.shape
+    h_out, w_out = (h - k) // s + 1, (w - k) // s + 1
+    # max is separable: over the k columns of each window (strided views of W), then its k rows
+    across = call.scratch.get("pool", (n, h, w_out, c), x.dtype)
+    np.copyto(across, x[:, :, :s * (w_out - 1) + 1:s])
+    for j in range(1, k):
+        np.maximum(across, x[:, :, j:j + s * (w_out - 1) + 1:s], out=across)
+    out = call.scratch.take((n, h_out, w_out, c), x.dtype)
+    np.copyto(out, across[:, :s * (h_out - 1) + 1:s])
+    for i in range(1, k):
+        np.maximum(out, across[:, i:i + s * (h_out - 1) + 1:s], out=out)
     return out
 
 
