@@ -597,11 +597,15 @@ def estimate_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: 
 
 
 def _scratch_elements(layer: Layer, size: dict[str, int], trace: Any, batch: int) -> int:
+    """Work memory of one layer, at most: a padded copy, plus all im2col columns for a conv (the
+    executor copies them in chunks, so this overestimates) or the column maxima of a max pool."""
     op = layer.op
-    if op.kind != "conv" or (op.kernel == 1 and op.stride == 1):
+    if op.kind not in ("conv", "max_pool") or (op.kind == "conv" and op.kernel == 1 and op.stride == 1):
         return 0
     h, w, c = trace.layer(layer.inputs[0]).output_shape
     padded = batch * (h + 2 * op.padding) * (w + 2 * op.padding) * c if op.padding else 0
+    if op.kind == "max_pool":
+        return padded + batch * (h + 2 * op.padding) * trace.layer(layer.name).output_shape[1] * c
     return padded + size[layer.name] // op.filters * op.kernel * op.kernel * c
 
 
