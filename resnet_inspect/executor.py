@@ -489,6 +489,7 @@ class Executor:
     """A graph with its weights prepared once (folded, reshaped, cast), ready to run many inputs.
 
     :func:`forward` is the one-shot form; keep an ``Executor`` to time or batch repeated runs.
+    One run at a time: its scratch memory is shared between runs (use one per thread).
     """
 
     def __init__(self, graph: Graph, weights: dict, *, dtype: str = "float32", fold_bn: bool = True) -> None:
