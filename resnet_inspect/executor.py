@@ -29,6 +29,7 @@ from .engine import trace_graph
 from .errors import InspectError
 from .graph import Graph, Layer
 from .ops import Op
+from .weightio import check_weights
 from .weights import weight_shapes
 
 DTYPES = {"float32": 4, "float64": 8}
@@ -364,21 +365,6 @@ def _fold(conv: dict[str, np.ndarray], bn: dict[str, np.ndarray], epsilon: float
     return {"matrix": matrix, "bias": bias.astype(dtype)}
 
 
-def check_weights(graph: Graph, weights: dict[str, dict[str, Any]]) -> None:
-    """Refuse weights that do not fit the graph, naming the first few problems."""
-    problems = []
-    for name, shapes in weight_shapes(graph).items():
-        arrays = weights.get(name, {})
-        for key, shape in shapes.items():
-            if key not in arrays:
-                problems.append(f"{name}/{key} missing")
-            elif tuple(np.shape(arrays[key])) != shape:
-                problems.append(f"{name}/{key} is {list(np.shape(arrays[key]))}, expected {list(shape)}")
-    if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise InspectError(f"weights do not fit {graph.spec.name}: {'; '.join(problems[:5])}{more}")
-
-
 # --------------------------------------------------------------------------- plan and run
 
 
@@ -495,7 +481,7 @@ class Executor:
     def __init__(self, graph: Graph, weights: dict, *, dtype: str = "float32", fold_bn: bool = True) -> None:
         if dtype not in DTYPES:
             raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="--dtype")
-        check_weights(graph, weights)
+        check_weights(weights, graph)  # the same fit check, and message, as for a weights file
         self.graph, self.dtype = graph, dtype
         self.steps = _plan(graph, weights, dtype, fold_bn)
         self.scratch = Scratch()

@@ -40,8 +40,8 @@ class WeightsError(InspectError):
     """A weights file that cannot be read, is refused, or does not fit the spec."""
 
 
-def _error(path: Path | str, message: str, layer: str | None = None) -> WeightsError:
-    return WeightsError(message, where=Location(str(path)), layer=layer)
+def _error(path: Path | str | None, message: str, layer: str | None = None) -> WeightsError:
+    return WeightsError(message, where=None if path is None else Location(str(path)), layer=layer)
 
 
 # --------------------------------------------------------------------------- checking
@@ -106,7 +106,7 @@ def _shape(shape: tuple[int, ...]) -> str:
     return str(tuple(int(d) for d in shape))  # Python's spelling: (64,) and (1, 1, 64, 64)
 
 
-def check_weights(weights: Weights, graph: Graph, path: Path | str = "<weights>",
+def check_weights(weights: Weights, graph: Graph, path: Path | str | None = None,
                   aliases: dict[str, str] | None = None, unmapped: list[str] | None = None) -> None:
     """Raise one :class:`WeightsError` listing every way ``weights`` does not fit ``graph``."""
     mismatch = compare(weights, graph, aliases, unmapped)
