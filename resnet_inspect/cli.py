@@ -253,17 +253,19 @@ def run_network(
     save_output: Annotated[Optional[str], typer.Option("--save-output", help="Write the final output (softmax or logits) as .npy.")] = None,
     top: Annotated[int, typer.Option("--top", "-k", help="How many classes to show per item.")] = 5,
     repeat: Annotated[int, typer.Option("--repeat", help="Timed forward passes after one warm-up (median and min).")] = 0,
+    max_memory: MaxMemoryOpt = "4GB",
     fmt: Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")] = RunFormat.table,
 ) -> None:
     """Real inference with real weights: top ImageNet classes and the forward time."""
     from . import inference
+    from .executor import parse_memory
     from .inference_report import progress, render_run
 
     graph = _load_graph(spec)
     x, source = inference.load_input(graph, image=image, array=array)
     with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as hooks:
         result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=hooks.on_layer,
-                               on_pass=hooks.on_pass)
+                               on_pass=hooks.on_pass, max_memory=parse_memory(max_memory))
     if save_output:
         inference.save_output(result, save_output)
     emit(render_run(result, fmt.value))

@@ -194,15 +194,20 @@ def load_input(graph: Graph, *, image: str | Path | None = None,
 
 def run(graph: Graph, weights_path: str | Path, x: np.ndarray, source: str, *, top: int = 5, repeat: int = 0,
         on_layer: Callable[[str, np.ndarray], None] | None = None,
-        on_pass: Callable[[], None] | None = None) -> RunResult:
-    """Load the weights once (checked against the graph), run, and rank the classes."""
+        on_pass: Callable[[], None] | None = None, max_memory: int | None = None) -> RunResult:
+    """Load the weights once (checked against the graph), run, and rank the classes.
+
+    Refuses before loading anything when the pass is estimated to need more than ``max_memory``
+    bytes (default: the executor's 4 GiB).
+    """
     from .weightio import load_weights
 
     if repeat < 0 or top < 0:
         raise InspectError("must not be negative", field="--repeat" if repeat < 0 else "--top")
     from .executor import DEFAULT_MAX_MEMORY, Executor, check_memory
 
-    check_memory(graph, (x.shape[1], x.shape[2]), x.shape[0], "float32", DEFAULT_MAX_MEMORY)
+    limit = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
+    check_memory(graph, (x.shape[1], x.shape[2]), x.shape[0], "float32", limit)
     executor = Executor(graph, load_weights(weights_path, graph))  # the file's arrays are dropped once prepared
     output, timing = timed_forwards(executor, x, repeat, on_layer, on_pass)
     is_softmax = graph.layers[-1].op.kind == "softmax"

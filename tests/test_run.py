@@ -204,6 +204,10 @@ def test_run_input_errors(tmp_path, keras_weights):
     assert "--array: holds several arrays" in failure("run", TINY, "-w", keras_weights, "--array", keras_weights)
     assert "--image: not a readable image" in failure("run", TINY, "-w", keras_weights, "--image", tmp_path / "x.npy")
     assert "no such weights file" in failure("run", TINY, "-w", tmp_path / "none.npz", "--array", tmp_path / "x.npy")
+    # The memory estimate comes first: a limit below the tiny net's own weights is refused, and
+    # the message says how to raise it.
+    refused = failure("run", TINY, "-w", keras_weights, "--array", tmp_path / "x.npy", "--max-memory", "1KB")
+    assert "--max-memory" in refused and "above the limit of 1.0 KiB" in refused
 
 
 def test_run_error_as_json(tmp_path):
