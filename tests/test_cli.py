@@ -5,6 +5,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -149,3 +150,16 @@ def test_python_module_entry_point_and_no_numpy_on_the_trace_path():
 @pytest.mark.parametrize("command", ["trace", "flops", "params", "list"])
 def test_help(command):
     assert run(command, "--help").exit_code == 0
+
+
+def test_installed_script_finds_bundled_specs_from_any_directory(tmp_path):
+    # A newcomer's `pip install .` then `resnet-inspect trace resnet50` from anywhere: the specs
+    # ship inside the package. Uses the console script installed beside this interpreter.
+    script = Path(sys.executable).parent / "resnet-inspect"
+    if not script.exists():
+        pytest.skip("resnet-inspect console script not installed in this environment")
+    proc = subprocess.run([str(script), "trace", "resnet50-2019", "--format", "json"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    layers = {layer["name"]: layer for layer in json.loads(proc.stdout)["layers"]}
+    assert layers["pool1"]["output_shape"] == [55, 55, 64]
