@@ -15,6 +15,7 @@ from typing import Any
 
 from .engine import parse_input, trace_graph
 from .errors import InspectError
+from .formatting import shape_text
 from .graph import build_graph
 from .ops import Shape
 from .spec import Spec, load_spec
@@ -86,12 +87,8 @@ class VerifyResult:
         """One line naming the first mismatching layer (and how many more there are)."""
         first, count = self.mismatches[0], len(self.mismatches)
         more = f" ({count - 1} more layers differ)" if count > 1 else ""
-        return (f"layer {first.name}: predicted {_shape(first.predicted)}, "
-                f"actual {_shape(first.actual)}{more}")
-
-
-def _shape(shape: Shape) -> str:
-    return "×".join(str(d) for d in shape)
+        return (f"layer {first.name}: predicted {shape_text(first.predicted)}, "
+                f"actual {shape_text(first.actual)}{more}")
 
 
 def verify(spec: str | Spec, input: int | str | tuple[int, int] | None = None, *, batch: int = 1, seed: int = 0,
