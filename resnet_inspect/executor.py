@@ -18,6 +18,7 @@ This is the only module that imports NumPy at import time; ``trace`` never impor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +81,7 @@ class Scratch:
 
 
 def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
-    return int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return math.prod(shape) * np.dtype(dtype).itemsize  # math.prod: np.prod costs ~5 µs a call
 
 
 @dataclass
@@ -189,12 +190,38 @@ def _conv(op: Any, call: Call) -> np.ndarray:
             cols = cols.reshape(stop - start, -1)
         chunk = _grouped_matmul(cols, matrix, op.groups, k * k, out[start:stop])
         if bias is not None:
-            chunk += bias
+            _per_channel(np.add, chunk, bias)
         if residual is not None:
             chunk += residual[start:stop]
         if call.relu:
-            np.maximum(chunk, 0, out=chunk)
+            _rectify(chunk)
     return out.reshape(n, h_out, w_out, -1)
+
+
+TILE = 16384  # elements per row of the 2-D view that per-channel ufuncs loop over
+
+
+def _per_channel(ufunc: np.ufunc, chunk: np.ndarray, values: np.ndarray) -> None:
+    """``ufunc(chunk, values, out=chunk)`` for a contiguous ``(rows, C)`` chunk and ``(C,)`` values.
+
+    NumPy's inner loop is fast only when both operands are contiguous, and a broadcast ``(C,)``
+    (or a scalar: ``np.maximum(x, 0)``) costs 2-4× a plain add over the same array. So the rows
+    are grouped ``r`` at a time into rows of ~TILE values against ``values`` tiled ``r`` times;
+    the leftover rows take the broadcast. Each element gets the very same operation.
+    """
+    rows, c = chunk.shape
+    reps = max(1, TILE // c)
+    main = rows - rows % reps
+    if main:
+        grouped = chunk[:main].reshape(-1, reps * c)
+        ufunc(grouped, np.tile(values, reps), out=grouped)
+    if main < rows:
+        ufunc(chunk[main:], values, out=chunk[main:])
+
+
+def _rectify(chunk: np.ndarray) -> None:
+    """ReLU in place on a contiguous ``(rows, C)`` chunk: the max against tiled zeros (not 0)."""
+    _per_channel(np.maximum, chunk, np.zeros(chunk.shape[1], chunk.dtype))
 
 
 def _grouped_matmul(cols: np.ndarray, matrix: np.ndarray, groups: int, taps: int, out: np.ndarray) -> np.ndarray:
@@ -283,7 +310,7 @@ def _add(op: Op, call: Call) -> np.ndarray:
         for other in rest[1:]:
             chunk += other
         if call.relu:
-            np.maximum(chunk, 0, out=chunk)
+            _rectify(chunk)
     return out
 
 

@@ -104,6 +104,17 @@ def test_conv_chunks_and_fused_residual_relu_match_naive_loops(monkeypatch, chun
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("rows", [1, 12, 13, 40])
+def test_per_channel_tiling_applies_the_same_broadcast_op(monkeypatch, rows):
+    """Grouped rows against tiled values (and the leftover rows) give the broadcast result exactly."""
+    monkeypatch.setattr(executor, "TILE", 24)  # 4 rows of 6 channels a group
+    x, values = RNG.normal(size=(rows, 6)).astype(np.float32), RNG.normal(size=6).astype(np.float32)
+    for ufunc in (np.add, np.maximum):
+        got = x.copy()
+        executor._per_channel(ufunc, got, values)
+        np.testing.assert_array_equal(got, ufunc(x, values))
+
+
 def test_im2col_orders_columns_like_a_reshaped_hwio_kernel():
     # Hand calculation: a 1×3×3×1 image 0..8 with k=2, s=1, p=0 has 4 patches; the first is
     # rows 0-1, cols 0-1 = [0, 1, 3, 4] in (k_h, k_w, C) order.
