@@ -208,14 +208,10 @@ def _load_graph(spec: str) -> Any:
 def weights_init(spec: SpecArg, output: OutputFileOpt,
                  seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 0) -> None:
     """Write seeded random weights for a spec (He-normal convs, non-trivial BatchNorm statistics)."""
-    from .weightio import save_weights, summary
     from .weights import random_weights
 
     graph = _load_graph(spec)
-    weights = random_weights(graph, seed)
-    path = save_weights(weights, output, graph)
-    arrays, numbers = summary(weights)
-    emit(f"wrote {path}: {arrays} arrays, {numbers:,} numbers, for {graph.spec.name} (seed {seed})")
+    _write_weights(random_weights(graph, seed), output, graph, f" (seed {seed})")
 
 
 @weights_app.command("convert")
@@ -223,13 +219,18 @@ def weights_init(spec: SpecArg, output: OutputFileOpt,
 def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to read (any supported format).")],
                     output: OutputFileOpt, spec: Annotated[str, typer.Option("--spec", "-s", help="The spec the weights belong to.")] = "resnet50") -> None:
     """Rewrite a weights file as .npz or Keras .h5, checked against the spec first."""
-    from .weightio import load_weights, save_weights, summary
+    from .weightio import load_weights
 
     graph = _load_graph(spec)
-    weights = load_weights(source, graph)
+    _write_weights(load_weights(source, graph), output, graph)
+
+
+def _write_weights(weights: Any, output: str, graph: Any, note: str = "") -> None:
+    from .weightio import save_weights, summary
+
     path = save_weights(weights, output, graph)
     arrays, numbers = summary(weights)
-    emit(f"wrote {path}: {arrays} arrays, {numbers:,} numbers, for {graph.spec.name}")
+    emit(f"wrote {path}: {arrays} arrays, {numbers:,} numbers, for {graph.spec.name}{note}")
 
 
 @weights_app.command("check")
