@@ -8,7 +8,7 @@
 
 from .engine import LayerInfo, parse_input, smallest_input, trace, trace_graph
 from .errors import InspectError, ShapeError, SpecError
-from .graph import Graph, Layer, build_graph
+from .graph import Graph, Layer, build_graph, load_graph
 from .spec import Spec, bundled_specs, load_spec, parse_spec
 from .statistics import Totals, TraceResult
 
@@ -16,6 +16,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Graph", "InspectError", "Layer", "LayerInfo", "ShapeError", "Spec", "SpecError", "Totals", "TraceResult",
-    "build_graph", "bundled_specs", "load_spec", "parse_input", "parse_spec", "smallest_input", "trace",
+    "build_graph", "bundled_specs", "load_graph", "load_spec", "parse_input", "parse_spec", "smallest_input", "trace",
     "trace_graph",
 ]

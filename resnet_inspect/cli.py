@@ -197,10 +197,9 @@ OutputFileOpt = Annotated[str, typer.Option("--output", "-o", help="File to writ
 
 
 def _load_graph(spec: str) -> Any:
-    from .graph import build_graph
-    from .spec import load_spec
+    from .graph import load_graph
 
-    return build_graph(load_spec(spec))
+    return load_graph(spec)
 
 
 @weights_app.command("init")

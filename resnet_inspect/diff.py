@@ -12,9 +12,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .engine import LayerInfo, parse_input, trace_graph
-from .graph import Graph, Layer, build_graph
-from .spec import Spec, load_spec
-from .statistics import Totals
+from .graph import Graph, Layer, load_graph
+from .spec import Spec
+from .statistics import Totals, TraceResult
 
 
 @dataclass(frozen=True)
@@ -81,29 +81,17 @@ def diff_specs(a: str | Spec, b: str | Spec, input: str | None = None) -> DiffRe
 
     Without ``input`` each side is traced at its own default input.
     """
-    graph_a, graph_b = (build_graph(s if isinstance(s, Spec) else load_spec(s)) for s in (a, b))
-    rows_a, rows_b = _rows(graph_a, input), _rows(graph_b, input)
-    pairs = align(rows_a, rows_b)
+    hw = None if input is None else parse_input(input)
+    graph_a, graph_b = load_graph(a), load_graph(b)
+    trace_a, trace_b = trace_graph(graph_a, hw), trace_graph(graph_b, hw)
+    pairs = align(_rows(graph_a, trace_a), _rows(graph_b, trace_b))
     layers = tuple(d for d in (_layer_diff(x, y) for x, y in pairs) if d is not None)
-    trace_a, trace_b = _totals(rows_a), _totals(rows_b)
-    input_a = _input_shape(graph_a, input)
-    input_b = _input_shape(graph_b, input)
-    return DiffResult(graph_a.spec.name, graph_b.spec.name, input_a, input_b, layers, _stride_moves(layers),
-                      trace_a, trace_b)
+    return DiffResult(trace_a.spec, trace_b.spec, trace_a.input_shape, trace_b.input_shape, layers,
+                      _stride_moves(layers), trace_a.totals, trace_b.totals)
 
 
-def _rows(graph: Graph, input: str | None) -> list[_Row]:
-    result = trace_graph(graph, None if input is None else parse_input(input))
+def _rows(graph: Graph, result: TraceResult) -> list[_Row]:
     return [_Row(layer, info) for layer, info in zip(graph.layers, result.layers)]
-
-
-def _totals(rows: list[_Row]) -> Totals:
-    return Totals.of([row.info for row in rows])
-
-
-def _input_shape(graph: Graph, input: str | None) -> tuple[int, int, int]:
-    h, w = parse_input(input) if input is not None else graph.spec.input_shape[:2]
-    return (h, w, graph.spec.input_shape[2])
 
 
 def align(a: list[_Row], b: list[_Row]) -> list[tuple[_Row | None, _Row | None]]:

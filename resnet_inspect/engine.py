@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ShapeError
-from .graph import Graph, Layer, build_graph
+from .graph import Graph, Layer, load_graph
 from .ops import OpError, Shape
-from .spec import Spec, load_spec
+from .spec import Spec
 from .statistics import TraceResult
 
 
@@ -76,8 +76,7 @@ def trace_graph(graph: Graph, input_hw: tuple[int, int] | None = None) -> TraceR
 
 def trace(spec: str | Spec, input: int | str | tuple[int, int] | None = None) -> TraceResult:
     """Trace a spec (bundled name, path, or :class:`Spec`) at an input size: the Python API."""
-    spec = spec if isinstance(spec, Spec) else load_spec(spec)
-    return trace_graph(build_graph(spec), None if input is None else parse_input(input))
+    return trace_graph(load_graph(spec), None if input is None else parse_input(input))
 
 
 def smallest_input(graph: Graph) -> int | None:

@@ -45,8 +45,9 @@ def rows(result: TraceResult, depth: str = "layer") -> list[Row]:
                 g.layers[0].stage, g.layers[0].block if depth == "block" else "") for g in result.groups(depth)]
 
 
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "×".join(str(d) for d in shape)
+def shape_text(shape: tuple[int, ...], sep: str = "×") -> str:
+    """56×56×256 for people; CSV passes ``sep="x"`` (56x56x256) so the file stays ASCII."""
+    return sep.join(str(d) for d in shape)
 
 
 def count(n: int) -> str:
@@ -83,7 +84,7 @@ def trace_csv(result: TraceResult, depth: str = "layer") -> str:
                      "non_trainable_params", "macs", "flops", "stage", "block"])
     for row in rows(result, depth):
         t = row.totals
-        writer.writerow([row.name, row.op, " ".join(row.inputs), "x".join(map(str, row.output_shape)), t.params,
+        writer.writerow([row.name, row.op, " ".join(row.inputs), shape_text(row.output_shape, "x"), t.params,
                          t.trainable_params, t.non_trainable_params, t.macs, t.flops, row.stage, row.block])
     return out.getvalue()
 
@@ -210,7 +211,7 @@ def render_verify(result: "VerifyResult", fmt: str) -> "str | RenderableType":
         return json.dumps(result.to_dict(), indent=2)
     header = ["layer", "op", "predicted", "actual", "ok", "ms"]
     if fmt == "csv":  # machine-readable: shapes as 56x56x256, ok as true/false
-        body = [[c.name, c.op, "x".join(map(str, c.predicted)), "x".join(map(str, c.actual)), str(c.ok).lower(),
+        body = [[c.name, c.op, shape_text(c.predicted, "x"), shape_text(c.actual, "x"), str(c.ok).lower(),
                  f"{c.seconds * 1e3:.3f}"] for c in result.layers]
         return _grid("", header, body, None, fmt)
     body = [[c.name, c.op, shape_text(c.predicted), shape_text(c.actual), "✓" if c.ok else "✗",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import Location, SpecError
 from .ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, Input, MaxPool, Op, ReLU,
                   Softmax, ZeroPad)
-from .spec import Spec, StageSpec
+from .spec import Spec, StageSpec, load_spec
 
 INPUT = "input"
 
@@ -88,6 +89,11 @@ def build_graph(spec: Spec) -> Graph:
             x = block(g, x, f"{stage.number}{letter}", stage.filters, stride, conv_block)
     _head(g, spec, x)
     return Graph(spec, tuple(g.layers))
+
+
+def load_graph(spec: str | Path | Spec) -> Graph:
+    """The graph of a bundled spec's name, a spec file's path, or an already loaded :class:`Spec`."""
+    return build_graph(spec if isinstance(spec, Spec) else load_spec(spec))
 
 
 def _stem(g: _Builder, spec: Spec) -> str:

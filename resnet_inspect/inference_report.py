@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from .formatting import shape_text
 from .graph import Graph
 from .inference import RunResult
 
@@ -64,7 +65,7 @@ def run_table(result: RunResult) -> "RenderableType":
 def _timing_text(result: RunResult) -> str:
     t = result.timing
     runs = "1 cold run" if t.runs == 1 else f"median of {t.runs} runs after a warm-up, min {t.min * 1e3:.1f} ms"
-    return (f"output {result.output_kind} {'×'.join(map(str, result.output_shape))}; "
+    return (f"output {result.output_kind} {shape_text(result.output_shape)}; "
             f"forward {t.median * 1e3:.1f} ms ({runs})")
 
 

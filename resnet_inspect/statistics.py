@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -51,10 +52,12 @@ class TraceResult:
         return Totals.of(self.layers)
 
     def layer(self, name: str) -> "LayerInfo":
-        for info in self.layers:
-            if info.name == name:
-                return info
-        raise KeyError(name)
+        """The row of the layer called ``name`` (KeyError when there is none)."""
+        return self._by_name[name]
+
+    @cached_property
+    def _by_name(self) -> dict[str, "LayerInfo"]:
+        return {info.name: info for info in self.layers}
 
     def groups(self, depth: str) -> list[Group]:
         """Consecutive layers of one block (or stage) collapsed; totals are unchanged."""

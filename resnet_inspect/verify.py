@@ -16,9 +16,9 @@ from typing import Any
 from .engine import parse_input, trace_graph
 from .errors import InspectError
 from .formatting import shape_text
-from .graph import build_graph
+from .graph import load_graph
 from .ops import Shape
-from .spec import Spec, load_spec
+from .spec import Spec
 
 
 @dataclass(frozen=True)
@@ -105,10 +105,9 @@ def verify(spec: str | Spec, input: int | str | tuple[int, int] | None = None, *
 
     if batch < 1:
         raise InspectError(f"--batch must be at least 1, got {batch}", field="--batch")
-    spec = spec if isinstance(spec, Spec) else load_spec(spec)
-    graph = build_graph(spec)
-    hw = parse_input(input) if input is not None else spec.input_shape[:2]
-    predicted = trace_graph(graph, hw)
+    graph = load_graph(spec)
+    predicted = trace_graph(graph, None if input is None else parse_input(input))
+    hw = predicted.input_shape[:2]
     limit = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
     check_memory(graph, hw, batch, dtype, limit)  # before the weights are made
     weights = random_weights(graph, seed, dtype)
@@ -127,4 +126,4 @@ def verify(spec: str | Spec, input: int | str | tuple[int, int] | None = None, *
     total = time.perf_counter() - start
     checks = tuple(LayerCheck(info.name, info.op, info.stage, info.output_shape, *actual[info.name])
                    for info in predicted.layers)
-    return VerifyResult(spec.name, predicted.input_shape, batch, seed, dtype, checks, total)
+    return VerifyResult(graph.spec.name, predicted.input_shape, batch, seed, dtype, checks, total)

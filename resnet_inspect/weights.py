@@ -80,23 +80,32 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
     return {name: {key: value.astype(dtype) for key, value in arrays.items()} for name, arrays in weights.items()}
 
 
+_TORCHVISION_BRANCH = {"2a": ("conv1", "bn1"), "2b": ("conv2", "bn2"), "2c": ("conv3", "bn3"),
+                       "1": ("downsample.0", "downsample.1")}
+_TORCHVISION_ENDS = {"conv": "conv1", "batch_norm": "bn1", "dense": "fc"}
+
+
 def torchvision_names(graph: Graph) -> dict[str, str]:
     """Blog layer name -> torchvision module path (``res2a_branch2a`` -> ``layer1.0.conv1``).
 
-    torchvision numbers stages from layer1 and blocks from 0, and calls the shortcut
-    ``downsample.0`` (conv) / ``downsample.1`` (BN); the stem is ``conv1``/``bn1``, the head ``fc``.
+    Read off the graph, so it follows whatever names the block expansion gave: torchvision
+    numbers stages from layer1 and blocks from 0, calls the shortcut ``downsample.0`` (conv) /
+    ``downsample.1`` (BN), the stem ``conv1``/``bn1`` and the head ``fc``.
     """
-    from .graph import block_letters
-
-    spec = graph.spec
-    names = {"conv1": "conv1", "bn_conv1": "bn1", spec.head.dense_name: "fc"}
-    for index, stage in enumerate(spec.stages, start=1):
-        for block, letter in enumerate(block_letters(stage.blocks, stage.block_naming, stage)):
-            blog, torch = f"{stage.number}{letter}", f"layer{index}.{block}"
-            for branch, number in (("2a", 1), ("2b", 2), ("2c", 3)):
-                names[f"res{blog}_branch{branch}"] = f"{torch}.conv{number}"
-                names[f"bn{blog}_branch{branch}"] = f"{torch}.bn{number}"
-            names[f"res{blog}_branch1"] = f"{torch}.downsample.0"
-            names[f"bn{blog}_branch1"] = f"{torch}.downsample.1"
-    needed = weight_shapes(graph)
-    return {blog: torch for blog, torch in names.items() if blog in needed}
+    names: dict[str, str] = {}
+    stages: dict[str, int] = {}
+    blocks: dict[str, str] = {}
+    for layer in graph:
+        kind = layer.op.kind
+        if kind not in _TORCHVISION_ENDS:
+            continue
+        if layer.block in ("stem", "head"):
+            names[layer.name] = _TORCHVISION_ENDS[kind]
+            continue
+        if layer.block not in blocks:
+            stage = stages.setdefault(layer.stage, len(stages) + 1)
+            index = sum(1 for block in blocks.values() if block.startswith(f"layer{stage}."))
+            blocks[layer.block] = f"layer{stage}.{index}"
+        conv, bn = _TORCHVISION_BRANCH[layer.name.rsplit("_branch", 1)[1]]
+        names[layer.name] = f"{blocks[layer.block]}.{conv if kind == 'conv' else bn}"
+    return names
