@@ -109,16 +109,30 @@ def trace(
     emit(formatting.render_trace(result, fmt.value, depth.value))
 
 
+class Convention(str, Enum):
+    paper = "paper"
+    torchinfo = "torchinfo"
+    fvcore = "fvcore"
+    ptflops = "ptflops"
+    ptflops_aten = "ptflops-aten"
+    thop = "thop"
+
+
+ConventionOpt = Annotated[Optional[Convention], typer.Option(
+    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.")]
+
+
 @app.command()
 @reports_errors
-def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table) -> None:
-    """MACs and FLOPs per input size, with a per-stage breakdown."""
+def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table,
+          convention: ConventionOpt = None) -> None:
+    """MACs and FLOPs per input size, with a per-stage breakdown (or a peer's count by op)."""
     from .engine import trace as run_trace
     from .spec import load_spec
 
     loaded = load_spec(spec)
     results = [run_trace(loaded, size) for size in (input or [None])]
-    emit(formatting.render_flops(loaded.name, results, fmt.value))
+    emit(formatting.render_flops(loaded.name, results, fmt.value, convention.value if convention else None))
 
 
 @app.command()

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from .peers import count as peer_count
 from .peers import peer_numbers
 from .statistics import Totals, TraceResult
 
@@ -139,21 +140,25 @@ def render_trace(result: TraceResult, fmt: str, depth: str = "layer") -> "str | 
 # --------------------------------------------------------------------------- flops
 
 
-def flops_dict(spec: str, results: list[TraceResult]) -> dict[str, Any]:
+def flops_dict(spec: str, results: list[TraceResult], convention: str | None = None) -> dict[str, Any]:
     return {
         "spec": spec,
         "unit": {"macs": "multiply-accumulates", "flops": "floating-point operations"},
         "results": [{"input": list(r.input_shape), "macs": r.totals.macs, "flops": r.totals.flops,
                      "by_stage": {stage: {"macs": t.macs, "flops": t.flops} for stage, t in r.by_stage().items()},
-                     "peers": peer_numbers(r)}
+                     "peers": peer_numbers(r),
+                     **({"convention": peer_count(r, convention).to_dict()} if convention else {})}
                     for r in results],
     }
 
 
-def render_flops(spec: str, results: list[TraceResult], fmt: str) -> "str | RenderableType":
-    data = flops_dict(spec, results)
+def render_flops(spec: str, results: list[TraceResult], fmt: str,
+                 convention: str | None = None) -> "str | RenderableType":
+    data = flops_dict(spec, results, convention)
     if fmt == "json":
         return json.dumps(data, indent=2)
+    if convention:
+        return _render_convention(spec, data["results"], fmt)
     header = ["stage"] + [f"{shape_text(tuple(r['input']))} {unit}" for r in data["results"] for unit in ("MACs", "FLOPs")]
     stages = list(data["results"][0]["by_stage"])
     body = [[stage] + [r["by_stage"][stage][k] for r in data["results"] for k in ("macs", "flops")] for stage in stages]
@@ -162,6 +167,23 @@ def render_flops(spec: str, results: list[TraceResult], fmt: str) -> "str | Rend
                       for r in data["results"])
     note = f"torchinfo reports {peers} mult-adds: it adds BN and bias parameters to the MACs."
     return _grid(f"{spec}: MACs and FLOPs by stage", header, body, total, fmt, note)
+
+
+def _render_convention(spec: str, results: list[dict[str, Any]], fmt: str) -> "str | RenderableType":
+    """Per op kind: our MACs beside the peer's count and its rule, one grid per input size."""
+    grids = []
+    for r in results:
+        c = r["convention"]
+        body = [[kind, r_macs, c["by_op"][kind], c["rules"][kind]]
+                for kind, r_macs in c["macs_by_op"].items() if r_macs or c["by_op"][kind]]
+        total = ["total", sum(c["macs_by_op"].values()), c["total"], ""]
+        title = f"{spec} at {shape_text(tuple(r['input']))}: {c['tool']}"
+        grids.append(_grid(title, ["op", "our MACs", c["convention"], "rule"], body, total, fmt, c["note"]))
+    if fmt in ("csv", "markdown"):
+        return "\n".join(str(g) for g in grids)
+    from rich.console import Group
+
+    return Group(*grids)
 
 
 # --------------------------------------------------------------------------- params
