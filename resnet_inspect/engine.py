@@ -31,6 +31,7 @@ class LayerInfo:
     stage: str
     block: str
     detail: str
+    window: tuple[int, int, int] | None = None  # (kernel, stride, padding) of a conv or pool
 
     @property
     def params(self) -> int:
@@ -70,7 +71,8 @@ def trace_graph(graph: Graph, input_hw: tuple[int, int] | None = None) -> TraceR
         params = op.params(ins)
         shapes[layer.name] = out
         rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
-                              op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe()))
+                              op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe(),
+                              op.window()))
     return TraceResult(spec.name, input_shape, tuple(rows))
 
 

@@ -73,6 +73,10 @@ class Op:
     def describe(self) -> str:
         return ""
 
+    def window(self) -> tuple[int, int, int] | None:
+        """(kernel, stride, padding) of a sliding-window op; None for the others."""
+        return None
+
 
 @dataclass(frozen=True)
 class Input(Op):
@@ -125,6 +129,9 @@ class Conv2D(Op):
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return 2 * self.macs(inputs, output) + (_elements(output) if self.bias else 0)
 
+    def window(self) -> tuple[int, int, int] | None:
+        return (self.kernel, self.stride, self.padding)
+
     def describe(self) -> str:
         text = f"{self.kernel}×{self.kernel}/{self.stride}, {self.filters}"
         return text + (f", pad {self.padding}" if self.padding else "")
@@ -165,6 +172,9 @@ class MaxPool(Op):
 
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return (self.size * self.size - 1) * _elements(output)
+
+    def window(self) -> tuple[int, int, int] | None:
+        return (self.size, self.stride, self.padding)
 
     def describe(self) -> str:
         return f"{self.size}×{self.size}/{self.stride}"
