@@ -175,6 +175,22 @@ def diff(
 
 
 @app.command()
+@reports_errors
+def rf(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""
+    from .engine import trace as run_trace
+    from .receptive import parse_unit, receptive_report
+
+    report = receptive_report(run_trace(spec, input), None if unit is None else parse_unit(unit))
+    emit(formatting.render_rf(report, fmt.value))
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec format (the one the loader validates against)."""
     from .spec import SCHEMA_PATH

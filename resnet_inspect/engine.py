@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .errors import ShapeError
 from .graph import Graph, Layer, load_graph
-from .ops import OpError, Shape
+from .ops import IDENTITY, OpError, Shape, Window
 from .spec import Spec
 from .statistics import TraceResult
 
@@ -31,6 +31,7 @@ class LayerInfo:
     stage: str
     block: str
     detail: str
+    window: Window = IDENTITY  # the op's receptive-field rule at this input (see :mod:`.receptive`)
 
     @property
     def params(self) -> int:
@@ -70,7 +71,8 @@ def trace_graph(graph: Graph, input_hw: tuple[int, int] | None = None) -> TraceR
         params = op.params(ins)
         shapes[layer.name] = out
         rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
-                              op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe()))
+                              op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe(),
+                              op.window(ins)))
     return TraceResult(spec.name, input_shape, tuple(rows))
 
 

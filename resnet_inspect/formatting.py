@@ -18,6 +18,8 @@ from .statistics import Totals, TraceResult
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from .receptive import ReceptiveReport
+
     from .verify import VerifyResult
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -269,3 +271,36 @@ def _grid(title: str, header: list[str], body: list[list[Any]], total: list[Any]
     for line in cells:
         table.add_row(*line)
     return table
+
+
+# --------------------------------------------------------------------------- receptive field
+
+
+def pair_text(pair: tuple[Any, ...]) -> str:
+    """One number when H and W agree (483), else H×W (483×675)."""
+    return str(pair[0]) if len(set(pair)) == 1 else shape_text(tuple(pair))
+
+
+def render_rf(report: "ReceptiveReport", fmt: str) -> "str | RenderableType":
+    """Per layer: receptive-field size, effective stride and padding; then the last stage's coverage."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2)
+    header = ["layer", "op", "output shape", "rf size", "stride", "padding"]
+    if fmt == "csv":  # one number per column, ready to plot
+        header = ["layer", "op", "output_shape", "size_h", "size_w", "stride_h", "stride_w", "padding_h", "padding_w"]
+        body = [[r.name, r.op, shape_text(r.output_shape, "x"), *r.field.size, *r.field.stride, *r.field.padding]
+                for r in report.layers]
+        return _grid("", header, body, None, fmt)
+    body = [[r.name, r.op, shape_text(r.output_shape), pair_text(r.field.size), pair_text(r.field.stride),
+             pair_text(r.field.padding)] for r in report.layers]
+    last = report.layer(report.last_stage_layer)
+    note = (f"{report.last_stage_layer}: receptive field {pair_text(last.size)} px, effective stride "
+            f"{pair_text(last.stride)}, effective padding {pair_text(last.padding)}; at "
+            f"{shape_text(report.input_shape[:2])} every unit {'sees' if report.covers_input else 'does not see'} "
+            "the whole input")
+    if report.unit is not None:
+        u = report.unit
+        note += (f". Unit {u.unit[0]},{u.unit[1]} of {u.layer} is centred on input pixel "
+                 f"{u.center[0]:g},{u.center[1]:g} (rows {u.first[0]}…{u.last[0]}, columns {u.first[1]}…{u.last[1]})")
+    title = f"{report.spec}: receptive field per layer at {shape_text(report.input_shape)}"
+    return _grid(title, header, body, None, fmt, note + ".")
