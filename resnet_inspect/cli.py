@@ -190,6 +190,36 @@ def rf(
     emit(formatting.render_rf(report, fmt.value))
 
 
+class MemoryDType(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+
+
+class Convention(str, Enum):
+    inference = "inference"
+    torchinfo = "torchinfo"
+
+
+@app.command()
+@reports_errors
+def memory(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    dtype: Annotated[MemoryDType, typer.Option("--dtype", help="Bytes per value: float32 4, float16/bfloat16 2, int8 1.")] = MemoryDType.float32,
+    convention: Annotated[Convention, typer.Option("--convention", help="inference: peak live activations of a forward pass; torchinfo: its forward/backward pass size.")] = Convention.inference,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Activation memory per layer, its peak over a forward pass, and parameter bytes."""
+    from .engine import trace as run_trace
+    from .memory import memory_profile
+
+    profile = memory_profile(run_trace(spec, input), batch, dtype.value, convention.value)
+    emit(formatting.render_memory(profile, fmt.value))
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec format (the one the loader validates against)."""

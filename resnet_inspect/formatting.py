@@ -18,6 +18,7 @@ from .statistics import Totals, TraceResult
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from .memory import MemoryProfile
     from .receptive import ReceptiveReport
 
     from .verify import VerifyResult
@@ -304,3 +305,34 @@ def render_rf(report: "ReceptiveReport", fmt: str) -> "str | RenderableType":
                  f"{u.center[0]:g},{u.center[1]:g} (rows {u.first[0]}…{u.last[0]}, columns {u.first[1]}…{u.last[1]})")
     title = f"{report.spec}: receptive field per layer at {shape_text(report.input_shape)}"
     return _grid(title, header, body, None, fmt, note + ".")
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def megabytes(n: int) -> str:
+    """Bytes as torchinfo prints them: decimal MB (1 MB = 10⁶ bytes), two decimals."""
+    return f"{n / 1e6:.2f} MB"
+
+
+def render_memory(profile: "MemoryProfile", fmt: str) -> "str | RenderableType":
+    """Per layer: output bytes and bytes live once it is computed; the peak and the parameters."""
+    if fmt == "json":
+        return json.dumps(profile.to_dict(), indent=2)
+    header = ["layer", "output bytes", "live bytes"]
+    body = [[layer.name, layer.output_bytes, layer.live_bytes] for layer in profile.layers]
+    if fmt == "csv":
+        return _grid("", header, body, None, fmt)
+    p = profile
+    where = f"{shape_text(p.input_shape)}, batch {p.batch}, {p.dtype}"
+    if p.convention == "torchinfo":
+        title = f"{p.spec}: memory at {where}, torchinfo's convention"
+        note = (f"torchinfo's convention: Input size {megabytes(p.input_bytes)}; Forward/backward pass size "
+                f"{megabytes(p.peak_activation_bytes)} (2 × the outputs of layers with parameters); "
+                f"Params size {megabytes(p.param_bytes)} (parameters() only)")
+    else:
+        title = f"{p.spec}: inference memory at {where}"
+        note = (f"peak live activations {count(p.peak_activation_bytes)} bytes ({megabytes(p.peak_activation_bytes)}) "
+                f"at {p.peak_layer}; parameters {count(p.param_bytes)} bytes ({megabytes(p.param_bytes)}, "
+                "BN moving statistics included)")
+    return _grid(title, header, body, None, fmt, note)
