@@ -50,7 +50,7 @@ class Depth(str, Enum):
 
 SpecArg = Annotated[str, typer.Argument(help="Bundled spec name (see `list`) or path to a YAML spec.")]
 InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input size: 224 or HxW like 224x320.")]
-InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Input size (repeatable): 224 or 224x320.")]
+InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Input size (repeatable): 224, 224x320, or a range start:stop:step like 160:640:32 (stop included).")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
 
@@ -112,9 +112,17 @@ def trace(
 @app.command()
 @reports_errors
 def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table) -> None:
-    """MACs and FLOPs per input size, with a per-stage breakdown."""
+    """MACs and FLOPs per input size, with a per-stage breakdown; a range (160:640:32) gives one row per size."""
     from .engine import trace as run_trace
     from .spec import load_spec
+    from .sweep import is_range
+
+    if input and any(is_range(text) for text in input):
+        from .graph import load_graph
+        from .sweep import parse_sizes, sweep
+
+        emit(formatting.render_sweep(sweep(load_graph(spec), parse_sizes(input)), fmt.value))
+        return
 
     loaded = load_spec(spec)
     results = [run_trace(loaded, size) for size in (input or [None])]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from .memory import MemoryProfile
     from .receptive import ReceptiveReport
+    from .sweep import Sweep
 
     from .verify import VerifyResult
 
@@ -336,3 +337,40 @@ def render_memory(profile: "MemoryProfile", fmt: str) -> "str | RenderableType":
                 f"at {p.peak_layer}; parameters {count(p.param_bytes)} bytes ({megabytes(p.param_bytes)}, "
                 "BN moving statistics included)")
     return _grid(title, header, body, None, fmt, note)
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+BAR_WIDTH = 20
+
+
+def bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
+    """A bar of block characters, eighths included, ``value / largest`` of ``width`` long."""
+    eighths = round(8 * width * value / largest) if largest else 0
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
+def render_sweep(result: "Sweep", fmt: str) -> "str | RenderableType":
+    """One row per input size: MACs, FLOPs, final feature map, params; a failed size says why."""
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2)
+    if fmt == "csv":  # one number per column, ready to plot; failed sizes have an error and empty cells
+        header = ["input_h", "input_w", "macs", "flops", "params", "final_feature_map", "error"]
+        body = [[*row.input_shape[:2], _blank(row.macs), _blank(row.flops), _blank(row.params),
+                 "" if row.final_feature_map is None else shape_text(row.final_feature_map, "x"), row.error or ""]
+                for row in result.rows]
+        return _grid("", header, body, None, fmt)
+    largest = max((row.macs or 0 for row in result.rows), default=0)
+    header = ["input", "MACs", "FLOPs", "final feature map", "params", "MACs bar"]
+    body = [[shape_text(row.input_shape[:2]), si(row.macs), si(row.flops), shape_text(row.final_feature_map),
+             count(row.params), bar(row.macs, largest)] if row.error is None else
+            [shape_text(row.input_shape[:2]), "—", "—", "—", "—", row.error] for row in result.rows]
+    note = f"final feature map = output of {result.final_layer}; MACs and FLOPs by the README's counting rule"
+    if result.smallest_input is not None:
+        note += f"; the smallest input that works is {result.smallest_input}"
+    return _grid(f"{result.spec}: MACs and FLOPs per input size", header, body, None, fmt, note)
+
+
+def _blank(value: int | None) -> int | str:
+    return "" if value is None else value
