@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -13,6 +13,7 @@ import typer
 
 from . import formatting
 from .errors import InspectError
+from .usertext import visible
 
 app = typer.Typer(
     name="resnet-inspect",
@@ -53,6 +54,10 @@ InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input si
 InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Input size (repeatable): 224, 224x320, or a range start:stop:step like 160:640:32 (stop included).")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
+ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
+    "--columns", "-c", help="Columns to show, repeatable or comma-separated: "
+    "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block "
+    "(see the README). Default: op,output_shape,params,macs (CSV: all).")]
 
 
 class DType(str, Enum):
@@ -67,14 +72,30 @@ MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forwar
 
 
 def emit(output: Any) -> None:
-    """Print a string as is, or a Rich renderable through a console sized for pipes too."""
+    """Print a string (control characters made visible, line breaks kept) or a Rich renderable.
+
+    A terminal's own width is used; when piped, ``COLUMNS`` if set, else no wrapping at all.
+    """
     if isinstance(output, str):
+        output = visible(output, keep_newlines=True)
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
         return
     from rich.console import Console
 
-    console = Console(width=None if sys.stdout.isatty() else 120)
-    console.print(output)
+    Console(width=output_width()).print(output)
+
+
+# Wide enough never to wrap a table (resnet-1001 at --columns all is far narrower), small enough
+# that Rich's per-line buffers stay cheap.
+UNWRAPPED = 10_000
+
+
+def output_width() -> int | None:
+    """None (the terminal's width) on a terminal; piped, ``COLUMNS`` if it is a number, else no wrapping."""
+    if sys.stdout.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "").strip()
+    return int(columns) if columns.isdigit() and int(columns) > 0 else UNWRAPPED
 
 
 def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
@@ -85,8 +106,8 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
         try:
             command(*args, **kwargs)
         except InspectError as exc:
-            if kwargs.get("fmt") == Format.json:
-                sys.stdout.write(json.dumps(exc.to_dict(), indent=2) + "\n")
+            if getattr(kwargs.get("fmt"), "value", None) == "json":
+                sys.stdout.write(formatting.to_json(exc.to_dict()) + "\n")
             else:
                 sys.stderr.write(f"error: {exc}\n")
             raise typer.Exit(2) from None
@@ -101,18 +122,34 @@ def trace(
     input: InputOpt = None,
     depth: DepthOpt = Depth.layer,
     fmt: FormatOpt = Format.table,
+    columns: ColumnsOpt = None,
 ) -> None:
-    """One row per layer (or block, or stage): name, op, output shape, params, MACs."""
+    """One row per layer (or block, or stage): name, op, output shape, params, MACs; totals and sizes below."""
     from .engine import trace as run_trace
 
+    formatting.columns(columns)  # an unknown column is an error before any work
     result = run_trace(spec, input)
-    emit(formatting.render_trace(result, fmt.value, depth.value))
+    emit(formatting.render_trace(result, fmt.value, depth.value, columns))
+
+
+class Convention(str, Enum):
+    paper = "paper"
+    torchinfo = "torchinfo"
+    fvcore = "fvcore"
+    ptflops = "ptflops"
+    ptflops_aten = "ptflops-aten"
+    thop = "thop"
+
+
+ConventionOpt = Annotated[Optional[Convention], typer.Option(
+    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.")]
 
 
 @app.command()
 @reports_errors
-def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table) -> None:
-    """MACs and FLOPs per input size, with a per-stage breakdown; a range (160:640:32) gives one row per size."""
+def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table,
+          convention: ConventionOpt = None) -> None:
+    """MACs and FLOPs per input size, with a per-stage breakdown (or a peer's count by op); a range (160:640:32) gives one row per size."""
     from .engine import trace as run_trace
     from .spec import load_spec
     from .sweep import is_range
@@ -121,21 +158,24 @@ def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = 
         from .graph import load_graph
         from .sweep import parse_sizes, sweep
 
+        if convention:
+            raise InspectError("--convention counts one size at a time; give plain --input sizes, not a range",
+                               field="--convention")
         emit(formatting.render_sweep(sweep(load_graph(spec), parse_sizes(input)), fmt.value))
         return
 
     loaded = load_spec(spec)
     results = [run_trace(loaded, size) for size in (input or [None])]
-    emit(formatting.render_flops(loaded.name, results, fmt.value))
+    emit(formatting.render_flops(loaded.name, results, fmt.value, convention.value if convention else None))
 
 
 @app.command()
 @reports_errors
-def params(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> None:
-    """Total, trainable and non-trainable parameters, per stage."""
+def params(spec: SpecArg = "resnet50", input: InputOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Total, trainable and non-trainable parameters, per stage (at an input size: a flatten before a dense layer makes them depend on it)."""
     from .engine import trace as run_trace
 
-    emit(formatting.render_params(run_trace(spec), fmt.value))
+    emit(formatting.render_params(run_trace(spec, input), fmt.value))
 
 
 @app.command("list")
@@ -205,7 +245,7 @@ class MemoryDType(str, Enum):
     int8 = "int8"
 
 
-class Convention(str, Enum):
+class MemoryConvention(str, Enum):
     inference = "inference"
     torchinfo = "torchinfo"
 
@@ -217,7 +257,7 @@ def memory(
     input: InputOpt = None,
     batch: BatchOpt = 1,
     dtype: Annotated[MemoryDType, typer.Option("--dtype", help="Bytes per value: float32 4, float16/bfloat16 2, int8 1.")] = MemoryDType.float32,
-    convention: Annotated[Convention, typer.Option("--convention", help="inference: peak live activations of a forward pass; torchinfo: its forward/backward pass size.")] = Convention.inference,
+    convention: Annotated[MemoryConvention, typer.Option("--convention", help="inference: peak live activations of a forward pass; torchinfo: its forward/backward pass size.")] = MemoryConvention.inference,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Activation memory per layer, its peak over a forward pass, and parameter bytes."""
@@ -343,7 +383,7 @@ def verify(
     result = run_verify(spec, input, batch=batch, seed=seed, dtype=dtype.value, max_memory=parse_memory(max_memory))
     emit(formatting.render_verify(result, fmt.value))
     if not result.ok:
-        sys.stderr.write(f"error: {result.failure()}\n")
+        sys.stderr.write(f"error: {visible(result.failure())}\n")
         raise typer.Exit(1)
 
 

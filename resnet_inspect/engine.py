@@ -31,7 +31,8 @@ class LayerInfo:
     stage: str
     block: str
     detail: str
-    window: Window = IDENTITY  # the op's receptive-field rule at this input (see :mod:`.receptive`)
+    window: tuple[int, int, int] | None = None  # (kernel, stride, padding) of a conv or pool
+    receptive: Window = IDENTITY  # the op's receptive-field rule at this input (see :mod:`.receptive`)
 
     @property
     def params(self) -> int:
@@ -72,7 +73,7 @@ def trace_graph(graph: Graph, input_hw: tuple[int, int] | None = None) -> TraceR
         shapes[layer.name] = out
         rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
                               op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe(),
-                              op.window(ins)))
+                              op.window(), op.receptive(ins)))
     return TraceResult(spec.name, input_shape, tuple(rows))
 
 

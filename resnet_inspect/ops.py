@@ -93,7 +93,12 @@ class Op:
     def describe(self) -> str:
         return ""
 
-    def window(self, inputs: list[Shape]) -> Window:
+    def window(self) -> tuple[int, int, int] | None:
+        """(kernel, stride, padding) of a sliding-window op; None for the others."""
+        return None
+
+    def receptive(self, inputs: list[Shape]) -> Window:
+        """How the output grid sits on the input grid, per axis: the receptive-field rule."""
         return IDENTITY
 
 
@@ -118,7 +123,7 @@ class ZeroPad(Op):
     def describe(self) -> str:
         return f"pad {self.pad}"
 
-    def window(self, inputs: list[Shape]) -> Window:
+    def receptive(self, inputs: list[Shape]) -> Window:
         return _square(1, 1, self.pad)
 
 
@@ -151,11 +156,14 @@ class Conv2D(Op):
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return 2 * self.macs(inputs, output) + (_elements(output) if self.bias else 0)
 
+    def window(self) -> tuple[int, int, int] | None:
+        return (self.kernel, self.stride, self.padding)
+
     def describe(self) -> str:
         text = f"{self.kernel}×{self.kernel}/{self.stride}, {self.filters}"
         return text + (f", pad {self.padding}" if self.padding else "")
 
-    def window(self, inputs: list[Shape]) -> Window:
+    def receptive(self, inputs: list[Shape]) -> Window:
         return _square(self.kernel, self.stride, self.padding)
 
 
@@ -195,10 +203,13 @@ class MaxPool(Op):
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return (self.size * self.size - 1) * _elements(output)
 
+    def window(self) -> tuple[int, int, int] | None:
+        return (self.size, self.stride, self.padding)
+
     def describe(self) -> str:
         return f"{self.size}×{self.size}/{self.stride}"
 
-    def window(self, inputs: list[Shape]) -> Window:
+    def receptive(self, inputs: list[Shape]) -> Window:
         return _square(self.size, self.stride, self.padding)
 
 
@@ -224,7 +235,7 @@ class GlobalAvgPool(Op):
     def describe(self) -> str:
         return "global"
 
-    def window(self, inputs: list[Shape]) -> Window:
+    def receptive(self, inputs: list[Shape]) -> Window:
         h, w, _ = _map(inputs[0], self.kind)
         return Window((h, w))  # one window over the whole map
 
@@ -251,7 +262,7 @@ class Flatten(Op):
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return (_elements(inputs[0]),)
 
-    def window(self, inputs: list[Shape]) -> Window:
+    def receptive(self, inputs: list[Shape]) -> Window:
         shape = inputs[0]  # every value of the map feeds the vector (a dense layer after mixes them)
         return Window((shape[0], shape[1])) if len(shape) == 3 else IDENTITY
 

@@ -1,7 +1,7 @@
 """Receptive fields: which input pixels each layer's units see, per axis (H, W).
 
 Built on the trace: each :class:`~resnet_inspect.engine.LayerInfo` carries its op's
-:class:`~resnet_inspect.ops.Window` (kernel, stride, padding), and the field of a layer is its
+:class:`~resnet_inspect.ops.Window` (``receptive``: kernel, stride, padding), and the field of a layer is its
 input's field seen through that window (Araujo, Norouzi and Kornblith, "Computing Receptive
 Fields of Convolutional Neural Networks", Distill 2019, eqs. 1-3 in recursive form):
 
@@ -66,7 +66,7 @@ def receptive_fields(result: TraceResult) -> dict[str, ReceptiveField]:
     fields: dict[str, ReceptiveField] = {}
     for info in result.layers:
         source = _widest([fields[name] for name in info.inputs]) if info.inputs else PIXEL
-        fields[info.name] = source.through(info.window)
+        fields[info.name] = source.through(info.receptive)
     return fields
 
 
