@@ -51,7 +51,7 @@ class Depth(str, Enum):
 
 SpecArg = Annotated[str, typer.Argument(help="Bundled spec name (see `list`) or path to a YAML spec.")]
 InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input size: 224 or HxW like 224x320.")]
-InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Input size (repeatable): 224 or 224x320.")]
+InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Input size (repeatable): 224, 224x320, or a range start:stop:step like 160:640:32 (stop included).")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
@@ -149,9 +149,20 @@ ConventionOpt = Annotated[Optional[Convention], typer.Option(
 @reports_errors
 def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table,
           convention: ConventionOpt = None) -> None:
-    """MACs and FLOPs per input size, with a per-stage breakdown (or a peer's count by op)."""
+    """MACs and FLOPs per input size, with a per-stage breakdown (or a peer's count by op); a range (160:640:32) gives one row per size."""
     from .engine import trace as run_trace
     from .spec import load_spec
+    from .sweep import is_range
+
+    if input and any(is_range(text) for text in input):
+        from .graph import load_graph
+        from .sweep import parse_sizes, sweep
+
+        if convention:
+            raise InspectError("--convention counts one size at a time; give plain --input sizes, not a range",
+                               field="--convention")
+        emit(formatting.render_sweep(sweep(load_graph(spec), parse_sizes(input)), fmt.value))
+        return
 
     loaded = load_spec(spec)
     results = [run_trace(loaded, size) for size in (input or [None])]
@@ -209,6 +220,52 @@ def diff(
     emit(report.render_diff(result, fmt.value))
     if not result.identical:
         raise typer.Exit(1)
+
+
+@app.command()
+@reports_errors
+def rf(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""
+    from .engine import trace as run_trace
+    from .receptive import parse_unit, receptive_report
+
+    report = receptive_report(run_trace(spec, input), None if unit is None else parse_unit(unit))
+    emit(formatting.render_rf(report, fmt.value))
+
+
+class MemoryDType(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+
+
+class MemoryConvention(str, Enum):
+    inference = "inference"
+    torchinfo = "torchinfo"
+
+
+@app.command()
+@reports_errors
+def memory(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    dtype: Annotated[MemoryDType, typer.Option("--dtype", help="Bytes per value: float32 4, float16/bfloat16 2, int8 1.")] = MemoryDType.float32,
+    convention: Annotated[MemoryConvention, typer.Option("--convention", help="inference: peak live activations of a forward pass; torchinfo: its forward/backward pass size.")] = MemoryConvention.inference,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Activation memory per layer, its peak over a forward pass, and parameter bytes."""
+    from .engine import trace as run_trace
+    from .memory import memory_profile
+
+    profile = memory_profile(run_trace(spec, input), batch, dtype.value, convention.value)
+    emit(formatting.render_memory(profile, fmt.value))
 
 
 @app.command()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .errors import ShapeError
 from .graph import Graph, Layer, load_graph
-from .ops import OpError, Shape
+from .ops import IDENTITY, OpError, Shape, Window
 from .spec import Spec
 from .statistics import TraceResult
 
@@ -32,6 +32,7 @@ class LayerInfo:
     block: str
     detail: str
     window: tuple[int, int, int] | None = None  # (kernel, stride, padding) of a conv or pool
+    receptive: Window = IDENTITY  # the op's receptive-field rule at this input (see :mod:`.receptive`)
 
     @property
     def params(self) -> int:
@@ -72,7 +73,7 @@ def trace_graph(graph: Graph, input_hw: tuple[int, int] | None = None) -> TraceR
         shapes[layer.name] = out
         rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
                               op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe(),
-                              op.window()))
+                              op.window(), op.receptive(ins)))
     return TraceResult(spec.name, input_shape, tuple(rows))
 
 

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
     from .engine import LayerInfo
+    from .memory import MemoryProfile
+    from .receptive import ReceptiveReport
+    from .sweep import Sweep
     from .verify import VerifyResult
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -600,3 +603,104 @@ def _grid(title: str, header: list[str], body: list[list[Any]], total: list[Any]
     for line in cells:
         table.add_row(*(markup(c) for c in line))
     return table
+
+
+# --------------------------------------------------------------------------- receptive field
+
+
+def pair_text(pair: tuple[Any, ...]) -> str:
+    """One number when H and W agree (483), else H×W (483×675)."""
+    return str(pair[0]) if len(set(pair)) == 1 else shape_text(tuple(pair))
+
+
+def render_rf(report: "ReceptiveReport", fmt: str) -> "str | RenderableType":
+    """Per layer: receptive-field size, effective stride and padding; then the last stage's coverage."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2)
+    header = ["layer", "op", "output shape", "rf size", "stride", "padding"]
+    if fmt == "csv":  # one number per column, ready to plot
+        header = ["layer", "op", "output_shape", "size_h", "size_w", "stride_h", "stride_w", "padding_h", "padding_w"]
+        body = [[r.name, r.op, shape_text(r.output_shape, "x"), *r.field.size, *r.field.stride, *r.field.padding]
+                for r in report.layers]
+        return _grid("", header, body, None, fmt)
+    body = [[r.name, r.op, shape_text(r.output_shape), pair_text(r.field.size), pair_text(r.field.stride),
+             pair_text(r.field.padding)] for r in report.layers]
+    last = report.layer(report.last_stage_layer)
+    note = (f"{report.last_stage_layer}: receptive field {pair_text(last.size)} px, effective stride "
+            f"{pair_text(last.stride)}, effective padding {pair_text(last.padding)}; at "
+            f"{shape_text(report.input_shape[:2])} every unit {'sees' if report.covers_input else 'does not see'} "
+            "the whole input")
+    if report.unit is not None:
+        u = report.unit
+        note += (f". Unit {u.unit[0]},{u.unit[1]} of {u.layer} is centred on input pixel "
+                 f"{u.center[0]:g},{u.center[1]:g} (rows {u.first[0]}…{u.last[0]}, columns {u.first[1]}…{u.last[1]})")
+    title = f"{report.spec}: receptive field per layer at {shape_text(report.input_shape)}"
+    return _grid(title, header, body, None, fmt, note + ".")
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def megabytes(n: int) -> str:
+    """Bytes as torchinfo prints them: decimal MB (1 MB = 10⁶ bytes), two decimals."""
+    return f"{n / 1e6:.2f} MB"
+
+
+def render_memory(profile: "MemoryProfile", fmt: str) -> "str | RenderableType":
+    """Per layer: output bytes and bytes live once it is computed; the peak and the parameters."""
+    if fmt == "json":
+        return json.dumps(profile.to_dict(), indent=2)
+    header = ["layer", "output bytes", "live bytes"]
+    body = [[layer.name, layer.output_bytes, layer.live_bytes] for layer in profile.layers]
+    if fmt == "csv":
+        return _grid("", header, body, None, fmt)
+    p = profile
+    where = f"{shape_text(p.input_shape)}, batch {p.batch}, {p.dtype}"
+    if p.convention == "torchinfo":
+        title = f"{p.spec}: memory at {where}, torchinfo's convention"
+        note = (f"torchinfo's convention: Input size {megabytes(p.input_bytes)}; Forward/backward pass size "
+                f"{megabytes(p.peak_activation_bytes)} (2 × the outputs of layers with parameters); "
+                f"Params size {megabytes(p.param_bytes)} (parameters() only)")
+    else:
+        title = f"{p.spec}: inference memory at {where}"
+        note = (f"peak live activations {count(p.peak_activation_bytes)} bytes ({megabytes(p.peak_activation_bytes)}) "
+                f"at {p.peak_layer}; parameters {count(p.param_bytes)} bytes ({megabytes(p.param_bytes)}, "
+                "BN moving statistics included)")
+    return _grid(title, header, body, None, fmt, note)
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+BAR_WIDTH = 20
+
+
+def bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
+    """A bar of block characters, eighths included, ``value / largest`` of ``width`` long."""
+    eighths = round(8 * width * value / largest) if largest else 0
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
+def render_sweep(result: "Sweep", fmt: str) -> "str | RenderableType":
+    """One row per input size: MACs, FLOPs, final feature map, params; a failed size says why."""
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2)
+    if fmt == "csv":  # one number per column, ready to plot; failed sizes have an error and empty cells
+        header = ["input_h", "input_w", "macs", "flops", "params", "final_feature_map", "error"]
+        body = [[*row.input_shape[:2], _blank(row.macs), _blank(row.flops), _blank(row.params),
+                 "" if row.final_feature_map is None else shape_text(row.final_feature_map, "x"), row.error or ""]
+                for row in result.rows]
+        return _grid("", header, body, None, fmt)
+    largest = max((row.macs or 0 for row in result.rows), default=0)
+    header = ["input", "MACs", "FLOPs", "final feature map", "params", "MACs bar"]
+    body = [[shape_text(row.input_shape[:2]), si(row.macs), si(row.flops), shape_text(row.final_feature_map),
+             count(row.params), bar(row.macs, largest)] if row.error is None else
+            [shape_text(row.input_shape[:2]), "—", "—", "—", "—", row.error] for row in result.rows]
+    note = f"final feature map = output of {result.final_layer}; MACs and FLOPs by the README's counting rule"
+    if result.smallest_input is not None:
+        note += f"; the smallest input that works is {result.smallest_input}"
+    return _grid(f"{result.spec}: MACs and FLOPs per input size", header, body, None, fmt, note)
+
+
+def _blank(value: int | None) -> int | str:
+    return "" if value is None else value

@@ -100,10 +100,13 @@ class TraceResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``trace --format json`` (documented in the README)."""
+        from .receptive import receptive_fields
+
+        fields = receptive_fields(self)
         return {
             "spec": self.spec,
             "input": list(self.input_shape),
-            "layers": [_layer_dict(info) for info in self.layers],
+            "layers": [{**_layer_dict(info), "receptive_field": fields[info.name].to_dict()} for info in self.layers],
             "totals": asdict(self.totals),
         }
 
