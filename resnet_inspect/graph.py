@@ -36,6 +36,9 @@ class Graph:
     spec: Spec
     layers: tuple[Layer, ...]
 
+    def __repr__(self) -> str:  # the dataclass repr prints every layer: ~38,000 characters
+        return f"Graph(spec={self.spec.name!r}, layers={len(self.layers)}, output={self.output!r})"
+
     def __iter__(self):
         return iter(self.layers)
 
@@ -75,8 +78,10 @@ class _Builder:
         return self.add(f"{conv}_relu", ReLU(), self.conv_bn(x, conv, bn, filters, kernel, stride))
 
 
-def build_graph(spec: Spec) -> Graph:
-    """Expand a spec into its layers: stem, every block of every stage, head."""
+def build_graph(spec: "str | Path | Spec") -> Graph:
+    """Expand a spec (a :class:`Spec`, a bundled spec's name or a path) into its layers."""
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
     g = _Builder(spec)
     x = _stem(g, spec)
     for stage in spec.stages:
@@ -91,9 +96,12 @@ def build_graph(spec: Spec) -> Graph:
     return Graph(spec, tuple(g.layers))
 
 
-def load_graph(spec: str | Path | Spec) -> Graph:
-    """The graph of a bundled spec's name, a spec file's path, or an already loaded :class:`Spec`."""
-    return build_graph(spec if isinstance(spec, Spec) else load_spec(spec))
+def load_graph(spec: "str | Path | Spec | Graph") -> Graph:
+    """The graph of a bundled spec's name, a spec file's path, a :class:`Spec`, or a graph as is.
+
+    Every API function that needs a graph goes through here, so each takes what ``trace`` takes.
+    """
+    return spec if isinstance(spec, Graph) else build_graph(spec)
 
 
 def _stem(g: _Builder, spec: Spec) -> str:
