@@ -19,9 +19,27 @@ app = typer.Typer(
     name="resnet-inspect",
     help="Trace a residual network from a YAML spec: every layer's name, shape, parameters and cost.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion: click answers completion requests from its env
+    # variable before any command runs; shellingham is imported only by those two options.
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        sys.stdout.write(f"resnet-inspect {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Trace a residual network from a YAML spec: every layer's name, shape, parameters and cost."""
 
 
 class Format(str, Enum):
