@@ -405,5 +405,37 @@ def verify(
         raise typer.Exit(1)
 
 
+class DiagramLevel(str, Enum):
+    network = "network"
+    stage = "stage"
+    block = "block"
+
+
+class DiagramFormat(str, Enum):
+    svg = "svg"
+    dot = "dot"
+    mermaid = "mermaid"
+
+
+@app.command()
+@reports_errors
+def diagram(
+    spec: SpecArg = "resnet50",
+    level: Annotated[DiagramLevel, typer.Option("--level", "-l", help="The whole network by stage, one stage by block, or one block by layer.")] = DiagramLevel.block,
+    block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a) or, with --level stage, the stage (stage3) to draw; default: the first.")] = None,
+    input: InputOpt = None,
+    fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help="SVG (no Graphviz needed), Graphviz DOT or Mermaid.")] = DiagramFormat.svg,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid); stdout when left out.")] = None,
+) -> None:
+    """The blog's figures from the spec: a block's convs, BN, ReLU, shortcut and add, or the network by stage, shapes on the edges."""
+    from .diagrams import diagram as lay_out, save
+
+    text = lay_out(spec, level.value, block, input).render(fmt.value)
+    if output is None:
+        emit(text)
+    else:
+        emit(f"wrote {save(text, output, fmt.value, reads=(spec,))}")
+
+
 def main() -> None:
     app()
