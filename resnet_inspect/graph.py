@@ -37,6 +37,9 @@ class Graph:
     spec: Spec
     layers: tuple[Layer, ...]
 
+    def __repr__(self) -> str:  # the dataclass repr prints every layer: ~38,000 characters
+        return f"Graph(spec={self.spec.name!r}, layers={len(self.layers)}, output={self.output!r})"
+
     def __iter__(self):
         return iter(self.layers)
 
@@ -90,8 +93,10 @@ class BlockArgs:
     groups: int = 1
 
 
-def build_graph(spec: Spec) -> Graph:
-    """Expand a spec into its layers: stem, every block of every stage, head."""
+def build_graph(spec: "str | Path | Spec") -> Graph:
+    """Expand a spec (a :class:`Spec`, a bundled spec's name or a path) into its layers."""
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
     g = _Builder(spec)
     kind = BLOCKS[spec.block]
     x = _stem(g, spec, kind)
@@ -116,9 +121,12 @@ def _shortcut_kind(spec: Spec, stage: StageSpec, index: int, stride: int) -> str
     return spec.conventions.strided_shortcut if stride > 1 else "identity"
 
 
-def load_graph(spec: str | Path | Spec) -> Graph:
-    """The graph of a bundled spec's name, a spec file's path, or an already loaded :class:`Spec`."""
-    return build_graph(spec if isinstance(spec, Spec) else load_spec(spec))
+def load_graph(spec: "str | Path | Spec | Graph") -> Graph:
+    """The graph of a bundled spec's name, a spec file's path, a :class:`Spec`, or a graph as is.
+
+    Every API function that needs a graph goes through here, so each takes what ``trace`` takes.
+    """
+    return spec if isinstance(spec, Graph) else build_graph(spec)
 
 
 def _stem(g: _Builder, spec: Spec, kind: BlockKind) -> str:

@@ -97,6 +97,12 @@ class Spec:
     file: str
     document: Document = field(repr=False, compare=False)
 
+    def __repr__(self) -> str:  # the dataclass repr spells out every stage and convention
+        h, w, c = self.input_shape
+        blocks = [stage.blocks for stage in self.stages]
+        return (f"Spec(name={self.name!r}, file={self.file!r}, input={h}×{w}×{c}, block={self.block!r}, "
+                f"blocks={blocks})")
+
     @property
     def expect(self) -> dict:
         return self.document.data.get("expect", {})
@@ -132,8 +138,10 @@ def resolve(name_or_path: str | Path) -> Path:
                     where=Location(text))
 
 
-def load_spec(name_or_path: str | Path) -> Spec:
-    """Load, validate and evaluate a spec by bundled name or path."""
+def load_spec(name_or_path: "str | Path | Spec") -> Spec:
+    """Load, validate and evaluate a spec by bundled name or path (a :class:`Spec` as is)."""
+    if isinstance(name_or_path, Spec):
+        return name_or_path
     path = resolve(name_or_path)
     return parse_spec(read_text(path), str(path))
 
@@ -210,7 +218,10 @@ def _key_pattern(definition: dict) -> str | None:
     names = definition.get("propertyNames", {})
     if "$ref" in names:
         names = schema()["definitions"].get(names["$ref"].rsplit("/", 1)[-1], {})
-    return names.get("pattern")
+    for branch in (names, *names.get("anyOf", ())):  # input_size: an integer, or a string with a pattern
+        if "pattern" in branch:
+            return branch["pattern"]
+    return None
 
 
 def field_name(path: YamlPath) -> str:
