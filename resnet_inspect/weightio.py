@@ -246,7 +246,7 @@ def open_weights(path: str | Path, graph: Graph, stack: ExitStack) -> Described:
 
     The file stays open on ``stack`` so each entry's ``read`` can fetch its data afterwards.
     """
-    path = Path(path)
+    path = _given(path)
     describe = _describer(path)
     regular_file(path, "weights file")
     with _reading(path, kind=FORMATS[path.suffix.lower()]):
@@ -261,7 +261,7 @@ def load_weights(path: str | Path, graph: Graph, check_finite: bool = True) -> W
     With ``check_finite`` (the default: ``run`` and ``weights check``), NaN/inf weights and
     negative BN variances are refused too (:func:`check_values`).
     """
-    path = Path(path)
+    path = _given(path)
     with ExitStack() as stack:
         described = open_weights(path, graph, stack)
         weights: Weights = {}
@@ -272,6 +272,13 @@ def load_weights(path: str | Path, graph: Graph, check_finite: bool = True) -> W
     if check_finite:
         check_values(weights, path)
     return weights
+
+
+def _given(path: str | Path) -> Path:
+    """The path as given; an empty one is refused (``Path("")`` would be ``.``, the current folder)."""
+    if str(path) == "":
+        regular_file("", "weights file")
+    return Path(path)
 
 
 @contextmanager
@@ -680,9 +687,9 @@ def save_weights(weights: Weights, path: str | Path, graph: Graph | None = None,
     leaves the old file as it was and no partial file. ``reads`` are the files the command reads
     (a ``convert`` source): writing onto one of them is refused before anything is written.
     """
-    path = Path(path)
     writers = {".npz": save_npz, ".h5": save_h5, ".hdf5": save_h5}
     with atomic_write(path, suffixes=WRITE_SUFFIXES, reads=reads, what="weights file") as temporary:
+        path = Path(path)
         try:
             writers[path.suffix.lower()](weights, temporary, graph)
         except (ValueError, RuntimeError, MemoryError) as exc:  # OSError: atomic_write's own message
@@ -704,9 +711,13 @@ def save_h5(weights: Weights, path: Path, graph: Graph | None = None) -> None:
     Every graph layer is listed in ``layer_names`` (weightless ones with empty ``weight_names``),
     in execution order, as Keras does; without a graph only the weighted layers are listed.
     """
+    import io
+    import shutil
+
     h5py = _optional("h5py", "h5", path)
     names = [layer.name for layer in graph] if graph else list(weights)
-    with h5py.File(path, "w") as f:
+    image = io.BytesIO()  # built in memory, then copied: HDF5 failing to write (a full disk) prints
+    with h5py.File(image, "w") as f:  # tracebacks from h5py's destructors that cannot be caught
         save_h5_names(f, "layer_names", names)
         f.attrs["backend"] = b"tensorflow"
         f.attrs["keras_version"] = b"2.15.0"
@@ -716,6 +727,9 @@ def save_h5(weights: Weights, path: Path, graph: Graph | None = None) -> None:
             save_h5_names(group, "weight_names", [f"{layer}/{key}:0" for key in keys])
             for key, array in keys.items():
                 group.create_dataset(f"{layer}/{key}:0", data=array)
+    image.seek(0)
+    with open(path, "wb") as out:
+        shutil.copyfileobj(image, out, MiB)
 
 
 def save_h5_names(group: Any, name: str, values: list[str]) -> None:
