@@ -322,7 +322,7 @@ def weights_init(spec: SpecArg, output: OutputFileOpt,
     from .weights import random_weights
 
     graph = _load_graph(spec)
-    _write_weights(random_weights(graph, seed), output, graph, f" (seed {seed})")
+    _write_weights(random_weights(graph, seed), output, graph, f" (seed {seed})", reads=(spec,))
 
 
 @weights_app.command("convert")
@@ -333,26 +333,29 @@ def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to 
     from .weightio import load_weights
 
     graph = _load_graph(spec)
-    _write_weights(load_weights(source, graph), output, graph)
+    _write_weights(load_weights(source, graph), output, graph, reads=(source, spec))
 
 
-def _write_weights(weights: Any, output: str, graph: Any, note: str = "") -> None:
+def _write_weights(weights: Any, output: str, graph: Any, note: str = "", reads: tuple[str, ...] = ()) -> None:
+    from .usertext import visible
     from .weightio import save_weights, summary
 
-    path = save_weights(weights, output, graph)
+    path = save_weights(weights, output, graph, reads=reads)
     arrays, numbers = summary(weights)
-    emit(f"wrote {path}: {arrays} arrays, {numbers:,} numbers, for {graph.spec.name}{note}")
+    emit(f"wrote {visible(path)}: {arrays} arrays, {numbers:,} numbers, for {visible(graph.spec.name)}{note}")
 
 
 @weights_app.command("check")
 @reports_errors
 def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weights file to check.")]) -> None:
-    """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array."""
+    """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array, NaN/inf or negative variance."""
     from .weightio import load_weights, summary
+
+    from .usertext import visible
 
     graph = _load_graph(spec)
     arrays, numbers = summary(load_weights(file, graph))
-    emit(f"{file} fits {graph.spec.name}: {arrays} arrays, {numbers:,} numbers")
+    emit(f"{visible(file)} fits {visible(graph.spec.name)}: {arrays} arrays, {numbers:,} numbers")
 
 
 @app.command("run")
