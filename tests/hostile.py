@@ -100,21 +100,46 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
 
 
+# The child is started by a tiny launcher that forks and execs the CLI itself. Started straight
+# from pytest, the CLI's ``ru_maxrss`` would include pytest's own RSS at the fork (Linux carries
+# the pre-exec memory's high-water mark into the exec'd process: 687 MB for "no such file" late in
+# a full run); forked from the launcher, the CLI starts from the launcher's ~10 MB. The launcher
+# writes the CLI's peak RSS (kB) on the pipe it is given and exits as the CLI did.
+_LAUNCHER = """
+import os, signal, sys
+report = int(sys.argv[1])
+os.set_inheritable(report, False)
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "resnet_inspect", *sys.argv[2:]])
+_, status, usage = os.wait4(pid, 0)
+os.write(report, str(usage.ru_maxrss).encode())
+os.close(report)
+if os.WIFSIGNALED(status):
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: float = TIME_LIMIT,
             env: dict[str, str] | None = None) -> Outcome:
     """``python -m resnet_inspect ARGS`` in ``cwd``: exit code, output, wall time, the child's peak RSS.
 
-    The child is reaped with ``os.wait4`` so its own ``ru_maxrss`` is known (``RUSAGE_CHILDREN``
-    would be the largest of all children so far); a timer kills its process group at ``timeout``.
+    The CLI is reaped with ``os.wait4`` by the launcher above, so its own ``ru_maxrss`` is known
+    (``RUSAGE_CHILDREN`` would be the largest of all children so far); a timer kills the whole
+    process group at ``timeout``.
     """
     child_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
     child_env.update({"HOME": str(cwd), "TMPDIR": str(cwd), "PYTHONDONTWRITEBYTECODE": "1",
                       "NO_COLOR": "1", **(env or {})})
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "resnet_inspect", *args], cwd=cwd, env=child_env,
-                                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                stdout=out, stderr=err, start_new_session=True)
+        report_r, report_w = os.pipe()
+        proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, str(report_w), *args], cwd=cwd,
+                                env=child_env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                stdout=out, stderr=err, start_new_session=True, pass_fds=(report_w,))
+        os.close(report_w)
         killed = threading.Event()
 
         def kill() -> None:
@@ -129,17 +154,19 @@ def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: floa
                 proc.stdin.close()  # type: ignore[union-attr]
             except BrokenPipeError:
                 pass
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, _ = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
+        with os.fdopen(report_r, "rb") as report:
+            peak_kb = int(report.read() or b"0")
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", errors="replace")
         stderr = err.read().decode("utf-8", errors="replace")
     if killed.is_set():
         raise AssertionError(f"timed out after {timeout} s: {args}\nstderr: {stderr[-2000:]}")
-    return Outcome(args, proc.returncode, stdout, stderr, seconds, usage.ru_maxrss / 1024)
+    return Outcome(args, proc.returncode, stdout, stderr, seconds, peak_kb / 1024)
 
 
 def run_case(case: Case, root: Path) -> Outcome:

@@ -30,3 +30,14 @@ def test_the_timer_kills_a_hang(tmp_path: Path) -> None:
     # `check -` style stdin reads are not needed: a FIFO opened for reading blocks without a writer.
     with pytest.raises(AssertionError, match="timed out"):
         run_cli(["--help"], tmp_path, timeout=0.001)
+
+
+def test_peak_rss_is_the_clis_own_not_pytests(tmp_path: Path) -> None:
+    # Regression: started straight from pytest, the child's ru_maxrss included pytest's RSS at the
+    # fork (687 MB for "no such file" late in a full run). Hold 400 MB here; the CLI's own peak for
+    # a missing file is a Python + typer process, well under 200 MB.
+    ballast = bytearray(400 << 20)
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touch every page so it is resident
+    outcome = run_cli(["trace", "missing.yaml"], tmp_path)
+    assert 5 < outcome.peak_rss_mb < 200, outcome.peak_rss_mb
+    del ballast
