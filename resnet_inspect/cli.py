@@ -78,6 +78,17 @@ ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
     "(see the README). Default: op,output_shape,params,macs (CSV: all).")]
 
 
+class Names(str, Enum):
+    blog = "blog"
+    caffe = "caffe"
+    keras3 = "keras3"
+    torchvision = "torchvision"
+
+
+NamesOpt = Annotated[Optional[Names], typer.Option(
+    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.")]
+
+
 class DType(str, Enum):
     float32 = "float32"
     float64 = "float64"
@@ -141,12 +152,17 @@ def trace(
     depth: DepthOpt = Depth.layer,
     fmt: FormatOpt = Format.table,
     columns: ColumnsOpt = None,
+    names: NamesOpt = None,
 ) -> None:
     """One row per layer (or block, or stage): name, op, output shape, params, MACs; totals and sizes below."""
     from .engine import trace as run_trace
 
     formatting.columns(columns)  # an unknown column is an error before any work
     result = run_trace(spec, input)
+    if names is not None and depth == Depth.layer:  # block and stage rows keep the blog's block names
+        from .naming import rename_trace
+
+        result = rename_trace(result, _load_graph(spec), names.value)
     emit(formatting.render_trace(result, fmt.value, depth.value, columns))
 
 
@@ -229,15 +245,30 @@ def diff(
     b: Annotated[str, typer.Argument(help="The second spec (bundled name or path).")],
     input: InputOpt = None,
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
+    names: NamesOpt = None,
 ) -> None:
     """Layer-by-layer differences between two specs. Exit 0 identical, 1 they differ, 2 misuse."""
     from . import report
     from .diff import diff_specs
 
     result = diff_specs(a, b, input)
+    if names is not None:
+        from .naming import rename_diff
+
+        result = rename_diff(result, _load_graph(a), _load_graph(b), names.value)
     emit(report.render_diff(result, fmt.value))
     if not result.identical:
         raise typer.Exit(1)
+
+
+@app.command("names")
+@reports_errors
+def names_table(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> None:
+    """Every layer's name in the blog, Caffe, Keras 3 and torchvision (— where a framework has none)."""
+    from .naming import name_table
+
+    graph = _load_graph(spec)
+    emit(formatting.render_names(graph.spec.name, name_table(graph), fmt.value))
 
 
 @app.command()
@@ -396,12 +427,17 @@ def verify(
     dtype: DtypeOpt = DType.float32,
     max_memory: MaxMemoryOpt = "4GB",
     fmt: FormatOpt = Format.table,
+    names: NamesOpt = None,
 ) -> None:
     """Prove the trace: a NumPy forward pass with seeded random weights, every layer's shape checked. Exit 1 on a mismatch."""
     from .executor import parse_memory
     from .verify import verify as run_verify
 
     result = run_verify(spec, input, batch=batch, seed=seed, dtype=dtype.value, max_memory=parse_memory(max_memory))
+    if names is not None:
+        from .naming import rename_verify
+
+        result = rename_verify(result, _load_graph(spec), names.value)
     emit(formatting.render_verify(result, fmt.value))
     if not result.ok:
         sys.stderr.write(f"error: {visible(result.failure())}\n")
