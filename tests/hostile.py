@@ -80,6 +80,12 @@ def measured() -> list[tuple[str, str, float, float]]:
     return list(_MEASURED)
 
 
+def record(case: Case, outcome: Outcome) -> None:
+    """Count ``case`` in :func:`summary` (``run_case`` does; a caller running cases itself, e.g.
+    several at a time, calls it before :func:`judge`)."""
+    _MEASURED.append((case.klass, case.name, outcome.seconds, outcome.peak_rss_mb))
+
+
 def prepare(case: Case, root: Path) -> tuple[Path, Path]:
     """Lay out ``root/work`` (the case's files) and ``root/outside`` (the secret)."""
     work, outside = root / "work", root / "outside"
@@ -96,23 +102,49 @@ def prepare(case: Case, root: Path) -> tuple[Path, Path]:
     return work, outside
 
 
-def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+# The CLI runs as the grandchild of a small Python launcher: a process's peak RSS (``ru_maxrss``)
+# carries the memory of the process it was forked from across ``exec``, so a child forked straight
+# from a large pytest process would report pytest's size, not its own. The launcher has exec'd
+# into a fresh small interpreter before it forks, so the CLI's ``ru_maxrss`` is its own.
+# ``HOSTILE_RLIMIT_AS_MB`` caps the CLI's address space, so a case that must hit a failed
+# allocation does so on any machine, whatever its RAM and overcommit policy.
+_LAUNCHER = """
+import os, sys
+report, args = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    limit = os.environ.pop("HOSTILE_RLIMIT_AS_MB", "")
+    if limit:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (int(limit) << 20, int(limit) << 20))
+    os.execv(sys.executable, [sys.executable, "-m", "resnet_inspect", *args])
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as handle:
+    handle.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status) % 256)
+"""
 
 
 def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: float = TIME_LIMIT,
             env: dict[str, str] | None = None) -> Outcome:
     """``python -m resnet_inspect ARGS`` in ``cwd``: exit code, output, wall time, the child's peak RSS.
 
-    The child is reaped with ``os.wait4`` so its own ``ru_maxrss`` is known (``RUSAGE_CHILDREN``
-    would be the largest of all children so far); a timer kills its process group at ``timeout``.
+    The CLI is reaped with ``os.wait4`` by a small launcher (see ``_LAUNCHER``) so its own
+    ``ru_maxrss`` is known (``RUSAGE_CHILDREN`` would be the largest of all children so far, and a
+    child forked from pytest would count pytest's memory); a timer kills the process group at
+    ``timeout``.
     """
     child_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
     child_env.update({"HOME": str(cwd), "TMPDIR": str(cwd), "PYTHONDONTWRITEBYTECODE": "1",
                       "NO_COLOR": "1", **(env or {})})
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(suffix=".rss") as report:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "resnet_inspect", *args], cwd=cwd, env=child_env,
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, report.name, *args], cwd=cwd, env=child_env,
                                 stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                 stdout=out, stderr=err, start_new_session=True)
         killed = threading.Event()
@@ -137,18 +169,20 @@ def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: floa
         err.seek(0)
         stdout = out.read().decode("utf-8", errors="replace")
         stderr = err.read().decode("utf-8", errors="replace")
+        reported = Path(report.name).read_text().strip()
+    peak_kb = int(reported) if reported.isdigit() else usage.ru_maxrss
     if killed.is_set():
         raise AssertionError(f"timed out after {timeout} s: {args}\nstderr: {stderr[-2000:]}")
-    return Outcome(args, proc.returncode, stdout, stderr, seconds, usage.ru_maxrss / 1024)
+    return Outcome(args, proc.returncode, stdout, stderr, seconds, peak_kb / 1024)
 
 
 def run_case(case: Case, root: Path) -> Outcome:
     """Run ``case`` in a fresh folder under ``root`` and assert everything a good answer holds."""
     work, outside = prepare(case, root)
-    before_outside = _snapshot(outside)
-    before_work = _snapshot(work)
+    before_outside = snapshot(outside)
+    before_work = snapshot(work)
     outcome = run_cli(case.args, work, case.stdin, case.time_limit, case.env)
-    _MEASURED.append((case.klass, case.name, outcome.seconds, outcome.peak_rss_mb))
+    record(case, outcome)
     judge(case, outcome, work, outside, before_outside, before_work)
     return outcome
 
@@ -167,7 +201,7 @@ def judge(case: Case, outcome: Outcome, work: Path, outside: Path,
     assert outcome.seconds <= case.time_limit, f"took {outcome.seconds:.1f} s {where}"
     assert outcome.peak_rss_mb <= case.rss_limit_mb, f"peak RSS {outcome.peak_rss_mb:.0f} MB {where}"
     assert SECRET not in both, f"secret leaked to output {where}"
-    assert _snapshot(outside) == before_outside, f"touched a file outside its folder {where}"
+    assert snapshot(outside) == before_outside, f"touched a file outside its folder {where}"
     for path in work.rglob("*"):
         if path.is_file() and not path.is_symlink() and str(path) not in before_work:
             data = path.read_bytes()
