@@ -94,7 +94,7 @@ class DType(str, Enum):
     float64 = "float64"
 
 
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size of the forward pass.")]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="Batch size of the forward pass.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights and input: same seed, same run.")]
 DtypeOpt = Annotated[DType, typer.Option("--dtype", help="float32 (fast) or float64 (a reference run).")]
 MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forward pass estimated to need more (e.g. 4GB, 512MB).")]
@@ -133,7 +133,10 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            command(*args, **kwargs)
+            try:
+                command(*args, **kwargs)
+            except MemoryError as exc:  # one place for every allocation a raised --max-memory let through
+                raise out_of_memory(exc) from None
         except InspectError as exc:
             if getattr(kwargs.get("fmt"), "value", None) == "json":
                 sys.stdout.write(formatting.to_json(exc.to_dict()) + "\n")
@@ -142,6 +145,15 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def out_of_memory(exc: MemoryError) -> InspectError:
+    """NumPy's ``Unable to allocate 119. GiB ...`` (or a bare MemoryError) as one line."""
+    from .usertext import excerpt
+
+    detail = str(exc).split(" for an array")[0].strip() or "an allocation failed"
+    return InspectError(f"out of memory: {excerpt(detail, 80)}; the estimate was within --max-memory "
+                        "but this machine could not allocate it: lower --max-memory, the batch or the input size")
 
 
 @app.command()
@@ -348,11 +360,15 @@ def _load_graph(spec: str) -> Any:
 @weights_app.command("init")
 @reports_errors
 def weights_init(spec: SpecArg, output: OutputFileOpt,
-                 seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 0) -> None:
+                 seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 0,
+                 max_memory: MaxMemoryOpt = "4GB") -> None:
     """Write seeded random weights for a spec (He-normal convs, non-trivial BatchNorm statistics)."""
-    from .weights import random_weights
+    from .executor import check_bytes, parse_memory
+    from .weights import random_weights, weights_bytes
 
+    limit = parse_memory(max_memory)
     graph = _load_graph(spec)
+    check_bytes(weights_bytes(graph), limit, f"making the weights of {graph.spec.name}")
     _write_weights(random_weights(graph, seed), output, graph, f" (seed {seed})", reads=(spec,))
 
 
@@ -407,13 +423,18 @@ def run_network(
     from .executor import parse_memory
     from .inference_report import progress, render_run
 
+    limit = parse_memory(max_memory)
+    inference.check_run_options(top, repeat)
     graph = _load_graph(spec)
-    x, source = inference.load_input(graph, image=image, array=array)
+    reads = (weights, image, array, graph.spec.file)
+    if save_output is not None:
+        inference.check_output(save_output, reads, "--save-output")  # before the run, not after it
+    x, source = inference.load_input(graph, image=image, array=array, max_memory=limit)
     with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as hooks:
         result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=hooks.on_layer,
-                               on_pass=hooks.on_pass, max_memory=parse_memory(max_memory))
-    if save_output:
-        inference.save_output(result, save_output)
+                               on_pass=hooks.on_pass, max_memory=limit)
+    if save_output is not None:
+        inference.save_output(result, save_output, reads)
     emit(render_run(result, fmt.value))
 
 
