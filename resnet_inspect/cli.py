@@ -451,14 +451,21 @@ def verify(
     names: NamesOpt = None,
 ) -> None:
     """Prove the trace: a NumPy forward pass with seeded random weights, every layer's shape checked. Exit 1 on a mismatch."""
+    from .engine import parse_input
     from .executor import parse_memory
+    from .inference_report import progress
     from .verify import verify as run_verify
 
-    result = run_verify(spec, input, batch=batch, seed=seed, dtype=dtype.value, max_memory=parse_memory(max_memory))
+    graph = _load_graph(spec)
+    hw = parse_input(input) if input is not None else graph.spec.input_shape[:2]
+    limit = parse_memory(max_memory)
+    with progress(graph, hw, batch, runs=1) as hooks:
+        result = run_verify(graph.spec, hw, batch=batch, seed=seed, dtype=dtype.value, max_memory=limit,
+                            on_layer=hooks.on_layer)
     if names is not None:
         from .naming import rename_verify
 
-        result = rename_verify(result, _load_graph(spec), names.value)
+        result = rename_verify(result, graph, names.value)
     emit(formatting.render_verify(result, fmt.value))
     if not result.ok:
         sys.stderr.write(f"error: {visible(result.failure())}\n")
