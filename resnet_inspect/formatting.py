@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
     from .engine import LayerInfo
+    from .explain import Explanation
     from .memory import MemoryProfile
     from .receptive import ReceptiveReport
     from .sweep import Sweep
@@ -704,3 +705,19 @@ def render_sweep(result: "Sweep", fmt: str) -> "str | RenderableType":
 
 def _blank(value: int | None) -> int | str:
     return "" if value is None else value
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def render_explain(explanation: "Explanation", fmt: str) -> str:
+    """The steps as aligned lines (table) or the JSON contract."""
+    if fmt == "json":
+        return json.dumps(explanation.to_dict(), indent=2)
+    e = explanation
+    sources = ", ".join(f"{shape_text(shape)} from {visible(name)}" for name, shape in e.inputs) or "none"
+    title = f"{visible(e.layer)} in {visible(e.spec)} at {shape_text(e.input_shape)}: {e.op} {visible(e.detail)}"
+    rows = [("input", sources)] + [(step.quantity, visible(step.arithmetic)) for step in e.steps]
+    rows.append(("output", shape_text(e.output_shape)))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([title.rstrip()] + [f"  {label:<{width}}  {text}" for label, text in rows]) + "\n"
