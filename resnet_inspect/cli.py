@@ -19,9 +19,27 @@ app = typer.Typer(
     name="resnet-inspect",
     help="Trace a residual network from a YAML spec: every layer's name, shape, parameters and cost.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion: click answers completion requests from its env
+    # variable before any command runs; shellingham is imported only by those two options.
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        sys.stdout.write(f"resnet-inspect {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Trace a residual network from a YAML spec: every layer's name, shape, parameters and cost."""
 
 
 class Format(str, Enum):
@@ -404,6 +422,38 @@ def verify(
     if not result.ok:
         sys.stderr.write(f"error: {visible(result.failure())}\n")
         raise typer.Exit(1)
+
+
+class DiagramLevel(str, Enum):
+    network = "network"
+    stage = "stage"
+    block = "block"
+
+
+class DiagramFormat(str, Enum):
+    svg = "svg"
+    dot = "dot"
+    mermaid = "mermaid"
+
+
+@app.command()
+@reports_errors
+def diagram(
+    spec: SpecArg = "resnet50",
+    level: Annotated[DiagramLevel, typer.Option("--level", "-l", help="The whole network by stage, one stage by block, or one block by layer.")] = DiagramLevel.block,
+    block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a) or, with --level stage, the stage (stage3) to draw; default: the first.")] = None,
+    input: InputOpt = None,
+    fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help="SVG (no Graphviz needed), Graphviz DOT or Mermaid.")] = DiagramFormat.svg,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid); stdout when left out.")] = None,
+) -> None:
+    """The blog's figures from the spec: a block's convs, BN, ReLU, shortcut and add, or the network by stage, shapes on the edges."""
+    from .diagrams import diagram as lay_out, save
+
+    text = lay_out(spec, level.value, block, input).render(fmt.value)
+    if output is None:
+        emit(text)
+    else:
+        emit(f"wrote {save(text, output, fmt.value, reads=(spec,))}")
 
 
 def main() -> None:

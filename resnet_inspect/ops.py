@@ -193,8 +193,8 @@ class Conv2D(Op):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         h, w, c = _map(inputs[0], self.kind)
-        if c % self.groups:
-            raise OpError(f"{c} input channels do not split into {self.groups} groups")
+        if c % self.groups or self.filters % self.groups:
+            raise OpError(f"{c} input channels and {self.filters} filters do not both split into {self.groups} groups")
         k, s, p = self.kernel, self.stride, self.padding
         return (_window(h, k, s, p, self.kind, "H"), _window(w, k, s, p, self.kind, "W"), self.filters)
 
