@@ -342,6 +342,25 @@ def memory(
     emit(formatting.render_memory(profile, fmt.value))
 
 
+class ExplainFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+@reports_errors
+def explain(
+    spec: SpecArg,
+    layer: Annotated[str, typer.Argument(help="A layer name, as `trace` prints it (res3a_branch2a, pool1, fc1000, …).")],
+    input: InputOpt = None,
+    fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="Output format.")] = ExplainFormat.table,
+) -> None:
+    """The arithmetic behind one layer, step by step: its input, output size, params, MACs and FLOPs."""
+    from .explain import explain as explain_layer
+
+    emit(formatting.render_explain(explain_layer(spec, layer, input), fmt.value))
+
+
 @app.command()
 @reports_errors
 def schema(
