@@ -98,7 +98,8 @@ class Names(str, Enum):
 
 
 NamesOpt = Annotated[Optional[Names], typer.Option(
-    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.")]
+    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.",
+    show_default="blog")]
 
 
 class DType(str, Enum):
