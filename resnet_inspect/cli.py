@@ -437,5 +437,18 @@ def diagram(
         emit(f"wrote {save(text, output, fmt.value, reads=(spec,))}")
 
 
+@app.command()
+@reports_errors
+def report(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="The page to write (.html): self-contained, opens offline.")] = "report.html",
+) -> None:
+    """One self-contained HTML page: summary, per-stage chart, block diagrams, layer table, receptive field, memory."""
+    from .html_report import report_html, save
+
+    emit(f"wrote {save(report_html(spec, input), output, reads=(spec,))}")
+
+
 def main() -> None:
     app()

@@ -220,3 +220,29 @@ def test_cli_refuses_a_suffix_that_does_not_match_the_format(tmp_path):
     done = runner.invoke(app, ["diagram", "--format", "dot", "-o", str(tmp_path / "x.svg")])
     assert done.exit_code == 2 and "must end in .dot, .gv" in done.output
     assert not list(tmp_path.iterdir())
+
+
+def test_readme_mermaid_block_is_what_the_command_prints():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```mermaid\n(.*?)```", readme, flags=re.S)
+    done = runner.invoke(app, ["diagram", "resnet50", "--block", "res2b", "--format", "mermaid"])
+    assert done.exit_code == 0 and done.output == block
+
+
+def test_package_api_exposes_diagram_and_report_html():
+    d = resnet_inspect.diagram("resnet50", level="block", block="res3a", input=224)
+    assert isinstance(d, resnet_inspect.Diagram) and d.to_svg().startswith("<svg")
+    assert resnet_inspect.report_html("resnet50").startswith("<!DOCTYPE html>")
+
+
+def test_resnet50v2_pool_shortcut_block_is_named_by_its_wiring():
+    # Keras' resnet_v2 stack: the last block of stages 2-4 strides by a MaxPooling2D(1, strides=2)
+    # shortcut (keras/src/applications/resnet.py, block2 with conv_shortcut=False, stride 2).
+    d = diagram("resnet50v2", "block", "res2c")
+    pools = [n for n in d.nodes if n.kind == "max_pool"]
+    assert len(pools) == 1 and pools[0].column == 1 and "MaxPool 1×1/2" in pools[0].lines
+    assert d.title.startswith("res2c: MaxPool shortcut block of stage2")
+    stage = diagram("resnet50v2", "stage", "stage2")
+    assert [n.lines[1] for n in stage.nodes[1:-1]] == ["conv block", "identity block", "MaxPool shortcut block"]
