@@ -341,9 +341,10 @@ def block_diagram(graph: "Graph", result: "TraceResult", block: str) -> Diagram:
     shapes = {info.name: shape_text(info.output_shape) for info in result.layers}
     links = [Link(src, layer.name, shapes[src]) for layer in layers for src in layer.inputs]
     links.append(Link(layers[-1].name, exit_id, shapes[layers[-1].name]))
-    kind = block_kind(layers)[1]
-    return layout(f"{visible(block)}: {kind} of {layers[0].stage}, "
-                  f"{excerpt(result.spec, 60)} at {shape_text(result.input_shape)}", "block", items, links)
+    where = f"{excerpt(result.spec, 60)} at {shape_text(result.input_shape)}"
+    if layers[0].stage in ("stem", "head"):  # not a residual block: no kind to name
+        return layout(f"{visible(block)} of {where}", "block", items, links)
+    return layout(f"{visible(block)}: {block_kind(layers)[1]} of {layers[0].stage}, {where}", "block", items, links)
 
 
 def stage_diagram(graph: "Graph", result: "TraceResult", stage: str) -> Diagram:

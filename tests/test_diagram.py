@@ -246,3 +246,28 @@ def test_resnet50v2_pool_shortcut_block_is_named_by_its_wiring():
     assert d.title.startswith("res2c: MaxPool shortcut block of stage2")
     stage = diagram("resnet50v2", "stage", "stage2")
     assert [n.lines[1] for n in stage.nodes[1:-1]] == ["conv block", "identity block", "MaxPool shortcut block"]
+
+
+def test_readme_picture_commands_run_as_written(tmp_path, monkeypatch):
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Pictures: `diagram` and `report`"):]
+    section = section[: section.index("\n## ", 1)]
+    commands = re.findall(r"^\$ resnet-inspect (.*?)(?:\s+#.*)?$", section, flags=re.M)
+    assert len(commands) == 5
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        done = runner.invoke(app, shlex.split(command))
+        assert done.exit_code == 0, (command, done.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r152.dot", "r50tv.html", "res3a.svg", "stage4.svg"]
+
+
+def test_stem_and_head_are_drawn_without_a_block_kind():
+    stem = diagram("resnet50", "block", "stem")
+    assert stem.title == "stem of resnet50 at 224×224×3"
+    # The blog's stem: pad 3 → 230, conv 7×7/2 → ⌊(230 − 7)/2⌋ + 1 = 112, pad 1 → 114, pool 3×3/2 → 56.
+    assert [e.label for e in stem.edges] == ["224×224×3", "230×230×3", "112×112×64", "112×112×64", "112×112×64",
+                                             "114×114×64", "56×56×64"]
+    assert diagram("resnet50", "block", "head").title == "head of resnet50 at 224×224×3"
