@@ -14,6 +14,7 @@ around its estimated text always holds the real text.
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,11 +242,12 @@ def _side_columns(items: list[Item], links: list[Link], main: list[str], ranks: 
     on_main = set(main)
     component: dict[str, int] = {}
     side_links = [l for l in links if l.source not in on_main and l.target not in on_main]
+    fresh = itertools.count()
     for item in items:
         if item.id in on_main:
             continue
         joined = {component[l.source] for l in side_links if l.target == item.id and l.source in component}
-        component[item.id] = min(joined) if joined else len(set(component.values()))
+        component[item.id] = min(joined) if joined else next(fresh)
         for other, c in list(component.items()):  # merge runs that this box joins
             if c in joined:
                 component[other] = component[item.id]

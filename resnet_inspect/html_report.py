@@ -226,6 +226,15 @@ def _layer_table(result: "TraceResult") -> str:
     return _section("Layers", f"<table>{head}<tbody>{''.join(rows)}</tbody>{foot}</table>")
 
 
+def render_written(path: Path, spec: "str | Path", size: int, fmt: str) -> str:
+    """What ``report`` prints once the page is written: one line, or a JSON record (``--format json``)."""
+    if fmt == "json":
+        from .formatting import to_json
+
+        return to_json({"ok": True, "action": "wrote", "spec": str(spec), "file": str(path), "bytes": size})
+    return f"wrote {visible(path)}: report of {visible(spec)}, {size:,} bytes"
+
+
 def save(page: str, path: "str | Path", reads: tuple = ()) -> Path:
     """Write the page atomically (temporary file, then rename); the path must end in .html or .htm."""
     from .safeio import atomic_write

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import resnet_inspect
 from resnet_inspect.cli import app
-from resnet_inspect.diagrams import Diagram, block_diagram, diagram, distinct_blocks, text_width
+from resnet_inspect.diagrams import Diagram, TextBox, block_diagram, diagram, distinct_blocks, text_width
 from resnet_inspect.engine import trace_graph
 from resnet_inspect.errors import InspectError, Location
 from resnet_inspect.graph import Graph, Layer, load_graph
@@ -47,10 +47,10 @@ def assert_no_text_overlaps(d: Diagram) -> None:
         for text in node.texts:
             assert text.inside(node.x, node.y, node.width, node.height), f"{text.text!r} outside box {node.id}"
     for node in d.nodes:  # labels never sit on a box either
+        area = TextBox("", node.x, node.y, node.width, node.height, 1)
         for edge in d.edges:
             if edge.label_box is not None:
-                assert not edge.label_box.overlaps(node.texts[0].__class__(
-                    "", node.x, node.y, node.width, node.height, 1)), f"label {edge.label} on box {node.id}"
+                assert not edge.label_box.overlaps(area), f"label {edge.label} on box {node.id}"
     for box in boxes:
         assert box.inside(0, 0, d.width, d.height), f"{box.text!r} outside the canvas"
 
@@ -121,8 +121,9 @@ def test_no_text_overlaps_and_every_text_fits_its_box_in_every_bundled_figure(sp
 
 def test_the_overlap_check_can_fail():
     d = diagram("resnet50", "block", "res3a")
-    moved = d.nodes[2].texts[0].__class__(**{**d.nodes[2].texts[0].__dict__, "y": d.nodes[1].texts[0].y})
+    moved = dataclasses.replace(d.nodes[2].texts[0], y=d.nodes[1].texts[0].y)
     assert moved.overlaps(d.nodes[1].texts[0])
+    assert not d.nodes[2].texts[0].overlaps(d.nodes[1].texts[0])
 
 
 def test_text_width_errs_wide_for_wide_glyphs():
@@ -271,3 +272,20 @@ def test_stem_and_head_are_drawn_without_a_block_kind():
     assert [e.label for e in stem.edges] == ["224×224×3", "230×230×3", "112×112×64", "112×112×64", "112×112×64",
                                              "114×114×64", "56×56×64"]
     assert diagram("resnet50", "block", "head").title == "head of resnet50 at 224×224×3"
+
+
+def test_two_side_runs_get_two_columns():
+    spec = dataclasses.replace(load_graph("resnet50").spec, input_shape=(8, 8, 4))
+    layers = (
+        _layer("input", Input((8, 8, 4)), block="stem", stage="stem"),
+        _layer("a1", Conv2D(4, 3, 1, 1), "input"), _layer("a2", BatchNorm(), "a1"), _layer("a3", ReLU(), "a2"),
+        _layer("a4", Conv2D(4, 3, 1, 1), "a3"), _layer("a5", BatchNorm(), "a4"),
+        _layer("pool", MaxPool(1, 1), "input"),
+        _layer("proj", Conv2D(4, 1, 1, 0), "input"), _layer("proj_bn", BatchNorm(), "proj"),
+        _layer("res2a", Add(), "a5", "pool", "proj_bn"),
+    )
+    graph = Graph(spec, layers)
+    d = block_diagram(graph, trace_graph(graph), "res2a")
+    assert {n.id: n.column for n in d.nodes if n.column} == {"pool": 1, "proj": 2, "proj_bn": 2}
+    assert d.node("proj").x > d.node("pool").x + d.node("pool").width
+    assert_no_text_overlaps(d)

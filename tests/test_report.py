@@ -135,3 +135,14 @@ def test_line_chart_ticks_are_round_and_texts_do_not_overlap():
     assert "head" not in [t.text for t in chart.texts]  # one layer wide: no room for its name
     for a, b in itertools.combinations(chart.texts, 2):
         assert not a.overlaps(b), (a.text, b.text)
+
+
+def test_cli_json_record_of_the_written_page(tmp_path: Path):
+    import json
+
+    out = tmp_path / "r.html"
+    done = runner.invoke(app, ["report", "-o", str(out), "--format", "json"])
+    assert done.exit_code == 0, done.output
+    record = json.loads(done.stdout)
+    assert record["ok"] and record["action"] == "wrote" and record["file"] == str(out)
+    assert record["bytes"] == out.stat().st_size and record["spec"] == "resnet50"
