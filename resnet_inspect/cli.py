@@ -552,10 +552,10 @@ class DiagramFormat(str, Enum):
 def diagram(
     spec: SpecArg = "resnet50",
     level: Annotated[DiagramLevel, typer.Option("--level", "-l", help="The whole network by stage, one stage by block, or one block by layer.")] = DiagramLevel.block,
-    block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a) or, with --level stage, the stage (stage3) to draw; default: the first.")] = None,
+    block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a; also stem or head) or, with --level stage, the stage (stage3) to draw.", show_default="the first block")] = None,
     input: InputOpt = None,
     fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help="SVG (no Graphviz needed), Graphviz DOT or Mermaid.")] = DiagramFormat.svg,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid); stdout when left out.")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid).", show_default="stdout")] = None,
 ) -> None:
     """The blog's figures from the spec: a block's convs, BN, ReLU, shortcut and add, or the network by stage, shapes on the edges."""
     from .diagrams import diagram as lay_out, save
@@ -565,6 +565,21 @@ def diagram(
         emit(text)
     else:
         emit(f"wrote {save(text, output, fmt.value, reads=(spec,))}")
+
+
+@app.command()
+@reports_errors
+def report(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="The page to write (.html): self-contained, opens offline.")] = "report.html",
+    fmt: RecordFormatOpt = RecordFormat.table,
+) -> None:
+    """One self-contained HTML page: summary, per-stage chart, block diagrams, layer table, receptive field, memory."""
+    from .html_report import render_written, report_html, save
+
+    page = report_html(spec, input)
+    emit(render_written(save(page, output, reads=(spec,)), spec, len(page.encode()), fmt.value))
 
 
 def main() -> None:
