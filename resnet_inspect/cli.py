@@ -87,7 +87,7 @@ RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="O
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
     "--columns", "-c", help="Columns to show, repeatable or comma-separated: "
     "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block "
-    "(see the README). Default: op,output_shape,params,macs (CSV: all).")]
+    "(see the README).", show_default="op,output_shape,params,macs; CSV: all")]
 
 
 class Names(str, Enum):
@@ -98,7 +98,8 @@ class Names(str, Enum):
 
 
 NamesOpt = Annotated[Optional[Names], typer.Option(
-    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.")]
+    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.",
+    show_default="the spec's own (blog) names")]
 
 
 class DType(str, Enum):
@@ -200,7 +201,8 @@ class Convention(str, Enum):
 
 
 ConventionOpt = Annotated[Optional[Convention], typer.Option(
-    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.")]
+    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.",
+    show_default="none: our MACs and FLOPs by stage")]
 
 
 @app.command()
@@ -301,7 +303,8 @@ def names_table(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> No
 def rf(
     spec: SpecArg = "resnet50",
     input: InputOpt = None,
-    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.")] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.",
+                                                 show_default="none")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""
