@@ -51,7 +51,11 @@ class InspectError(Exception):
         if self.layer:
             parts.append(f"layer {self.layer}")
         parts.append(self.message)
-        return ": ".join(parts).replace("\n", " ")
+        # File names, keys and values come from the user: control characters are shown as escapes
+        # (``\x1b``), never sent to the terminal; this is the one line every error is printed as.
+        from .usertext import visible
+
+        return visible(": ".join(parts).replace("\n", " "))
 
     def to_dict(self) -> dict:
         """The JSON form printed on stdout with ``--format json``."""

@@ -17,6 +17,10 @@ from .ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool
 from .spec import Spec, StageSpec, load_spec
 
 INPUT = "input"
+# The largest graph built. ResNet-1001 (3 stages of 111 bottlenecks) has 3,345 layers here and
+# ResNet-1202 (3 × 200 basic blocks) 4,215 (tests/test_hostile_specs.py builds both); a spec
+# beyond 20,000 is a mistake or an attack, and every command's time and memory grow with it.
+MAX_LAYERS = 20_000
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,16 @@ class _Builder:
         self.layers: list[Layer] = []
         self.names: dict[str, Location] = {}
         self.stage, self.block, self.where = "stem", "stem", spec.where("stem")
+        self.field = "stem"  # the spec field that made the layers being added (for errors)
 
     def add(self, name: str, op: Op, *inputs: str) -> str:
         if name in self.names:
             first = self.names[name]
             raise SpecError(f"duplicate layer name {name!r} (first made by line {first.line})",
                             where=self.where, layer=name)
+        if len(self.layers) >= MAX_LAYERS:
+            raise SpecError(f"the network has more than {MAX_LAYERS:,} layers (ResNet-1001 has 3,345); "
+                            "fewer blocks, please", where=self.where, field=self.field)
         self.names[name] = self.where
         self.layers.append(Layer(name, op, inputs, self.stage, self.block, self.where))
         return name
@@ -79,8 +87,8 @@ def build_graph(spec: Spec) -> Graph:
     """Expand a spec into its layers: stem, every block of every stage, head."""
     g = _Builder(spec)
     x = _stem(g, spec)
-    for stage in spec.stages:
-        g.stage, g.where = f"stage{stage.number}", stage.where
+    for position, stage in enumerate(spec.stages):
+        g.stage, g.where, g.field = f"stage{stage.number}", stage.where, f"stages[{position}].blocks"
         for index, letter in enumerate(block_letters(stage.blocks, stage.block_naming, stage)):
             g.block = f"res{stage.number}{letter}"
             conv_block = index == 0 and stage.first_block == "conv"
@@ -133,7 +141,7 @@ def _basic(g: _Builder, x: str, name: str, filters: tuple[int, ...], stride: int
 
 def _head(g: _Builder, spec: Spec, x: str) -> None:
     head = spec.head
-    g.stage, g.block, g.where = "head", "head", head.where
+    g.stage, g.block, g.where, g.field = "head", "head", head.where, "head"
     pool = AvgPool(head.pool_size, head.pool_size) if head.pool == "avg" else GlobalAvgPool()
     x = g.add("flatten", Flatten(), g.add("avg_pool", pool, x))
     x = g.add(head.dense_name, Dense(head.units), x)
