@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .errors import ShapeError
 from .graph import Graph, Layer, load_graph
-from .ops import OpError, Shape
+from .ops import IDENTITY, OpError, Shape, Window
 from .spec import Spec
 from .statistics import TraceResult
 from .usertext import excerpt
@@ -33,6 +33,8 @@ class LayerInfo:
     stage: str
     block: str
     detail: str
+    window: tuple[int, int, int] | None = None  # (kernel, stride, padding) of a conv or pool
+    receptive: Window = IDENTITY  # the op's receptive-field rule at this input (see :mod:`.receptive`)
 
     @property
     def params(self) -> int:
@@ -67,8 +69,9 @@ def _positive(hw: tuple[int, int], text: object) -> tuple[int, int]:
     return hw
 
 
-def trace_graph(graph: Graph, input_hw: tuple[int, int] | None = None) -> TraceResult:
+def trace_graph(graph: "Graph | Spec | str", input_hw: tuple[int, int] | None = None) -> TraceResult:
     """Propagate shapes through ``graph`` at ``input_hw`` (default: the spec's input)."""
+    graph = load_graph(graph)
     spec = graph.spec
     h, w = input_hw or spec.input_shape[:2]
     input_shape = (h, w, spec.input_shape[2])
@@ -80,11 +83,12 @@ def trace_graph(graph: Graph, input_hw: tuple[int, int] | None = None) -> TraceR
         try:
             out = input_shape if op.kind == "input" else op.output_shape(ins)
         except OpError as exc:
-            raise _shape_error(graph, layer, ins, str(exc)) from None
+            raise _shape_error(graph, layer, ins, str(exc), shapes) from None
         params = op.params(ins)
         shapes[layer.name] = out
         rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
-                              op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe()))
+                              op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe(),
+                              op.window(), op.receptive(ins)))
     return TraceResult(spec.name, input_shape, tuple(rows))
 
 
@@ -93,15 +97,17 @@ def trace(spec: str | Spec, input: int | str | tuple[int, int] | None = None) ->
     return trace_graph(load_graph(spec), None if input is None else parse_input(input))
 
 
-def smallest_input(graph: Graph) -> int | None:
+def smallest_input(graph: "Graph | Spec | str") -> int | None:
     """The smallest square input every layer accepts, or None when no size helps.
 
     One backward pass inverts each op's spatial rule (``Op.min_input``): the least length each
     layer's output needs, from the head back to the input. Output lengths never shrink as the
     input grows, so that size is exact for the windows; one forward pass confirms that the
     residual adds match there too. Only when they do not (a spec whose branches disagree) does
-    a doubling search and bisection look further up.
+    a doubling search and bisection look further up. Takes what ``trace`` takes: a bundled
+    spec's name, a path, a :class:`Spec` or a :class:`Graph`.
     """
+    graph = load_graph(graph)
     need = _least_input(graph)
     if need is None:
         return None
@@ -150,7 +156,8 @@ def _fits(graph: Graph, size: int) -> bool:
     return True
 
 
-def _shape_error(graph: Graph, layer: Layer, inputs: list[Shape], message: str) -> ShapeError:
+def _shape_error(graph: Graph, layer: Layer, inputs: list[Shape], message: str,
+                 shapes: dict[str, Shape] | None = None) -> ShapeError:
     got = " and ".join(str(list(shape)) for shape in inputs)
     if layer.op.kind != "add":
         message += f" (input {got})"
@@ -159,4 +166,20 @@ def _shape_error(graph: Graph, layer: Layer, inputs: list[Shape], message: str) 
             message += f"; the smallest input that works is {smallest} ({smallest}×{smallest})"
         else:
             message += "; no input size works"
+        if shapes:
+            message += f"; sizes {size_chain(graph, shapes)}"
     return ShapeError(message, where=layer.where, layer=layer.name)
+
+
+def size_chain(graph: Graph, shapes: dict[str, Shape]) -> str:
+    """How the map shrank, layer by layer where its H×W changed: ``192 → 198 (conv1_pad) → 96 (conv1) → …``."""
+    steps: list[str] = []
+    previous: tuple[int, ...] | None = None
+    for layer in graph:
+        shape = shapes.get(layer.name)
+        if shape is None or len(shape) != 3 or shape[:2] == previous:
+            continue
+        size = str(shape[0]) if shape[0] == shape[1] else f"{shape[0]}×{shape[1]}"
+        steps.append(size if previous is None else f"{size} ({layer.name})")
+        previous = shape[:2]
+    return " → ".join(steps)

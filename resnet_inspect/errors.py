@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .usertext import visible
+
 
 @dataclass(frozen=True)
 class Location:
@@ -43,6 +45,7 @@ class InspectError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        """The one line the CLI prints; any control character from a file shows as an escape (``\\x1b``)."""
         parts = []
         if self.where is not None:
             parts.append(str(self.where))
@@ -51,10 +54,6 @@ class InspectError(Exception):
         if self.layer:
             parts.append(f"layer {self.layer}")
         parts.append(self.message)
-        # File names, keys and values come from the user: control characters are shown as escapes
-        # (``\x1b``), never sent to the terminal; this is the one line every error is printed as.
-        from .usertext import visible
-
         return visible(": ".join(parts).replace("\n", " "))
 
     def to_dict(self) -> dict:

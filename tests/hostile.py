@@ -67,6 +67,7 @@ class Case:
     time_limit: float = TIME_LIMIT
     rss_limit_mb: float = RSS_LIMIT_MB
     env: dict[str, str] = field(default_factory=dict)
+    file_size_limit: int | None = None  # bytes any one file may grow to (a full disk), or None
 
     @property
     def id(self) -> str:
@@ -79,6 +80,12 @@ _MEASURED: list[tuple[str, str, float, float]] = []
 def measured() -> list[tuple[str, str, float, float]]:
     """(class, case, seconds, peak RSS in MB) of every case run so far in this process."""
     return list(_MEASURED)
+
+
+def record(case: Case, outcome: Outcome) -> None:
+    """Count ``case`` in :func:`summary` (``run_case`` does; a caller running cases itself, e.g.
+    several at a time, calls it before :func:`judge`)."""
+    _MEASURED.append((case.klass, case.name, outcome.seconds, outcome.peak_rss_mb))
 
 
 def prepare(case: Case, root: Path) -> tuple[Path, Path]:
@@ -97,50 +104,60 @@ def prepare(case: Case, root: Path) -> tuple[Path, Path]:
     return work, outside
 
 
-def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
 
 
-# The child is started by a tiny launcher that forks and execs the CLI itself. Started straight
-# from pytest, the CLI's ``ru_maxrss`` would include pytest's own RSS at the fork (Linux carries
-# the pre-exec memory's high-water mark into the exec'd process: 687 MB for "no such file" late in
-# a full run); forked from the launcher, the CLI starts from the launcher's ~10 MB. The launcher
-# writes the CLI's peak RSS (kB) on the pipe it is given and exits as the CLI did.
-_LAUNCHER = """
-import os, signal, sys
-report = int(sys.argv[1])
-os.set_inheritable(report, False)
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.executable, [sys.executable, "-m", "resnet_inspect", *sys.argv[2:]])
-_, status, usage = os.wait4(pid, 0)
-os.write(report, str(usage.ru_maxrss).encode())
-os.close(report)
-if os.WIFSIGNALED(status):
-    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-    os.kill(os.getpid(), os.WTERMSIG(status))
-sys.exit(os.waitstatus_to_exitcode(status))
+_snapshot = snapshot  # the earlier private name
+
+
+# Linux counts the forking process's RSS in a child's ru_maxrss (exec keeps the old mm's high-water
+# mark), so a CLI child forked straight from pytest (hundreds of MB once torch is imported) would
+# report pytest's size. A small reaper process starts the CLI child instead, waits for it with
+# wait4, writes its own peak RSS (KiB) to the file named in argv[1] and exits with its exit code.
+# argv[2] is a file-size limit in bytes (RLIMIT_FSIZE, "-" for none) set in the CLI child only,
+# to simulate a full disk: writes beyond it fail with EFBIG (Python ignores SIGXFSZ).
+# ``HOSTILE_RLIMIT_AS_MB`` in a case's env caps the CLI's address space, so a case that must hit
+# a failed allocation does so on any machine, whatever its RAM and overcommit policy.
+_REAPER = """
+import os, resource, signal, subprocess, sys
+limit = None if sys.argv[2] == "-" else int(sys.argv[2])
+memory = os.environ.pop("HOSTILE_RLIMIT_AS_MB", "")
+def limits():
+    if limit is not None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    if memory:
+        resource.setrlimit(resource.RLIMIT_AS, (int(memory) << 20, int(memory) << 20))
+child = subprocess.Popen(sys.argv[3:], preexec_fn=limits if limit is not None or memory else None)
+signal.signal(signal.SIGTERM, lambda *_: child.kill())
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+if code < 0:
+    os.kill(os.getpid(), -code)
+sys.exit(code)
 """
 
 
 def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: float = TIME_LIMIT,
-            env: dict[str, str] | None = None) -> Outcome:
+            env: dict[str, str] | None = None, file_size_limit: int | None = None) -> Outcome:
     """``python -m resnet_inspect ARGS`` in ``cwd``: exit code, output, wall time, the child's peak RSS.
 
-    The CLI is reaped with ``os.wait4`` by the launcher above, so its own ``ru_maxrss`` is known
-    (``RUSAGE_CHILDREN`` would be the largest of all children so far); a timer kills the whole
-    process group at ``timeout``.
+    The child is reaped with ``os.wait4`` by a small reaper process (see ``_REAPER``) so its own
+    ``ru_maxrss`` is known; a timer kills the process group at ``timeout``.
     """
     child_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
     child_env.update({"HOME": str(cwd), "TMPDIR": str(cwd), "PYTHONDONTWRITEBYTECODE": "1",
                       "NO_COLOR": "1", **(env or {})})
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as rss_file:
         start = time.perf_counter()
-        report_r, report_w = os.pipe()
-        proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, str(report_w), *args], cwd=cwd,
-                                env=child_env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                stdout=out, stderr=err, start_new_session=True, pass_fds=(report_w,))
-        os.close(report_w)
+        limit = "-" if file_size_limit is None else str(file_size_limit)
+        proc = subprocess.Popen([sys.executable, "-c", _REAPER, rss_file.name, limit,
+                                 sys.executable, "-m", "resnet_inspect", *args], cwd=cwd, env=child_env,
+                                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                stdout=out, stderr=err, start_new_session=True)
         killed = threading.Event()
 
         def kill() -> None:
@@ -159,15 +176,15 @@ def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: floa
         seconds = time.perf_counter() - start
         timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
-        with os.fdopen(report_r, "rb") as report:
-            peak_kb = int(report.read() or b"0")
+        reported = rss_file.read().strip()
+        peak_kib = int(reported) if reported else 0
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", errors="replace")
         stderr = err.read().decode("utf-8", errors="replace")
     if killed.is_set():
         raise AssertionError(f"timed out after {timeout} s: {args}\nstderr: {stderr[-2000:]}")
-    return Outcome(args, proc.returncode, stdout, stderr, seconds, peak_kb / 1024)
+    return Outcome(args, proc.returncode, stdout, stderr, seconds, peak_kib / 1024)
 
 
 def run_case(case: Case, root: Path) -> Outcome:
@@ -175,7 +192,7 @@ def run_case(case: Case, root: Path) -> Outcome:
     work, outside = prepare(case, root)
     before_outside = _snapshot(outside)
     before_work = _snapshot(work)
-    outcome = run_cli(case.args, work, case.stdin, case.time_limit, case.env)
+    outcome = run_cli(case.args, work, case.stdin, case.time_limit, case.env, case.file_size_limit)
     _MEASURED.append((case.klass, case.name, outcome.seconds, outcome.peak_rss_mb))
     judge(case, outcome, work, outside, before_outside, before_work)
     return outcome
