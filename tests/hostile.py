@@ -108,9 +108,6 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
 
 
-_snapshot = snapshot  # the earlier private name
-
-
 # Linux counts the forking process's RSS in a child's ru_maxrss (exec keeps the old mm's high-water
 # mark), so a CLI child forked straight from pytest (hundreds of MB once torch is imported) would
 # report pytest's size. A small reaper process starts the CLI child instead, waits for it with
@@ -122,13 +119,13 @@ _snapshot = snapshot  # the earlier private name
 _REAPER = """
 import os, resource, signal, subprocess, sys
 limit = None if sys.argv[2] == "-" else int(sys.argv[2])
-memory = os.environ.pop("HOSTILE_RLIMIT_AS_MB", "")
+address_space = os.environ.pop("HOSTILE_RLIMIT_AS_MB", "")
 def limits():
     if limit is not None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    if memory:
-        resource.setrlimit(resource.RLIMIT_AS, (int(memory) << 20, int(memory) << 20))
-child = subprocess.Popen(sys.argv[3:], preexec_fn=limits if limit is not None or memory else None)
+    if address_space:
+        resource.setrlimit(resource.RLIMIT_AS, (int(address_space) << 20, int(address_space) << 20))
+child = subprocess.Popen(sys.argv[3:], preexec_fn=limits if limit is not None or address_space else None)
 signal.signal(signal.SIGTERM, lambda *_: child.kill())
 _, status, usage = os.wait4(child.pid, 0)
 with open(sys.argv[1], "w") as report:
@@ -190,10 +187,10 @@ def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: floa
 def run_case(case: Case, root: Path) -> Outcome:
     """Run ``case`` in a fresh folder under ``root`` and assert everything a good answer holds."""
     work, outside = prepare(case, root)
-    before_outside = _snapshot(outside)
-    before_work = _snapshot(work)
+    before_outside = snapshot(outside)
+    before_work = snapshot(work)
     outcome = run_cli(case.args, work, case.stdin, case.time_limit, case.env, case.file_size_limit)
-    _MEASURED.append((case.klass, case.name, outcome.seconds, outcome.peak_rss_mb))
+    record(case, outcome)
     judge(case, outcome, work, outside, before_outside, before_work)
     return outcome
 
@@ -215,7 +212,7 @@ def judge(case: Case, outcome: Outcome, work: Path, outside: Path,
     assert outcome.seconds <= case.time_limit, f"took {outcome.seconds:.1f} s {where}"
     assert outcome.peak_rss_mb <= case.rss_limit_mb, f"peak RSS {outcome.peak_rss_mb:.0f} MB {where}"
     assert SECRET not in both, f"secret leaked to output {where}"
-    assert _snapshot(outside) == before_outside, f"touched a file outside its folder {where}"
+    assert snapshot(outside) == before_outside, f"touched a file outside its folder {where}"
     for path in work.rglob("*"):
         if path.is_file() and not path.is_symlink() and str(path) not in before_work:
             data = path.read_bytes()
