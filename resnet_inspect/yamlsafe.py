@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Location, SpecError
+from .errors import InspectError, Location, SpecError
 from .safeio import read_bytes
 from .usertext import excerpt, visible
 
@@ -102,7 +102,12 @@ def read_text(path: Path) -> str:
     ``/dev/zero`` or a 2 GB sparse file is refused at once, a FIFO or a device instead of
     blocking forever.
     """
-    raw = read_bytes(path, MAX_BYTES, "spec file")
+    try:
+        raw = read_bytes(path, MAX_BYTES, "spec file")
+    except SpecError:
+        raise
+    except InspectError as exc:  # a spec that cannot be read is a SpecError like any other
+        raise SpecError(exc.message, where=exc.where) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
