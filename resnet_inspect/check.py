@@ -9,8 +9,9 @@ does not exist, no specs found) raises.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ class SpecCheck:
     spec: str | None
     error: InspectError | None
     expectations: tuple[Expectation, ...] = ()
+    seconds: float = 0.0  # wall time to read, build and check the file (JUnit's time attribute)
 
     @property
     def ok(self) -> bool:
@@ -61,6 +63,22 @@ class SpecCheck:
 @dataclass(frozen=True)
 class CheckReport:
     specs: tuple[SpecCheck, ...]
+
+    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
+    def __repr__(self) -> str:
+        from .display import check_repr
+
+        return check_repr(self)
+
+    def __rich__(self) -> "Any":
+        from .report import check_table
+
+        return check_table(self)
+
+    def _repr_html_(self) -> str:
+        from .display import check_html
+
+        return check_html(self)
 
     @property
     def ok(self) -> bool:
@@ -108,7 +126,13 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 def check_paths(paths: Iterable[str | Path]) -> CheckReport:
     """Check every spec found under ``paths``; raises only when the command is misused."""
-    return CheckReport(tuple(check_file(path) for path in find_specs(paths)))
+    return CheckReport(tuple(_timed(path) for path in find_specs(paths)))
+
+
+def _timed(path: Path) -> SpecCheck:
+    start = time.perf_counter()
+    result = check_file(path)
+    return replace(result, seconds=time.perf_counter() - start)
 
 
 def check_file(path: Path) -> SpecCheck:
@@ -188,6 +212,8 @@ def _shapes(spec: Spec, result: TraceResult, shapes: dict) -> Iterator[Expectati
 
 def _compare(spec: Spec, path: tuple[str, ...], name: str, expected: Any, found: int, kind: str) -> Expectation:
     """Exact values must match; budgets are upper bounds (``found <= expected``)."""
+    if isinstance(expected, str):  # a quoted budget, "4.0e9": the schema allows what PyYAML makes of 4.0e9
+        expected = float(expected.replace("_", ""))
     if kind == "exact":
         ok = found == expected
         message = f"{name}: expected {expected:,}, found {found:,}"

@@ -7,7 +7,6 @@ Computes nothing; every number comes from :mod:`.check` or :mod:`.diff`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
@@ -15,7 +14,8 @@ from xml.etree import ElementTree
 from .check import CheckReport, Expectation, SpecCheck
 from .diff import DiffResult, LayerDiff
 from .errors import InspectError, Location
-from .formatting import count, shape_text
+from .formatting import count, shape_text, to_json
+from .usertext import markup, visible
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -73,11 +73,15 @@ def _annotation(where: Location, message: str) -> str:
 
 
 def _escape_data(text: str) -> str:
-    """GitHub's workflow-command escaping for the message part."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """GitHub's workflow-command escaping of a message, after control characters are made visible.
+
+    GitHub reads ``%``, CR and LF as escapes; an ESC or BEL from a spec would reach the log raw.
+    """
+    return visible(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
+    """A property value also ends at ``,`` and its name at ``:`` (GitHub's rules)."""
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
@@ -89,26 +93,44 @@ def _summary_line(report: CheckReport) -> str:
 
 
 def check_junit(report: CheckReport) -> str:
-    """JUnit XML: a suite per spec file, a test case for "builds" and one per expectation."""
+    """JUnit XML as Jenkins' and GitLab's schema (junit-10.xsd) allows it.
+
+    A suite per spec file (its ``file`` attribute and a ``spec`` property say which), a test case
+    "builds" and one per expectation, all with ``classname`` = the file, so two specs of the same
+    name stay apart. Test cases may not carry ``file``/``line`` there: the location leads the
+    failure text instead. Every string goes through :func:`visible` first, because XML 1.0 cannot
+    hold most control characters at all (escaped or not).
+    """
     c = report.counts
     failures = sum((s.error is not None) + len(s.failures) for s in report.specs)
-    root = ElementTree.Element("testsuites", name="resnet-inspect check",
-                               tests=str(c["specs"] + c["expectations"]), failures=str(failures), errors="0")
+    root = ElementTree.Element("testsuites", name="resnet-inspect check", tests=str(c["specs"] + c["expectations"]),
+                               failures=str(failures), errors="0", time=_seconds(sum(s.seconds for s in report.specs)))
     for spec in report.specs:
-        suite = ElementTree.SubElement(root, "testsuite", name=spec.file, tests=str(1 + len(spec.expectations)),
-                                       failures=str((spec.error is not None) + len(spec.failures)), errors="0")
-        classname = spec.spec or spec.file
-        case = ElementTree.SubElement(suite, "testcase", classname=classname, name="builds", file=spec.file)
-        if spec.error is not None:
-            ElementTree.SubElement(case, "failure", message=str(spec.error), type="InspectError").text = str(spec.error)
-        for e in spec.expectations:
-            case = ElementTree.SubElement(suite, "testcase", classname=classname, name=e.name, file=e.where.file,
-                                          line=str(e.where.line or ""))
-            if not e.ok:
-                text = f"{e.where}: {e.message}"
-                ElementTree.SubElement(case, "failure", message=e.message, type="ExpectationFailed").text = text
+        _junit_suite(root, spec)
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
+
+
+def _junit_suite(root: ElementTree.Element, spec: SpecCheck) -> None:
+    file = visible(spec.file)
+    suite = ElementTree.SubElement(root, "testsuite", name=file, tests=str(1 + len(spec.expectations)),
+                                   failures=str((spec.error is not None) + len(spec.failures)), errors="0",
+                                   skipped="0", time=_seconds(spec.seconds), file=file)
+    properties = ElementTree.SubElement(suite, "properties")
+    ElementTree.SubElement(properties, "property", name="spec", value=visible(spec.spec or ""))
+    case = ElementTree.SubElement(suite, "testcase", classname=file, name="builds", time=_seconds(spec.seconds))
+    if spec.error is not None:
+        ElementTree.SubElement(case, "failure", message=str(spec.error), type="InspectError").text = str(spec.error)
+    for e in spec.expectations:
+        case = ElementTree.SubElement(suite, "testcase", classname=file, name=visible(e.name), time="0")
+        if not e.ok:
+            ElementTree.SubElement(case, "failure", message=visible(e.message),
+                                   type="ExpectationFailed").text = visible(f"{e.where}: {e.message}")
+
+
+def _seconds(seconds: float) -> str:
+    """JUnit's time: seconds with a dot and no exponent (the schema's SUREFIRE_TIME pattern)."""
+    return f"{seconds:.3f}"
 
 
 def check_table(report: CheckReport) -> "RenderableType":
@@ -122,16 +144,16 @@ def check_table(report: CheckReport) -> "RenderableType":
     for spec in report.specs:
         held = len(spec.expectations) - len(spec.failures)
         result = "[green]ok[/]" if spec.ok else ("[red]does not build[/]" if spec.error else "[red]FAILED[/]")
-        table.add_row(spec.spec or "—", spec.file, result, f"{held}/{len(spec.expectations)}")
+        table.add_row(markup(spec.spec or "—"), markup(spec.file), result, f"{held}/{len(spec.expectations)}")
     problems = [Text(f"✗ {spec.error}", style="red") for spec in report.specs if spec.error]
-    problems += [Text(f"✗ {e.where}: {e.message}", style="red") for s in report.specs for e in s.failures]
+    problems += [Text(visible(f"✗ {e.where}: {e.message}"), style="red") for s in report.specs for e in s.failures]
     verdict = Text(_summary_line(report), style="green" if report.ok else "bold red")
     return Group(table, *problems, verdict)
 
 
 def render_check(report: CheckReport, fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return json.dumps(check_dict(report), indent=2)
+        return to_json(check_dict(report))
     return {"github": check_github, "junit": check_junit, "table": check_table}[fmt](report)
 
 
@@ -203,6 +225,6 @@ def _scaled(change: int, total: int) -> str:
 
 def render_diff(result: DiffResult, fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return json.dumps(diff_dict(result), indent=2)
+        return to_json(diff_dict(result))
     return diff_table(result)
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 
 # C0 controls (tab and newline handled by the caller's choice), DEL, C1 controls, the Unicode
-# line/paragraph separators and the bidirectional overrides/isolates (Trojan Source).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-_CONTROL_WITH_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# line/paragraph separators, the bidirectional overrides/isolates (Trojan Source), and the
+# noncharacters and lone surrogates that XML 1.0 forbids and UTF-8 cannot encode (YAML's "\ud800").
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff\ud800-\udfff]")
+_CONTROL_WITH_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff\ud800-\udfff]")
 
 
 def _escape(match: re.Match[str]) -> str:

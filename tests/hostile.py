@@ -106,73 +106,70 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
 
 
-# The CLI runs as the grandchild of a small Python launcher: a process's peak RSS (``ru_maxrss``)
-# carries the memory of the process it was forked from across ``exec``, so a child forked straight
-# from a large pytest process would report pytest's size, not its own. The launcher has exec'd
-# into a fresh small interpreter before it forks, so the CLI's ``ru_maxrss`` is its own.
-# ``HOSTILE_RLIMIT_AS_MB`` caps the CLI's address space, so a case that must hit a failed
-# allocation does so on any machine, whatever its RAM and overcommit policy.
+# The child is started by a small launcher that forks it and reports its ``ru_maxrss``: a process
+# forked straight from pytest (hundreds of MB once torch is loaded) inherits the parent's resident
+# pages in its high-water mark, which would hide the child's own peak.
+# ``HOSTILE_RLIMIT_AS_MB`` in a case's env caps the CLI's address space, so a case that must hit
+# a failed allocation does so on any machine, whatever its RAM and overcommit policy.
 _LAUNCHER = """
 import os, sys
-report, args = sys.argv[1], sys.argv[2:]
 pid = os.fork()
 if pid == 0:
     limit = os.environ.pop("HOSTILE_RLIMIT_AS_MB", "")
     if limit:
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (int(limit) << 20, int(limit) << 20))
-    os.execv(sys.executable, [sys.executable, "-m", "resnet_inspect", *args])
+    os.execv(sys.executable, [sys.executable, "-m", "resnet_inspect", *sys.argv[2:]])
 _, status, usage = os.wait4(pid, 0)
-with open(report, "w") as handle:
-    handle.write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status) % 256)
+with open(sys.argv[1], "w") as report:
+    report.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 """
+
+
+_snapshot = snapshot  # the earlier private name
 
 
 def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: float = TIME_LIMIT,
             env: dict[str, str] | None = None) -> Outcome:
-    """``python -m resnet_inspect ARGS`` in ``cwd``: exit code, output, wall time, the child's peak RSS.
+    """``python -m resnet_inspect ARGS`` in ``cwd``: exit code, output, wall time, the child's own peak RSS.
 
-    The CLI is reaped with ``os.wait4`` by a small launcher (see ``_LAUNCHER``) so its own
-    ``ru_maxrss`` is known (``RUSAGE_CHILDREN`` would be the largest of all children so far, and a
-    child forked from pytest would count pytest's memory); a timer kills the process group at
-    ``timeout``.
+    A timer kills the whole process group at ``timeout`` (a FIFO read or a runaway loop).
     """
     child_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
     child_env.update({"HOME": str(cwd), "TMPDIR": str(cwd), "PYTHONDONTWRITEBYTECODE": "1",
                       "NO_COLOR": "1", **(env or {})})
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile(suffix=".rss") as report:
-        start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, report.name, *args], cwd=cwd, env=child_env,
-                                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                stdout=out, stderr=err, start_new_session=True)
-        killed = threading.Event()
+    with tempfile.TemporaryDirectory() as scratch:
+        rss_file = Path(scratch) / "maxrss"
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(rss_file), *args], cwd=cwd,
+                                    env=child_env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                    stdout=out, stderr=err, start_new_session=True)
+            killed = threading.Event()
 
-        def kill() -> None:
-            killed.set()
-            os.killpg(proc.pid, signal.SIGKILL)
+            def kill() -> None:
+                killed.set()
+                os.killpg(proc.pid, signal.SIGKILL)
 
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        if stdin:
-            try:
-                proc.stdin.write(stdin)  # type: ignore[union-attr]
-                proc.stdin.close()  # type: ignore[union-attr]
-            except BrokenPipeError:
-                pass
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", errors="replace")
-        stderr = err.read().decode("utf-8", errors="replace")
-        reported = Path(report.name).read_text().strip()
-    peak_kb = int(reported) if reported.isdigit() else usage.ru_maxrss
-    if killed.is_set():
-        raise AssertionError(f"timed out after {timeout} s: {args}\nstderr: {stderr[-2000:]}")
+            timer = threading.Timer(timeout, kill)
+            timer.start()
+            if stdin:
+                try:
+                    proc.stdin.write(stdin)  # type: ignore[union-attr]
+                    proc.stdin.close()  # type: ignore[union-attr]
+                except BrokenPipeError:
+                    pass
+            proc.wait()
+            seconds = time.perf_counter() - start
+            timer.cancel()
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode("utf-8", errors="replace")
+            stderr = err.read().decode("utf-8", errors="replace")
+        if killed.is_set():
+            raise AssertionError(f"timed out after {timeout} s: {args}\nstderr: {stderr[-2000:]}")
+        peak_kb = int(rss_file.read_text()) if rss_file.exists() else 0
     return Outcome(args, proc.returncode, stdout, stderr, seconds, peak_kb / 1024)
 
 

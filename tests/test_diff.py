@@ -76,7 +76,7 @@ def test_json_contract():
     result = run("diff", "resnet50", "resnet50-torchvision", "--input", "224", "--format", "json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert set(data) == {"a", "b", "identical", "totals", "stride_moves", "layers"}
+    assert set(data) == {"resnet_inspect", "a", "b", "identical", "totals", "stride_moves", "layers"}
     assert data["a"] == {"spec": "resnet50", "input": [224, 224, 3]}
     assert data["totals"]["macs"] == {"a": 3_857_973_248, "b": 4_089_184_256, "change": 231_211_008}
     assert data["stride_moves"][0] == {"block": "res3a", "stride": 2, "from_layer": "res3a_branch2a",

@@ -30,3 +30,14 @@ def test_the_timer_kills_a_hang(tmp_path: Path) -> None:
     # `check -` style stdin reads are not needed: a FIFO opened for reading blocks without a writer.
     with pytest.raises(AssertionError, match="timed out"):
         run_cli(["--help"], tmp_path, timeout=0.001)
+
+
+def test_peak_rss_is_the_childs_own_not_the_parents(tmp_path: Path) -> None:
+    # Regression: ru_maxrss carried pytest's own size across vfork+exec (687 MB for a missing
+    # spec once torch was imported by earlier tests). With 300 MB held here, the child's figure
+    # must still be its own: a Python + typer process is far below 250 MB.
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touch every page so it is resident
+    outcome = run_cli(["list", "--format", "json"], tmp_path)
+    assert outcome.code == 0 and 5 < outcome.peak_rss_mb < 250, outcome.peak_rss_mb
+    del ballast
