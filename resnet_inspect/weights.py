@@ -168,32 +168,24 @@ def _count(shape: tuple[int, ...]) -> int:
     return total
 
 
-_TORCHVISION_BRANCH = {"2a": ("conv1", "bn1"), "2b": ("conv2", "bn2"), "2c": ("conv3", "bn3"),
-                       "1": ("downsample.0", "downsample.1")}
-_TORCHVISION_ENDS = {"conv": "conv1", "batch_norm": "bn1", "dense": "fc"}
+WEIGHTED = ("conv", "batch_norm", "dense")
 
 
 def torchvision_names(graph: Graph) -> dict[str, str]:
-    """Blog layer name -> torchvision module path (``res2a_branch2a`` -> ``layer1.0.conv1``).
+    """Blog layer name -> torchvision module path (``res2a_branch2a`` -> ``layer1.0.conv1``) for
+    every layer with weights: the torchvision column of the one name table in :mod:`.naming`."""
+    return _weighted_names(graph, "torchvision")
 
-    Read off the graph, so it follows whatever names the block expansion gave: torchvision
-    numbers stages from layer1 and blocks from 0, calls the shortcut ``downsample.0`` (conv) /
-    ``downsample.1`` (BN), the stem ``conv1``/``bn1`` and the head ``fc``.
-    """
-    names: dict[str, str] = {}
-    stages: dict[str, int] = {}
-    blocks: dict[str, str] = {}
-    for layer in graph:
-        kind = layer.op.kind
-        if kind not in _TORCHVISION_ENDS:
-            continue
-        if layer.block in ("stem", "head"):
-            names[layer.name] = _TORCHVISION_ENDS[kind]
-            continue
-        if layer.block not in blocks:
-            stage = stages.setdefault(layer.stage, len(stages) + 1)
-            index = sum(1 for block in blocks.values() if block.startswith(f"layer{stage}."))
-            blocks[layer.block] = f"layer{stage}.{index}"
-        conv, bn = _TORCHVISION_BRANCH[layer.name.rsplit("_branch", 1)[1]]
-        names[layer.name] = f"{blocks[layer.block]}.{conv if kind == 'conv' else bn}"
-    return names
+
+def keras3_names(graph: Graph) -> dict[str, str]:
+    """Blog layer name -> Keras 3 layer name (``res2a_branch2a`` -> ``conv2_block1_1_conv``) for
+    every layer with weights, from the same table."""
+    return _weighted_names(graph, "keras3")
+
+
+def _weighted_names(graph: Graph, scheme: str) -> dict[str, str]:
+    from .naming import names_in
+
+    kinds = {layer.name: layer.op.kind for layer in graph}
+    return {name: other for name, other in names_in(graph, scheme).items()
+            if other is not None and kinds[name] in WEIGHTED}
