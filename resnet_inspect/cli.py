@@ -473,12 +473,16 @@ def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weigh
 def run_network(
     spec: SpecArg,
     weights: WeightsFileOpt,
-    image: Annotated[Optional[str], typer.Option("--image", help="A picture: resized to the spec's input, normalised by its convention.",
+    image: Annotated[Optional[str], typer.Option("--image", help="A picture (PNG, JPEG, BMP, TIFF, WebP): resized as --resize says, normalised by the spec's convention.",
                                                  show_default="none: give --image or --array")] = None,
     array: Annotated[Optional[str], typer.Option("--array", help="An NHWC float32 .npy, already preprocessed (H×W×C gets a batch dim).",
                                                  show_default="none: give --image or --array")] = None,
     save_output: Annotated[Optional[str], typer.Option("--save-output", help="Write the final output (softmax or logits) as .npy.",
                                                        show_default="not saved")] = None,
+    save_input: Annotated[Optional[str], typer.Option("--save-input", help="Write the batch the network received (NHWC, preprocessed) as .npy.",
+                                                      show_default="not saved")] = None,
+    resize: Annotated[Optional[str], typer.Option("--resize", help="How --image is resized: torch (shorter side 256, centre crop 224) or caffe (Keras: stretch, nearest).",
+                                                  show_default="the spec's preprocessing")] = None,
     top: Annotated[int, typer.Option("--top", "-k", help="How many classes to show per item.")] = 5,
     repeat: Annotated[int, typer.Option("--repeat", help="Timed forward passes after one warm-up (median and min).")] = 0,
     max_memory: MaxMemoryOpt = "4GB",
@@ -493,9 +497,13 @@ def run_network(
     inference.check_run_options(top, repeat)
     graph = _load_graph(spec)
     reads = (weights, image, array, graph.spec.file)
+    if save_input is not None:
+        inference.check_output(save_input, reads, "--save-input")  # before the run, not after it
     if save_output is not None:
-        inference.check_output(save_output, reads, "--save-output")  # before the run, not after it
-    x, source = inference.load_input(graph, image=image, array=array, max_memory=limit)
+        inference.check_output(save_output, (*reads, save_input), "--save-output")
+    x, source = inference.load_input(graph, image=image, array=array, max_memory=limit, resize=resize)
+    if save_input is not None:
+        inference.save_array(x, save_input, reads, "--save-input")
     with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as hooks:
         result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=hooks.on_layer,
                                on_pass=hooks.on_pass, max_memory=limit)
