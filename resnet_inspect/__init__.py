@@ -11,8 +11,8 @@ from .errors import InspectError, ShapeError, SpecError
 from .graph import Graph, Layer, build_graph, load_graph
 from .spec import Spec, bundled_specs, load_spec, parse_spec
 from .statistics import Totals, TraceResult
+from ._version import __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Graph", "InspectError", "Layer", "LayerInfo", "ShapeError", "Spec", "SpecError", "Totals", "TraceResult",

@@ -64,6 +64,22 @@ class SpecCheck:
 class CheckReport:
     specs: tuple[SpecCheck, ...]
 
+    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
+    def __repr__(self) -> str:
+        from .display import check_repr
+
+        return check_repr(self)
+
+    def __rich__(self) -> "Any":
+        from .report import check_table
+
+        return check_table(self)
+
+    def _repr_html_(self) -> str:
+        from .display import check_html
+
+        return check_html(self)
+
     @property
     def ok(self) -> bool:
         return all(s.ok for s in self.specs)
@@ -196,6 +212,8 @@ def _shapes(spec: Spec, result: TraceResult, shapes: dict) -> Iterator[Expectati
 
 def _compare(spec: Spec, path: tuple[str, ...], name: str, expected: Any, found: int, kind: str) -> Expectation:
     """Exact values must match; budgets are upper bounds (``found <= expected``)."""
+    if isinstance(expected, str):  # a quoted budget, "4.0e9": the schema allows what PyYAML makes of 4.0e9
+        expected = float(expected.replace("_", ""))
     if kind == "exact":
         ok = found == expected
         message = f"{name}: expected {expected:,}, found {found:,}"

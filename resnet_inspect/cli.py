@@ -19,9 +19,27 @@ app = typer.Typer(
     name="resnet-inspect",
     help="Trace a residual network from a YAML spec: every layer's name, shape, parameters and cost.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion: click answers completion requests from its env
+    # variable before any command runs; shellingham is imported only by those two options.
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        sys.stdout.write(f"resnet-inspect {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Trace a residual network from a YAML spec: every layer's name, shape, parameters and cost."""
 
 
 class Format(str, Enum):
@@ -51,7 +69,7 @@ class Depth(str, Enum):
 
 SpecArg = Annotated[str, typer.Argument(help="Bundled spec name (see `list`) or path to a YAML spec.")]
 InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input size: 224 or HxW like 224x320.")]
-InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Input size (repeatable): 224 or 224x320.")]
+InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Input size (repeatable): 224, 224x320, or a range start:stop:step like 160:640:32 (stop included).")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
@@ -132,16 +150,41 @@ def trace(
     emit(formatting.render_trace(result, fmt.value, depth.value, columns))
 
 
+class Convention(str, Enum):
+    paper = "paper"
+    torchinfo = "torchinfo"
+    fvcore = "fvcore"
+    ptflops = "ptflops"
+    ptflops_aten = "ptflops-aten"
+    thop = "thop"
+
+
+ConventionOpt = Annotated[Optional[Convention], typer.Option(
+    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.")]
+
+
 @app.command()
 @reports_errors
-def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table) -> None:
-    """MACs and FLOPs per input size, with a per-stage breakdown."""
+def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table,
+          convention: ConventionOpt = None) -> None:
+    """MACs and FLOPs per input size, with a per-stage breakdown (or a peer's count by op); a range (160:640:32) gives one row per size."""
     from .engine import trace as run_trace
     from .spec import load_spec
+    from .sweep import is_range
+
+    if input and any(is_range(text) for text in input):
+        from .graph import load_graph
+        from .sweep import parse_sizes, sweep
+
+        if convention:
+            raise InspectError("--convention counts one size at a time; give plain --input sizes, not a range",
+                               field="--convention")
+        emit(formatting.render_sweep(sweep(load_graph(spec), parse_sizes(input)), fmt.value))
+        return
 
     loaded = load_spec(spec)
     results = [run_trace(loaded, size) for size in (input or [None])]
-    emit(formatting.render_flops(loaded.name, results, fmt.value))
+    emit(formatting.render_flops(loaded.name, results, fmt.value, convention.value if convention else None))
 
 
 @app.command()
@@ -195,6 +238,52 @@ def diff(
     emit(report.render_diff(result, fmt.value))
     if not result.identical:
         raise typer.Exit(1)
+
+
+@app.command()
+@reports_errors
+def rf(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""
+    from .engine import trace as run_trace
+    from .receptive import parse_unit, receptive_report
+
+    report = receptive_report(run_trace(spec, input), None if unit is None else parse_unit(unit))
+    emit(formatting.render_rf(report, fmt.value))
+
+
+class MemoryDType(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+
+
+class MemoryConvention(str, Enum):
+    inference = "inference"
+    torchinfo = "torchinfo"
+
+
+@app.command()
+@reports_errors
+def memory(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    dtype: Annotated[MemoryDType, typer.Option("--dtype", help="Bytes per value: float32 4, float16/bfloat16 2, int8 1.")] = MemoryDType.float32,
+    convention: Annotated[MemoryConvention, typer.Option("--convention", help="inference: peak live activations of a forward pass; torchinfo: its forward/backward pass size.")] = MemoryConvention.inference,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Activation memory per layer, its peak over a forward pass, and parameter bytes."""
+    from .engine import trace as run_trace
+    from .memory import memory_profile
+
+    profile = memory_profile(run_trace(spec, input), batch, dtype.value, convention.value)
+    emit(formatting.render_memory(profile, fmt.value))
 
 
 @app.command()
@@ -321,6 +410,38 @@ def verify(
     if not result.ok:
         sys.stderr.write(f"error: {visible(result.failure())}\n")
         raise typer.Exit(1)
+
+
+class DiagramLevel(str, Enum):
+    network = "network"
+    stage = "stage"
+    block = "block"
+
+
+class DiagramFormat(str, Enum):
+    svg = "svg"
+    dot = "dot"
+    mermaid = "mermaid"
+
+
+@app.command()
+@reports_errors
+def diagram(
+    spec: SpecArg = "resnet50",
+    level: Annotated[DiagramLevel, typer.Option("--level", "-l", help="The whole network by stage, one stage by block, or one block by layer.")] = DiagramLevel.block,
+    block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a) or, with --level stage, the stage (stage3) to draw; default: the first.")] = None,
+    input: InputOpt = None,
+    fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help="SVG (no Graphviz needed), Graphviz DOT or Mermaid.")] = DiagramFormat.svg,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid); stdout when left out.")] = None,
+) -> None:
+    """The blog's figures from the spec: a block's convs, BN, ReLU, shortcut and add, or the network by stage, shapes on the edges."""
+    from .diagrams import diagram as lay_out, save
+
+    text = lay_out(spec, level.value, block, input).render(fmt.value)
+    if output is None:
+        emit(text)
+    else:
+        emit(f"wrote {save(text, output, fmt.value, reads=(spec,))}")
 
 
 def main() -> None:

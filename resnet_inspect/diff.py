@@ -83,6 +83,22 @@ class DiffResult:
     file_a: str = ""
     file_b: str = ""
 
+    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
+    def __repr__(self) -> str:
+        from .display import diff_repr
+
+        return diff_repr(self)
+
+    def __rich__(self) -> "Any":
+        from .report import diff_table
+
+        return diff_table(self)
+
+    def _repr_html_(self) -> str:
+        from .display import diff_html
+
+        return diff_html(self)
+
     @property
     def identical(self) -> bool:
         return not self.layers and self.totals_a == self.totals_b and self.input_a == self.input_b

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .errors import ShapeError
 from .graph import Graph, Layer, load_graph
-from .ops import OpError, Shape
+from .ops import IDENTITY, OpError, Shape, Window
 from .spec import Spec
 from .statistics import TraceResult
 
@@ -32,6 +32,7 @@ class LayerInfo:
     block: str
     detail: str
     window: tuple[int, int, int] | None = None  # (kernel, stride, padding) of a conv or pool
+    receptive: Window = IDENTITY  # the op's receptive-field rule at this input (see :mod:`.receptive`)
 
     @property
     def params(self) -> int:
@@ -54,8 +55,9 @@ def parse_input(text: str | int | tuple[int, int]) -> tuple[int, int]:
     return (sizes[0], sizes[-1])
 
 
-def trace_graph(graph: Graph, input_hw: tuple[int, int] | None = None) -> TraceResult:
+def trace_graph(graph: "Graph | Spec | str", input_hw: tuple[int, int] | None = None) -> TraceResult:
     """Propagate shapes through ``graph`` at ``input_hw`` (default: the spec's input)."""
+    graph = load_graph(graph)
     spec = graph.spec
     h, w = input_hw or spec.input_shape[:2]
     input_shape = (h, w, spec.input_shape[2])
@@ -72,7 +74,7 @@ def trace_graph(graph: Graph, input_hw: tuple[int, int] | None = None) -> TraceR
         shapes[layer.name] = out
         rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
                               op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe(),
-                              op.window()))
+                              op.window(), op.receptive(ins)))
     return TraceResult(spec.name, input_shape, tuple(rows))
 
 
@@ -81,12 +83,14 @@ def trace(spec: str | Spec, input: int | str | tuple[int, int] | None = None) ->
     return trace_graph(load_graph(spec), None if input is None else parse_input(input))
 
 
-def smallest_input(graph: Graph) -> int | None:
+def smallest_input(graph: "Graph | Spec | str") -> int | None:
     """The smallest square input every layer accepts, or None when no size helps.
 
     Output sizes never shrink as the input grows, so "works" is monotone and a doubling search
-    followed by bisection finds the edge in a few dozen shape-only passes.
+    followed by bisection finds the edge in a few dozen shape-only passes. Takes what ``trace``
+    takes: a bundled spec's name, a path, a :class:`Spec` or a :class:`Graph`.
     """
+    graph = load_graph(graph)
     high = 1
     while not _fits(graph, high):
         high *= 2

@@ -512,6 +512,7 @@ class Executor:
         self.graph, self.dtype = graph, dtype
         self.steps = _plan(graph, weights, dtype, fold_bn)
         self.scratch = Scratch()
+        self.peak_live_bytes = 0  # the last run's most activation bytes held at once (see live_bytes)
 
     def __call__(self, x: np.ndarray, on_layer: OnLayer | None = None) -> np.ndarray:
         """Run on an NHWC batch; ``on_layer(name, array)`` after each layer turns fusion and
@@ -520,6 +521,7 @@ class Executor:
         fast = on_layer is None
         live: dict[str, np.ndarray] = {}
         remaining = {name: len(readers) for name, readers in _consumers(self.graph).items()}
+        self.peak_live_bytes = 0
         for step in self.steps:
             layer = step.layer
             inputs = [live[name] for name in layer.inputs] or [self._own_copy(x)]
@@ -531,6 +533,7 @@ class Executor:
                 call = Call(inputs, step.params, reuse, self.scratch, fast and step.relu, residual)
                 out = step.kernel(layer.op, call)
             live[layer.name] = out
+            self.peak_live_bytes = max(self.peak_live_bytes, live_bytes(live.values()))
             if on_layer is not None:
                 on_layer(layer.name, out)
             for name in layer.inputs:
@@ -551,6 +554,18 @@ class Executor:
         own = self.scratch.take(x.shape, np.dtype(self.dtype))
         np.copyto(own, x, casting="unsafe")
         return own
+
+
+def live_bytes(arrays: Any) -> int:
+    """Bytes of the distinct activations among ``arrays``: views of one buffer (an in-place op's
+    output, a flatten, a folded BN) count once. Scratch memory and pool slack are not activations."""
+    held: dict[int, int] = {}
+    for array in arrays:
+        root = array
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        held[id(root)] = max(held.get(id(root), 0), array.nbytes)
+    return sum(held.values())
 
 
 def _owned(name: str, remaining: dict[str, int], live: dict[str, np.ndarray]) -> bool:

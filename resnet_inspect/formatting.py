@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import InspectError
+from .peers import count as peer_count
 from .peers import peer_numbers, torchinfo_mult_adds
 from .statistics import Totals, TraceResult
 from .usertext import markup, visible
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
     from .engine import LayerInfo
+    from .memory import MemoryProfile
+    from .receptive import ReceptiveReport
+    from .sweep import Sweep
     from .verify import VerifyResult
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -124,9 +128,10 @@ class Column:
     ``value`` reads a :class:`Row` and returns plain data (int, str, list or None): that is the
     JSON value and, through ``csv``, the CSV cell; ``text`` turns it into the table/Markdown
     cell (user text is escaped by the renderers, not here). ``numeric`` columns are right-aligned
-    and get a footer from ``total``. ``optional`` columns are the first to go, lowest ``keep``
-    first, when a terminal is too narrow (the caption says which); the layer name and the
-    non-optional columns are never dropped, and no cell is ever cut with an ellipsis.
+    and get a footer from ``total``. On a narrow terminal, ``wraps`` columns (text that may
+    break at spaces) are narrowed first; then ``optional`` columns are left out, lowest ``keep``
+    first (the caption says which); the layer name and the non-optional columns are never
+    dropped, and no cell is ever cut with an ellipsis.
 
     To add a column, append one ``register(Column(...))`` call in this section, e.g.::
 
@@ -149,6 +154,7 @@ class Column:
     numeric: bool = False
     optional: bool = True
     keep: int = 0  # higher is dropped later on a narrow terminal
+    wraps: bool = False  # its text may wrap at spaces: narrowed before any column is left out
     total: Callable[[TraceResult], Any] | None = None
     doc: str = ""
 
@@ -201,7 +207,7 @@ def _kernel_text(value: list[int] | None) -> str:
     return f"{k}×{k}/{s}" + (f" p{p}" if p else "")
 
 
-register(Column("op", "Op", lambda row: row.op, optional=True, keep=1,
+register(Column("op", "Op", lambda row: row.op, optional=True, keep=1, wraps=True,
                 doc="op kind; the table and Markdown add its settings (kernel/stride, filters, units)"))
 register(Column("output_shape", "Output shape", lambda row: list(row.output_shape), text=shape_text,
                 csv=lambda v: shape_text(tuple(v), "x"), keep=3, doc="H×W×C after the layer, batch left out"))
@@ -217,7 +223,7 @@ register(Column("macs", "MACs", lambda row: row.totals.macs, text=_blank_zero, n
                 total=lambda r: r.totals.macs, doc="multiply-accumulates of conv and dense layers"))
 register(Column("flops", "FLOPs", lambda row: row.totals.flops, text=_blank_zero, numeric=True, keep=1,
                 total=lambda r: r.totals.flops, doc="floating-point operations by the README's counting rule"))
-register(Column("inputs", "Inputs", lambda row: list(row.inputs), text=", ".join, csv=" ".join,
+register(Column("inputs", "Inputs", lambda row: list(row.inputs), text=", ".join, csv=" ".join, wraps=True,
                 doc="the layers a row reads (Keras' \"Connected to\"): two for a residual add"))
 register(Column("kernel", "Kernel", _kernel, text=_kernel_text, csv=lambda v: _kernel_text(v).replace("×", "x"),
                 doc="kernel×kernel/stride and padding (pN) of a conv or pool"))
@@ -282,7 +288,19 @@ def summary_lines(result: TraceResult, dtype: str = "float32") -> list[SummaryLi
         SummaryLine("Input size", megabytes(sizes.input_bytes), f"{h}×{w}×{c} {dtype}, batch 1 (as torchinfo)"),
         SummaryLine("Params size", megabytes(sizes.params_bytes),
                     f"all params as {dtype}, MB = 10⁶ bytes (Keras prints MiB: {sizes.params_bytes / 2**20:,.2f})"),
+        _activation_line(result, dtype),
     ]
+
+
+def _activation_line(result: TraceResult, dtype: str) -> SummaryLine:
+    """The inference activation peak (:mod:`.memory`), beside torchinfo's forward/backward figure."""
+    from .memory import memory_profile
+
+    peak = memory_profile(result, 1, dtype, "inference")
+    torchinfo = memory_profile(result, 1, dtype, "torchinfo")
+    return SummaryLine("Activation peak", megabytes(peak.peak_activation_bytes),
+                       f"inference, batch 1: most live at once, at {peak.peak_layer}; "
+                       f"torchinfo's Forward/backward pass size: {megabytes(torchinfo.peak_activation_bytes)}")
 
 
 # --------------------------------------------------------------------------- trace
@@ -342,6 +360,17 @@ def _md_total(column: Column, result: TraceResult) -> str:
     return f"**{count(column.total(result))}**"
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a trace table meets a width: the columns shown and left out, whether the wrapping
+    columns must be narrowed (``narrowed``), and whether that is enough (``fits``)."""
+
+    shown: list[Column]
+    dropped: list[Column]
+    narrowed: bool
+    fits: bool
+
+
 class TraceTable:
     """The trace as a Rich table sized to the console it is printed on, with the summary under it.
 
@@ -357,47 +386,63 @@ class TraceTable:
         self.droppable = not names
 
     def __rich_console__(self, console: "Console", options: "ConsoleOptions") -> "RenderResult":
-        shown, dropped = self.fit(options.max_width)
-        yield self.table(shown, dropped)
+        layout = self.fit(options.max_width)
+        yield self.table(layout)
         yield self.summary(options.max_width)
 
-    def fit(self, width: int) -> tuple[list[Column], list[Column]]:
-        """The columns that fit in ``width`` cells, and the ones left out to get there."""
+    def fit(self, width: int) -> "Layout":
+        """The columns that fit in ``width`` cells, the ones left out to get there, and how.
+
+        First the columns whose text wraps at spaces (``op``) are narrowed to their longest word;
+        only if that is not enough are optional columns left out, lowest ``keep`` first.
+        """
         from rich.cells import cell_len
 
         body = rows(self.result, self.depth)
-        need = {c.name: max(cell_len(t) for t in [c.header, self._footer(c), *(_cell(c, r) for r in body)])
-                for c in self.chosen}
+        cells = {c.name: [c.header, self._footer(c), *(_cell(c, r) for r in body)] for c in self.chosen}
+        need = {name: max(cell_len(t) for t in texts) for name, texts in cells.items()}
+        least = {name: max(cell_len(word) for t in texts for word in t.split() or [""]) for name, texts in cells.items()}
         first = max(cell_len(t) for t in ["Layer", "Total", *(visible(r.name) for r in body),
                                           *(visible(r.stage) for r in body)])
+
+        def table_width(columns: list[Column], narrowed: bool) -> int:
+            widths = [least[c.name] if narrowed and c.wraps else need[c.name] for c in columns]
+            return first + sum(widths) + 3 * (len(columns) + 1) + 1
+
         shown = list(self.chosen)
         dropped: list[Column] = []
         droppable = sorted((c for c in shown if c.optional), key=lambda c: c.keep) if self.droppable else []
-        while droppable and first + sum(need[c.name] for c in shown) + 3 * (len(shown) + 1) + 1 > width:
+        while droppable and table_width(shown, narrowed=True) > width:
             column = droppable.pop(0)
             shown.remove(column)
             dropped.append(column)
-        return shown, dropped
+        return Layout(shown, dropped, narrowed=table_width(shown, narrowed=False) > width,
+                      fits=table_width(shown, narrowed=True) <= width)
 
     def _footer(self, column: Column) -> str:
         if column.total is not None:
             return column.text(column.total(self.result))
         return shape_text(self.result.layers[-1].output_shape) if column.name == "output_shape" else ""
 
-    def table(self, shown: list[Column], dropped: list[Column]) -> "RenderableType":
+    def table(self, layout: "Layout") -> "RenderableType":
         from rich.table import Table
 
         result, depth = self.result, self.depth
+        shown, dropped = layout.shown, layout.dropped
+        # When only the wrapping columns need to give, every other column is kept from wrapping, so
+        # Rich narrows those alone; when even that cannot fit, every cell folds (never an ellipsis).
+        keep_whole = layout.narrowed and layout.fits
         caption = "MACs = multiply-accumulates (conv + dense); totals and conventions below"
         if dropped:
             caption += (f"; left out to fit the terminal: {', '.join(c.name for c in dropped)} "
                         "(widen it or choose with --columns)")
         table = Table(title=f"{markup(result.spec)} — input {shape_text(result.input_shape)}", show_footer=True,
                       caption=caption, footer_style="bold")
-        table.add_column("Layer" if depth == "layer" else depth.capitalize(), footer="Total", overflow="fold")
+        table.add_column("Layer" if depth == "layer" else depth.capitalize(), footer="Total", overflow="fold",
+                         no_wrap=keep_whole)
         for c in shown:
             table.add_column(c.header, justify="right" if c.numeric or c.name == "output_shape" else "left",
-                             footer=self._footer(c), overflow="fold")
+                             footer=self._footer(c), overflow="fold", no_wrap=keep_whole and not c.wraps)
         previous: Row | None = None
         blank = [""] * len(shown)
         for row in rows(result, depth):
@@ -446,21 +491,25 @@ def render_trace(result: TraceResult, fmt: str, depth: str = "layer",
 # --------------------------------------------------------------------------- flops
 
 
-def flops_dict(spec: str, results: list[TraceResult]) -> dict[str, Any]:
+def flops_dict(spec: str, results: list[TraceResult], convention: str | None = None) -> dict[str, Any]:
     return {
         "spec": spec,
         "unit": {"macs": "multiply-accumulates", "flops": "floating-point operations"},
         "results": [{"input": list(r.input_shape), "macs": r.totals.macs, "flops": r.totals.flops,
                      "by_stage": {stage: {"macs": t.macs, "flops": t.flops} for stage, t in r.by_stage().items()},
-                     "peers": peer_numbers(r)}
+                     "peers": peer_numbers(r),
+                     **({"convention": peer_count(r, convention).to_dict()} if convention else {})}
                     for r in results],
     }
 
 
-def render_flops(spec: str, results: list[TraceResult], fmt: str) -> "str | RenderableType":
-    data = flops_dict(spec, results)
+def render_flops(spec: str, results: list[TraceResult], fmt: str,
+                 convention: str | None = None) -> "str | RenderableType":
+    data = flops_dict(spec, results, convention)
     if fmt == "json":
         return to_json(data)
+    if convention:
+        return _render_convention(spec, data["results"], fmt)
     header = ["stage"] + [f"{shape_text(tuple(r['input']))} {unit}" for r in data["results"] for unit in ("MACs", "FLOPs")]
     stages = list(data["results"][0]["by_stage"])
     body = [[stage] + [r["by_stage"][stage][k] for r in data["results"] for k in ("macs", "flops")] for stage in stages]
@@ -469,6 +518,23 @@ def render_flops(spec: str, results: list[TraceResult], fmt: str) -> "str | Rend
                       for r in data["results"])
     note = f"torchinfo reports {peers} mult-adds: it adds BN and bias parameters to the MACs."
     return _grid(f"{spec}: MACs and FLOPs by stage", header, body, total, fmt, note)
+
+
+def _render_convention(spec: str, results: list[dict[str, Any]], fmt: str) -> "str | RenderableType":
+    """Per op kind: our MACs beside the peer's count and its rule, one grid per input size."""
+    grids = []
+    for r in results:
+        c = r["convention"]
+        body = [[kind, r_macs, c["by_op"][kind], c["rules"][kind]]
+                for kind, r_macs in c["macs_by_op"].items() if r_macs or c["by_op"][kind]]
+        total = ["total", sum(c["macs_by_op"].values()), c["total"], ""]
+        title = f"{spec} at {shape_text(tuple(r['input']))}: {c['tool']}"
+        grids.append(_grid(title, ["op", "our MACs", c["convention"], "rule"], body, total, fmt, c["note"]))
+    if fmt in ("csv", "markdown"):
+        return "\n".join(str(g) for g in grids)
+    from rich.console import Group
+
+    return Group(*grids)
 
 
 # --------------------------------------------------------------------------- params
@@ -578,3 +644,99 @@ def _grid(title: str, header: list[str], body: list[list[Any]], total: list[Any]
     for line in cells:
         table.add_row(*(markup(c) for c in line))
     return table
+
+
+# --------------------------------------------------------------------------- receptive field
+
+
+def pair_text(pair: tuple[Any, ...]) -> str:
+    """One number when H and W agree (483), else H×W (483×675)."""
+    return str(pair[0]) if len(set(pair)) == 1 else shape_text(tuple(pair))
+
+
+def render_rf(report: "ReceptiveReport", fmt: str) -> "str | RenderableType":
+    """Per layer: receptive-field size, effective stride and padding; then the last stage's coverage."""
+    if fmt == "json":
+        return to_json(report.to_dict())
+    header = ["layer", "op", "output shape", "rf size", "stride", "padding"]
+    if fmt == "csv":  # one number per column, ready to plot
+        header = ["layer", "op", "output_shape", "size_h", "size_w", "stride_h", "stride_w", "padding_h", "padding_w"]
+        body = [[r.name, r.op, shape_text(r.output_shape, "x"), *r.field.size, *r.field.stride, *r.field.padding]
+                for r in report.layers]
+        return _grid("", header, body, None, fmt)
+    body = [[r.name, r.op, shape_text(r.output_shape), pair_text(r.field.size), pair_text(r.field.stride),
+             pair_text(r.field.padding)] for r in report.layers]
+    last = report.layer(report.last_stage_layer)
+    note = (f"{report.last_stage_layer}: receptive field {pair_text(last.size)} px, effective stride "
+            f"{pair_text(last.stride)}, effective padding {pair_text(last.padding)}; at "
+            f"{shape_text(report.input_shape[:2])} every unit {'sees' if report.covers_input else 'does not see'} "
+            "the whole input")
+    if report.unit is not None:
+        u = report.unit
+        note += (f". Unit {u.unit[0]},{u.unit[1]} of {u.layer} is centred on input pixel "
+                 f"{u.center[0]:g},{u.center[1]:g} (rows {u.first[0]}…{u.last[0]}, columns {u.first[1]}…{u.last[1]})")
+    title = f"{report.spec}: receptive field per layer at {shape_text(report.input_shape)}"
+    return _grid(title, header, body, None, fmt, note + ".")
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def render_memory(profile: "MemoryProfile", fmt: str) -> "str | RenderableType":
+    """Per layer: output bytes and bytes live once it is computed; the peak and the parameters."""
+    if fmt == "json":
+        return to_json(profile.to_dict())
+    header = ["layer", "output bytes", "live bytes"]
+    body = [[layer.name, layer.output_bytes, layer.live_bytes] for layer in profile.layers]
+    if fmt == "csv":
+        return _grid("", header, body, None, fmt)
+    p = profile
+    where = f"{shape_text(p.input_shape)}, batch {p.batch}, {p.dtype}"
+    if p.convention == "torchinfo":
+        title = f"{p.spec}: memory at {where}, torchinfo's convention"
+        note = (f"torchinfo's convention: Input size {megabytes(p.input_bytes)}; Forward/backward pass size "
+                f"{megabytes(p.peak_activation_bytes)} (2 × the outputs of layers with parameters); "
+                f"Params size {megabytes(p.param_bytes)} (parameters() only)")
+    else:
+        title = f"{p.spec}: inference memory at {where}"
+        note = (f"peak live activations {count(p.peak_activation_bytes)} bytes ({megabytes(p.peak_activation_bytes)}) "
+                f"at {p.peak_layer}; parameters {count(p.param_bytes)} bytes ({megabytes(p.param_bytes)}, "
+                "BN moving statistics included)")
+    return _grid(title, header, body, None, fmt, note)
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+BAR_WIDTH = 20
+
+
+def bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
+    """A bar of block characters, eighths included, ``value / largest`` of ``width`` long."""
+    eighths = round(8 * width * value / largest) if largest else 0
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
+def render_sweep(result: "Sweep", fmt: str) -> "str | RenderableType":
+    """One row per input size: MACs, FLOPs, final feature map, params; a failed size says why."""
+    if fmt == "json":
+        return to_json(result.to_dict())
+    if fmt == "csv":  # one number per column, ready to plot; failed sizes have an error and empty cells
+        header = ["input_h", "input_w", "macs", "flops", "params", "final_feature_map", "error"]
+        body = [[*row.input_shape[:2], _blank(row.macs), _blank(row.flops), _blank(row.params),
+                 "" if row.final_feature_map is None else shape_text(row.final_feature_map, "x"), row.error or ""]
+                for row in result.rows]
+        return _grid("", header, body, None, fmt)
+    largest = max((row.macs or 0 for row in result.rows), default=0)
+    header = ["input", "MACs", "FLOPs", "final feature map", "params", "MACs bar"]
+    body = [[shape_text(row.input_shape[:2]), si(row.macs), si(row.flops), shape_text(row.final_feature_map),
+             count(row.params), bar(row.macs, largest)] if row.error is None else
+            [shape_text(row.input_shape[:2]), "—", "—", "—", "—", row.error] for row in result.rows]
+    note = f"final feature map = output of {result.final_layer}; MACs and FLOPs by the README's counting rule"
+    if result.smallest_input is not None:
+        note += f"; the smallest input that works is {result.smallest_input}"
+    return _grid(f"{result.spec}: MACs and FLOPs per input size", header, body, None, fmt, note)
+
+
+def _blank(value: int | None) -> int | str:
+    return "" if value is None else value

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import InspectError, Location
 from .graph import Graph
@@ -57,6 +57,22 @@ class RunResult:
     output_kind: str  # "softmax" or "logits"
     top: list[list[Prediction]]  # per batch item, best first
     timing: Timing
+
+    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
+    def __repr__(self) -> str:
+        from .display import run_repr
+
+        return run_repr(self)
+
+    def __rich__(self) -> "Any":
+        from .inference_report import run_table
+
+        return run_table(self)
+
+    def _repr_html_(self) -> str:
+        from .display import run_html
+
+        return run_html(self)
 
     @property
     def output_shape(self) -> tuple[int, ...]:

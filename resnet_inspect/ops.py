@@ -33,6 +33,26 @@ class Params:
     non_trainable: int = 0
 
 
+@dataclass(frozen=True)
+class Window:
+    """Where an op's output grid sits on its input grid, per axis (H, W): its receptive-field rule.
+
+    Output unit ``i`` reads input units ``i·stride − padding`` to ``i·stride − padding + kernel − 1``
+    (Araujo et al., Distill 2019). Ops that keep the grid (BN, ReLU, add) are the identity.
+    """
+
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+
+
+IDENTITY = Window()
+
+
+def _square(kernel: int, stride: int = 1, padding: int = 0) -> Window:
+    return Window((kernel, kernel), (stride, stride), (padding, padding))
+
+
 def _elements(shape: Shape) -> int:
     total = 1
     for dim in shape:
@@ -77,6 +97,10 @@ class Op:
         """(kernel, stride, padding) of a sliding-window op; None for the others."""
         return None
 
+    def receptive(self, inputs: list[Shape]) -> Window:
+        """How the output grid sits on the input grid, per axis: the receptive-field rule."""
+        return IDENTITY
+
 
 @dataclass(frozen=True)
 class Input(Op):
@@ -99,6 +123,9 @@ class ZeroPad(Op):
     def describe(self) -> str:
         return f"pad {self.pad}"
 
+    def receptive(self, inputs: list[Shape]) -> Window:
+        return _square(1, 1, self.pad)
+
 
 @dataclass(frozen=True)
 class Conv2D(Op):
@@ -112,8 +139,8 @@ class Conv2D(Op):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         h, w, c = _map(inputs[0], self.kind)
-        if c % self.groups:
-            raise OpError(f"{c} input channels do not split into {self.groups} groups")
+        if c % self.groups or self.filters % self.groups:
+            raise OpError(f"{c} input channels and {self.filters} filters do not both split into {self.groups} groups")
         k, s, p = self.kernel, self.stride, self.padding
         return (_window(h, k, s, p, self.kind, "H"), _window(w, k, s, p, self.kind, "W"), self.filters)
 
@@ -135,6 +162,9 @@ class Conv2D(Op):
     def describe(self) -> str:
         text = f"{self.kernel}×{self.kernel}/{self.stride}, {self.filters}"
         return text + (f", pad {self.padding}" if self.padding else "")
+
+    def receptive(self, inputs: list[Shape]) -> Window:
+        return _square(self.kernel, self.stride, self.padding)
 
 
 @dataclass(frozen=True)
@@ -179,6 +209,9 @@ class MaxPool(Op):
     def describe(self) -> str:
         return f"{self.size}×{self.size}/{self.stride}"
 
+    def receptive(self, inputs: list[Shape]) -> Window:
+        return _square(self.size, self.stride, self.padding)
+
 
 @dataclass(frozen=True)
 class AvgPool(MaxPool):
@@ -202,6 +235,10 @@ class GlobalAvgPool(Op):
     def describe(self) -> str:
         return "global"
 
+    def receptive(self, inputs: list[Shape]) -> Window:
+        h, w, _ = _map(inputs[0], self.kind)
+        return Window((h, w))  # one window over the whole map
+
 
 @dataclass(frozen=True)
 class Add(Op):
@@ -224,6 +261,10 @@ class Flatten(Op):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return (_elements(inputs[0]),)
+
+    def receptive(self, inputs: list[Shape]) -> Window:
+        shape = inputs[0]  # every value of the map feeds the vector (a dense layer after mixes them)
+        return Window((shape[0], shape[1])) if len(shape) == 3 else IDENTITY
 
 
 @dataclass(frozen=True)

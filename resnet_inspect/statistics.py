@@ -69,6 +69,33 @@ class TraceResult:
     def totals(self) -> Totals:
         return Totals.of(self.layers)
 
+    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
+    def __repr__(self) -> str:
+        from .display import trace_repr
+
+        return trace_repr(self)
+
+    def __rich__(self) -> "Any":
+        from .formatting import trace_table
+
+        return trace_table(self)
+
+    def _repr_html_(self) -> str:
+        from .display import trace_html
+
+        return trace_html(self)
+
+    def to_records(self, depth: str = "layer") -> list[dict[str, Any]]:
+        """Plain dicts, one per layer (or block, or stage), ready for ``pandas.DataFrame``.
+
+        Layer records are the JSON contract's (``params`` included); block and stage records carry
+        ``name``, ``kind``, ``output_shape`` and the totals' keys.
+        """
+        if depth == "layer":
+            return [_layer_dict(info) for info in self.layers]
+        return [{"name": g.name, "kind": g.kind, "output_shape": list(g.output_shape), **asdict(g.totals)}
+                for g in self.groups(depth)]
+
     def layer(self, name: str) -> "LayerInfo":
         """The row of the layer called ``name`` (KeyError when there is none)."""
         return self._by_name[name]
@@ -100,10 +127,13 @@ class TraceResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``trace --format json`` (documented in the README)."""
+        from .receptive import receptive_fields
+
+        fields = receptive_fields(self)
         return {
             "spec": self.spec,
             "input": list(self.input_shape),
-            "layers": [_layer_dict(info) for info in self.layers],
+            "layers": [{**_layer_dict(info), "receptive_field": fields[info.name].to_dict()} for info in self.layers],
             "totals": asdict(self.totals),
         }
 

@@ -52,6 +52,22 @@ class VerifyResult:
     def ok(self) -> bool:
         return all(layer.ok for layer in self.layers)
 
+    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
+    def __repr__(self) -> str:
+        from .display import verify_repr
+
+        return verify_repr(self)
+
+    def __rich__(self) -> "Any":
+        from .formatting import render_verify
+
+        return render_verify(self, "table")
+
+    def _repr_html_(self) -> str:
+        from .display import verify_html
+
+        return verify_html(self)
+
     @property
     def mismatches(self) -> list[LayerCheck]:
         return [layer for layer in self.layers if not layer.ok]

@@ -100,77 +100,62 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
 
 
-# The child runs the CLI and, on the way out, records its own peak RSS (VmHWM of the process
-# after exec). ``os.wait4``'s ``ru_maxrss`` cannot be trusted alone: Linux carries the high-water
-# mark of the pre-exec image across exec, and CPython spawns with vfork, so a child of a pytest
-# that has imported torch "peaks" at pytest's own size before running a line of ours.
-_CHILD = """
-import os, runpy, sys
-sys.argv = ["resnet_inspect", *sys.argv[1:]]
-try:
-    runpy.run_module("resnet_inspect", run_name="__main__", alter_sys=True)
-finally:
-    try:
-        with open("/proc/self/status") as status:
-            peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
-        with open(os.environ["HOSTILE_PEAK_RSS_FILE"], "w") as out:
-            out.write(peak)
-    except Exception:
-        pass
+# The child is started by a small launcher that forks it and reports its ``ru_maxrss``: a process
+# forked straight from pytest (hundreds of MB once torch is loaded) inherits the parent's resident
+# pages in its high-water mark, which would hide the child's own peak.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "resnet_inspect", *sys.argv[2:]])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 """
 
 
 def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: float = TIME_LIMIT,
             env: dict[str, str] | None = None) -> Outcome:
-    """``python -m resnet_inspect ARGS`` in ``cwd``: exit code, output, wall time, the child's peak RSS.
+    """``python -m resnet_inspect ARGS`` in ``cwd``: exit code, output, wall time, the child's own peak RSS.
 
-    The peak RSS is the child's own VmHWM (see ``_CHILD``); when the child could not report it
-    (killed), ``os.wait4``'s ``ru_maxrss`` stands in. A timer kills the process group at ``timeout``.
+    A timer kills the whole process group at ``timeout`` (a FIFO read or a runaway loop).
     """
-    with tempfile.TemporaryDirectory() as private:
-        peak_file = Path(private) / "peak_rss_kb"
-        child_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
-        child_env.update({"HOME": str(cwd), "TMPDIR": str(cwd), "PYTHONDONTWRITEBYTECODE": "1",
-                          "NO_COLOR": "1", "HOSTILE_PEAK_RSS_FILE": str(peak_file), **(env or {})})
-        outcome, killed = _spawn([sys.executable, "-c", _CHILD, *args], cwd, child_env, stdin, timeout)
-        if peak_file.exists() and peak_file.read_text().strip().isdigit():
-            outcome.peak_rss_mb = int(peak_file.read_text()) / 1024
-    outcome.args = args
-    if killed:
-        raise AssertionError(f"timed out after {timeout} s: {args}\nstderr: {outcome.stderr[-2000:]}")
-    return outcome
+    child_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    child_env.update({"HOME": str(cwd), "TMPDIR": str(cwd), "PYTHONDONTWRITEBYTECODE": "1",
+                      "NO_COLOR": "1", **(env or {})})
+    with tempfile.TemporaryDirectory() as scratch:
+        rss_file = Path(scratch) / "maxrss"
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(rss_file), *args], cwd=cwd,
+                                    env=child_env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                    stdout=out, stderr=err, start_new_session=True)
+            killed = threading.Event()
 
+            def kill() -> None:
+                killed.set()
+                os.killpg(proc.pid, signal.SIGKILL)
 
-def _spawn(command: list[str], cwd: Path, env: dict[str, str], stdin: bytes | None,
-           timeout: float) -> tuple[Outcome, bool]:
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=cwd, env=env,
-                                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                stdout=out, stderr=err, start_new_session=True)
-        killed = threading.Event()
-
-        def kill() -> None:
-            killed.set()
-            os.killpg(proc.pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        if stdin:
-            try:
-                proc.stdin.write(stdin)  # type: ignore[union-attr]
-                proc.stdin.close()  # type: ignore[union-attr]
-            except BrokenPipeError:
-                pass
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", errors="replace")
-        stderr = err.read().decode("utf-8", errors="replace")
-    return Outcome(command, proc.returncode, stdout, stderr, seconds, usage.ru_maxrss / 1024), killed.is_set()
+            timer = threading.Timer(timeout, kill)
+            timer.start()
+            if stdin:
+                try:
+                    proc.stdin.write(stdin)  # type: ignore[union-attr]
+                    proc.stdin.close()  # type: ignore[union-attr]
+                except BrokenPipeError:
+                    pass
+            proc.wait()
+            seconds = time.perf_counter() - start
+            timer.cancel()
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode("utf-8", errors="replace")
+            stderr = err.read().decode("utf-8", errors="replace")
+        if killed.is_set():
+            raise AssertionError(f"timed out after {timeout} s: {args}\nstderr: {stderr[-2000:]}")
+        peak_kb = int(rss_file.read_text()) if rss_file.exists() else 0
+    return Outcome(args, proc.returncode, stdout, stderr, seconds, peak_kb / 1024)
 
 
 def run_case(case: Case, root: Path) -> Outcome:
