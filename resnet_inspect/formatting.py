@@ -24,10 +24,12 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
     from .engine import LayerInfo
+    from .explain import Explanation
     from .memory import MemoryProfile
     from .receptive import ReceptiveReport
     from .sweep import Sweep
     from .verify import VerifyResult
+    from .naming import LayerNames
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -191,6 +193,16 @@ def per_result(name: str, result: TraceResult, compute: Callable[[TraceResult], 
     return hit[1]
 
 
+def _bytes_text(n: int | None) -> str:
+    return "" if n is None else count(n)
+
+
+def _profile(result: TraceResult) -> Any:
+    from .memory import memory_profile
+
+    return memory_profile(result)
+
+
 def _blank_zero(n: int) -> str:
     return si(n) if n else ""
 
@@ -229,6 +241,40 @@ register(Column("kernel", "Kernel", _kernel, text=_kernel_text, csv=lambda v: _k
                 doc="kernel×kernel/stride and padding (pN) of a conv or pool"))
 register(Column("stage", "Stage", lambda row: row.stage, doc="the stage a row belongs to"))
 register(Column("block", "Block", lambda row: row.block, doc="the block a row belongs to"))
+
+
+
+def _receptive(row: Row) -> dict[str, list[int]] | None:
+    from .receptive import receptive_fields
+
+    fields = per_result("receptive_fields", row.result, receptive_fields) if row.result else None
+    return fields[row.layers[-1].name].to_dict() if fields and row.layers else None
+
+
+def _rf_text(value: dict[str, list[int]] | None) -> str:
+    return "" if value is None else pair_text(tuple(value["size"]))
+
+
+def _memory(row: Row) -> dict[str, Any] | None:
+    """The row's layers in the inference memory profile (batch 1, float32): the `memory` command's numbers."""
+    profile = per_result("memory_profile", row.result, _profile) if row.result else None
+    if profile is None or not row.layers:
+        return None
+    by_name = per_result("memory_by_name", row.result, lambda _: {m.name: m for m in profile.layers})
+    return {"output": by_name[row.layers[-1].name].output_bytes,
+            "live": max(by_name[layer.name].live_bytes for layer in row.layers)}
+
+
+register(Column("rf", "RF", _receptive, text=_rf_text, csv=lambda v: "" if v is None else "x".join(map(str, v["size"])),
+                key="receptive_field", keep=1,
+                doc="receptive field of the row's last layer: its size in input pixels (JSON: size, stride, "
+                    "padding as [H, W]; see `rf`)"))
+register(Column("output_bytes", "Out bytes", lambda row: (_memory(row) or {}).get("output"), text=_bytes_text,
+                numeric=True, doc="bytes of the row's output at batch 1, float32 (see `memory`)"))
+register(Column("live_bytes", "Live bytes", lambda row: (_memory(row) or {}).get("live"), text=_bytes_text,
+                numeric=True, total=lambda r: per_result("memory_profile", r, _profile).peak_activation_bytes,
+                doc="activation bytes held once the row's layers have run, at most (batch 1, float32, the "
+                    "executor's in-place work; the total is the peak; see `memory`)"))
 
 TABLE_COLUMNS = ("op", "output_shape", "params", "macs")
 CSV_COLUMNS = ("op", "inputs", "output_shape", "params", "trainable", "non_trainable", "macs", "flops", "stage",
@@ -575,6 +621,19 @@ def render_list(specs: list[tuple[str, str]], fmt: str) -> "str | RenderableType
     return _grid("Bundled specs", ["name", "description"], [[n, d] for n, d in specs], None, fmt)
 
 
+# --------------------------------------------------------------------------- names
+
+
+def render_names(spec: str, table: "list[LayerNames]", fmt: str) -> "str | RenderableType":
+    """The name table: one row per layer, one column per scheme; JSON has null where the table has —."""
+    schemes = ["blog", "caffe", "keras3", "torchvision"]
+    if fmt == "json":
+        return json.dumps({"spec": spec, "schemes": schemes, "layers": [asdict(row) for row in table]}, indent=2)
+    body = [[row.op] + [row.under(s) or "—" for s in schemes] for row in table]
+    return _grid(f"{spec}: layer names", ["op"] + schemes, body, None, fmt,
+                 note="— : that framework has no layer of its own here")
+
+
 # --------------------------------------------------------------------------- verify
 
 
@@ -740,3 +799,19 @@ def render_sweep(result: "Sweep", fmt: str) -> "str | RenderableType":
 
 def _blank(value: int | None) -> int | str:
     return "" if value is None else value
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def render_explain(explanation: "Explanation", fmt: str) -> str:
+    """The steps as aligned lines (table) or the JSON contract."""
+    if fmt == "json":
+        return json.dumps(explanation.to_dict(), indent=2)
+    e = explanation
+    sources = ", ".join(f"{shape_text(shape)} from {visible(name)}" for name, shape in e.inputs) or "none"
+    title = f"{visible(e.layer)} in {visible(e.spec)} at {shape_text(e.input_shape)}: {e.op} {visible(e.detail)}"
+    rows = [("input", sources)] + [(step.quantity, visible(step.arithmetic)) for step in e.steps]
+    rows.append(("output", shape_text(e.output_shape)))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([title.rstrip()] + [f"  {label:<{width}}  {text}" for label, text in rows]) + "\n"

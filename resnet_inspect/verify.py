@@ -120,13 +120,16 @@ def verify(spec: str | Spec, input: int | str | tuple[int, int] | None = None, *
     import numpy as np
 
     from .executor import DEFAULT_MAX_MEMORY, Executor, check_memory
-    from .weights import random_weights
+    from .weights import at_size, random_weights
 
     if batch < 1:
         raise InspectError(f"--batch must be at least 1, got {batch}", field="--batch")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InspectError(f"the seed must be a whole number of at least 0, got {seed!r}", field="--seed")
     graph = load_graph(spec)
     predicted = trace_graph(graph, None if input is None else parse_input(input))
     hw = predicted.input_shape[:2]
+    graph = at_size(graph, hw)  # the seeded weights are made for the traced size (fc1000 at 448 takes 8192)
     limit = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
     check_memory(graph, hw, batch, dtype, limit)  # before the weights are made
     weights = random_weights(graph, seed, dtype)

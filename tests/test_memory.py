@@ -107,3 +107,15 @@ def test_memory_command_json_contract():
     assert set(data["layers"][0]) == {"name", "output_bytes", "live_bytes"}
     table = CliRunner().invoke(app, ["memory", "resnet50-torchvision", "--convention", "torchinfo"])
     assert "177.83 MB" in table.stdout and "102.23 MB" in table.stdout
+
+
+def test_memory_columns_in_trace():
+    runner = CliRunner()
+    csv = runner.invoke(app, ["trace", "resnet50", "--columns", "output_bytes,live_bytes", "--format", "csv"])
+    assert csv.exit_code == 0
+    lines = dict(line.split(",", 1) for line in csv.stdout.splitlines()[1:])
+    # hand count, as in test_inference_peak_by_hand
+    assert lines["res2a_branch1"] == f"{56 * 56 * 256 * 4},{7_225_344}"
+    stage = runner.invoke(app, ["trace", "resnet50", "-c", "live_bytes", "--depth", "stage", "-f", "json"])
+    groups = {g["name"]: g for g in json.loads(stage.stdout)["groups"]}
+    assert groups["stage2"]["live_bytes"] == 7_225_344  # the peak lies in stage 2

@@ -132,3 +132,13 @@ def test_readme_table_of_last_stages_is_what_rf_computes():
         field = report.layer(report.last_stage_layer)
         assert (field.size[0], field.stride[0], field.padding[0]) == (int(size), int(stride), int(padding))
         assert report.covers_input == (seen == "yes")
+
+
+def test_rf_column_in_trace():
+    runner = CliRunner()
+    csv = runner.invoke(app, ["trace", "resnet50", "--columns", "output_shape,rf", "--format", "csv"])
+    assert csv.exit_code == 0 and "res5c_relu,7x7x2048,483x483" in csv.stdout
+    table = runner.invoke(app, ["trace", "resnet101", "--columns", "rf", "--depth", "stage"])
+    assert table.exit_code == 0 and "1027" in table.stdout  # Google's library: resnet_v1_101
+    layers = json.loads(runner.invoke(app, ["trace", "resnet50", "-c", "rf", "-f", "json"]).stdout)["layers"]
+    assert layers[-1]["receptive_field"]["size"] == [675, 675]  # avg_pool 7×7 at stride 32: 483 + 6·32

@@ -160,7 +160,7 @@ def test_cli_verify_csv_and_markdown():
 
 @pytest.mark.parametrize("args,message", [
     (["--max-memory", "1MB"], "needs about"),
-    (["--max-memory", "lots"], "--max-memory must be a size"),
+    (["--max-memory", "lots"], "--max-memory: must be a size"),
     (["--dtype", "float16"], "float16"),
     (["--batch", "0"], "--batch"),
 ])
