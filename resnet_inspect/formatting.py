@@ -628,7 +628,7 @@ def render_names(spec: str, table: "list[LayerNames]", fmt: str) -> "str | Rende
     """The name table: one row per layer, one column per scheme; JSON has null where the table has —."""
     schemes = ["blog", "caffe", "keras3", "torchvision"]
     if fmt == "json":
-        return json.dumps({"spec": spec, "schemes": schemes, "layers": [asdict(row) for row in table]}, indent=2)
+        return to_json({"spec": spec, "schemes": schemes, "layers": [asdict(row) for row in table]})
     body = [[row.op] + [row.under(s) or "—" for s in schemes] for row in table]
     return _grid(f"{spec}: layer names", ["op"] + schemes, body, None, fmt,
                  note="— : that framework has no layer of its own here")
@@ -807,7 +807,7 @@ def _blank(value: int | None) -> int | str:
 def render_explain(explanation: "Explanation", fmt: str) -> str:
     """The steps as aligned lines (table) or the JSON contract."""
     if fmt == "json":
-        return json.dumps(explanation.to_dict(), indent=2)
+        return to_json(explanation.to_dict())
     e = explanation
     sources = ", ".join(f"{shape_text(shape)} from {visible(name)}" for name, shape in e.inputs) or "none"
     title = f"{visible(e.layer)} in {visible(e.spec)} at {shape_text(e.input_shape)}: {e.op} {visible(e.detail)}"
