@@ -86,8 +86,9 @@ DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, 
 RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
     "--columns", "-c", help="Columns to show, repeatable or comma-separated: "
-    "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block "
-    "(see the README).", show_default="op,output_shape,params,macs; CSV: all")]
+    "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block, "
+    "rf, output_bytes, live_bytes (see the README); the table leaves optional ones out to fit a narrow terminal.",
+    show_default="op,output_shape,params,macs; CSV: all but kernel")]
 
 
 class Names(str, Enum):
@@ -303,8 +304,7 @@ def names_table(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> No
 def rf(
     spec: SpecArg = "resnet50",
     input: InputOpt = None,
-    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.",
-                                                 show_default="none")] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.", show_default="none")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""

@@ -15,6 +15,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+import resnet_inspect
 from resnet_inspect.cli import app
 from resnet_inspect.spec import SCHEMA_PATH, schema
 
