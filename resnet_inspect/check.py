@@ -9,8 +9,9 @@ does not exist, no specs found) raises.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ class SpecCheck:
     spec: str | None
     error: InspectError | None
     expectations: tuple[Expectation, ...] = ()
+    seconds: float = 0.0  # wall time to read, build and check the file (JUnit's time attribute)
 
     @property
     def ok(self) -> bool:
@@ -124,7 +126,13 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 def check_paths(paths: Iterable[str | Path]) -> CheckReport:
     """Check every spec found under ``paths``; raises only when the command is misused."""
-    return CheckReport(tuple(check_file(path) for path in find_specs(paths)))
+    return CheckReport(tuple(_timed(path) for path in find_specs(paths)))
+
+
+def _timed(path: Path) -> SpecCheck:
+    start = time.perf_counter()
+    result = check_file(path)
+    return replace(result, seconds=time.perf_counter() - start)
 
 
 def check_file(path: Path) -> SpecCheck:

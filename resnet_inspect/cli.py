@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -13,6 +13,7 @@ import typer
 
 from . import formatting
 from .errors import InspectError
+from .usertext import visible
 
 app = typer.Typer(
     name="resnet-inspect",
@@ -77,11 +78,27 @@ SpecArg = Annotated[str, typer.Argument(help="Bundled spec name (see `list`) or 
 SPEC_INPUT = "the spec's input, e.g. 224×224"
 InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input size: 224 or HxW like 224x320.",
                                                  show_default=SPEC_INPUT)]
-InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Input size (repeatable): 224 or 224x320.",
-                                                        show_default=SPEC_INPUT)]
+InputsOpt = Annotated[Optional[list[str]], typer.Option(
+    "--input", "-i", help="Input size (repeatable): 224, 224x320, or a range start:stop:step like 160:640:32 (stop included).",
+    show_default=SPEC_INPUT)]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
 RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
+ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
+    "--columns", "-c", help="Columns to show, repeatable or comma-separated: "
+    "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block "
+    "(see the README). Default: op,output_shape,params,macs (CSV: all).")]
+
+
+class Names(str, Enum):
+    blog = "blog"
+    caffe = "caffe"
+    keras3 = "keras3"
+    torchvision = "torchvision"
+
+
+NamesOpt = Annotated[Optional[Names], typer.Option(
+    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.")]
 
 
 class DType(str, Enum):
@@ -89,21 +106,37 @@ class DType(str, Enum):
     float64 = "float64"
 
 
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size of the forward pass.")]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="Batch size of the forward pass.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights and input: same seed, same run.")]
 DtypeOpt = Annotated[DType, typer.Option("--dtype", help="float32 (fast) or float64 (a reference run).")]
 MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forward pass estimated to need more (e.g. 4GB, 512MB).")]
 
 
 def emit(output: Any) -> None:
-    """Print a string as is, or a Rich renderable through a console sized for pipes too."""
+    """Print a string (control characters made visible, line breaks kept) or a Rich renderable.
+
+    A terminal's own width is used; when piped, ``COLUMNS`` if set, else no wrapping at all.
+    """
     if isinstance(output, str):
+        output = visible(output, keep_newlines=True)
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
         return
     from rich.console import Console
 
-    console = Console(width=None if sys.stdout.isatty() else 120)
-    console.print(output)
+    Console(width=output_width()).print(output)
+
+
+# Wide enough never to wrap a table (resnet-1001 at --columns all is far narrower), small enough
+# that Rich's per-line buffers stay cheap.
+UNWRAPPED = 10_000
+
+
+def output_width() -> int | None:
+    """None (the terminal's width) on a terminal; piped, ``COLUMNS`` if it is a number, else no wrapping."""
+    if sys.stdout.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "").strip()
+    return int(columns) if columns.isdigit() and int(columns) > 0 else UNWRAPPED
 
 
 def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
@@ -112,15 +145,27 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            command(*args, **kwargs)
+            try:
+                command(*args, **kwargs)
+            except MemoryError as exc:  # one place for every allocation a raised --max-memory let through
+                raise out_of_memory(exc) from None
         except InspectError as exc:
-            if kwargs.get("fmt") == Format.json:
-                sys.stdout.write(json.dumps(exc.to_dict(), indent=2) + "\n")
+            if getattr(kwargs.get("fmt"), "value", None) == "json":
+                sys.stdout.write(formatting.to_json(exc.to_dict()) + "\n")
             else:
                 sys.stderr.write(f"error: {exc}\n")
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def out_of_memory(exc: MemoryError) -> InspectError:
+    """NumPy's ``Unable to allocate 119. GiB ...`` (or a bare MemoryError) as one line."""
+    from .usertext import excerpt
+
+    detail = str(exc).split(" for an array")[0].strip() or "an allocation failed"
+    return InspectError(f"out of memory: {excerpt(detail, 80)}; the estimate was within --max-memory "
+                        "but this machine could not allocate it: lower --max-memory, the batch or the input size")
 
 
 @app.command()
@@ -130,33 +175,65 @@ def trace(
     input: InputOpt = None,
     depth: DepthOpt = Depth.layer,
     fmt: FormatOpt = Format.table,
+    columns: ColumnsOpt = None,
+    names: NamesOpt = None,
 ) -> None:
-    """One row per layer (or block, or stage): name, op, output shape, params, MACs."""
+    """One row per layer (or block, or stage): name, op, output shape, params, MACs; totals and sizes below."""
     from .engine import trace as run_trace
 
+    formatting.columns(columns)  # an unknown column is an error before any work
     result = run_trace(spec, input)
-    emit(formatting.render_trace(result, fmt.value, depth.value))
+    if names is not None and depth == Depth.layer:  # block and stage rows keep the blog's block names
+        from .naming import rename_trace
+
+        result = rename_trace(result, _load_graph(spec), names.value)
+    emit(formatting.render_trace(result, fmt.value, depth.value, columns))
+
+
+class Convention(str, Enum):
+    paper = "paper"
+    torchinfo = "torchinfo"
+    fvcore = "fvcore"
+    ptflops = "ptflops"
+    ptflops_aten = "ptflops-aten"
+    thop = "thop"
+
+
+ConventionOpt = Annotated[Optional[Convention], typer.Option(
+    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.")]
 
 
 @app.command()
 @reports_errors
-def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table) -> None:
-    """MACs and FLOPs per input size, with a per-stage breakdown."""
+def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table,
+          convention: ConventionOpt = None) -> None:
+    """MACs and FLOPs per input size, with a per-stage breakdown (or a peer's count by op); a range (160:640:32) gives one row per size."""
     from .engine import trace as run_trace
     from .spec import load_spec
+    from .sweep import is_range
+
+    if input and any(is_range(text) for text in input):
+        from .graph import load_graph
+        from .sweep import parse_sizes, sweep
+
+        if convention:
+            raise InspectError("--convention counts one size at a time; give plain --input sizes, not a range",
+                               field="--convention")
+        emit(formatting.render_sweep(sweep(load_graph(spec), parse_sizes(input)), fmt.value))
+        return
 
     loaded = load_spec(spec)
     results = [run_trace(loaded, size) for size in (input or [None])]
-    emit(formatting.render_flops(loaded.name, results, fmt.value))
+    emit(formatting.render_flops(loaded.name, results, fmt.value, convention.value if convention else None))
 
 
 @app.command()
 @reports_errors
-def params(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> None:
-    """Total, trainable and non-trainable parameters, per stage."""
+def params(spec: SpecArg = "resnet50", input: InputOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Total, trainable and non-trainable parameters, per stage (at an input size: a flatten before a dense layer makes them depend on it)."""
     from .engine import trace as run_trace
 
-    emit(formatting.render_params(run_trace(spec), fmt.value))
+    emit(formatting.render_params(run_trace(spec, input), fmt.value))
 
 
 @app.command("list")
@@ -193,15 +270,95 @@ def diff(
     b: Annotated[str, typer.Argument(help="The second spec (bundled name or path).")],
     input: InputOpt = None,
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
+    names: NamesOpt = None,
 ) -> None:
     """Layer-by-layer differences between two specs. Exit 0 identical, 1 they differ, 2 misuse."""
     from . import report
     from .diff import diff_specs
 
     result = diff_specs(a, b, input)
+    if names is not None:
+        from .naming import rename_diff
+
+        result = rename_diff(result, _load_graph(a), _load_graph(b), names.value)
     emit(report.render_diff(result, fmt.value))
     if not result.identical:
         raise typer.Exit(1)
+
+
+@app.command("names")
+@reports_errors
+def names_table(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> None:
+    """Every layer's name in the blog, Caffe, Keras 3 and torchvision (— where a framework has none)."""
+    from .naming import name_table
+
+    graph = _load_graph(spec)
+    emit(formatting.render_names(graph.spec.name, name_table(graph), fmt.value))
+
+
+@app.command()
+@reports_errors
+def rf(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""
+    from .engine import trace as run_trace
+    from .receptive import parse_unit, receptive_report
+
+    report = receptive_report(run_trace(spec, input), None if unit is None else parse_unit(unit))
+    emit(formatting.render_rf(report, fmt.value))
+
+
+class MemoryDType(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+
+
+class MemoryConvention(str, Enum):
+    inference = "inference"
+    torchinfo = "torchinfo"
+
+
+@app.command()
+@reports_errors
+def memory(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    dtype: Annotated[MemoryDType, typer.Option("--dtype", help="Bytes per value: float32 4, float16/bfloat16 2, int8 1.")] = MemoryDType.float32,
+    convention: Annotated[MemoryConvention, typer.Option("--convention", help="inference: peak live activations of a forward pass; torchinfo: its forward/backward pass size.")] = MemoryConvention.inference,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Activation memory per layer, its peak over a forward pass, and parameter bytes."""
+    from .engine import trace as run_trace
+    from .memory import memory_profile
+
+    profile = memory_profile(run_trace(spec, input), batch, dtype.value, convention.value)
+    emit(formatting.render_memory(profile, fmt.value))
+
+
+class ExplainFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+@reports_errors
+def explain(
+    spec: SpecArg,
+    layer: Annotated[str, typer.Argument(help="A layer name, as `trace` prints it (res3a_branch2a, pool1, fc1000, …).")],
+    input: InputOpt = None,
+    fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="Output format.")] = ExplainFormat.table,
+) -> None:
+    """The arithmetic behind one layer, step by step: its input, output size, params, MACs and FLOPs."""
+    from .explain import explain as explain_layer
+
+    emit(formatting.render_explain(explain_layer(spec, layer, input), fmt.value))
 
 
 @app.command()
@@ -262,12 +419,15 @@ def _load_graph(spec: str) -> Any:
 @reports_errors
 def weights_init(spec: SpecArg, output: OutputFileOpt,
                  seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 0,
-                 fmt: RecordFormatOpt = RecordFormat.table) -> None:
+                 max_memory: MaxMemoryOpt = "4GB", fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Write seeded random weights for a spec (He-normal convs, non-trivial BatchNorm statistics)."""
-    from .weights import random_weights
+    from .executor import check_bytes, parse_memory
+    from .weights import random_weights, weights_bytes
 
+    limit = parse_memory(max_memory)
     graph = _load_graph(spec)
-    _write_weights(random_weights(graph, seed), output, graph, fmt, seed=seed)
+    check_bytes(weights_bytes(graph), limit, f"making the weights of {graph.spec.name}")
+    _write_weights(random_weights(graph, seed), output, graph, fmt, reads=(spec,), seed=seed)
 
 
 @weights_app.command("convert")
@@ -279,14 +439,15 @@ def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to 
     from .weightio import load_weights
 
     graph = _load_graph(spec)
-    _write_weights(load_weights(source, graph), output, graph, fmt, source=source)
+    _write_weights(load_weights(source, graph), output, graph, fmt, reads=(source, spec), source=source)
 
 
-def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, **facts: Any) -> None:
+def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, reads: tuple[str, ...] = (),
+                   **facts: Any) -> None:
     from .weightio import save_weights, summary
     from .records import WeightsRecord, render_weights
 
-    path = save_weights(weights, output, graph)
+    path = save_weights(weights, output, graph, reads=reads)
     arrays, numbers = summary(weights)
     emit(render_weights(WeightsRecord("wrote", graph.spec.name, str(path), arrays, numbers, **facts), fmt.value))
 
@@ -295,7 +456,7 @@ def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, **f
 @reports_errors
 def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weights file to check.")],
                   fmt: RecordFormatOpt = RecordFormat.table) -> None:
-    """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array."""
+    """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array, NaN/inf or negative variance."""
     from .weightio import load_weights, summary
     from .records import WeightsRecord, render_weights
 
@@ -325,13 +486,18 @@ def run_network(
     from .executor import parse_memory
     from .inference_report import progress, render_run
 
+    limit = parse_memory(max_memory)
+    inference.check_run_options(top, repeat)
     graph = _load_graph(spec)
-    x, source = inference.load_input(graph, image=image, array=array)
+    reads = (weights, image, array, graph.spec.file)
+    if save_output is not None:
+        inference.check_output(save_output, reads, "--save-output")  # before the run, not after it
+    x, source = inference.load_input(graph, image=image, array=array, max_memory=limit)
     with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as hooks:
         result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=hooks.on_layer,
-                               on_pass=hooks.on_pass, max_memory=parse_memory(max_memory))
-    if save_output:
-        inference.save_output(result, save_output)
+                               on_pass=hooks.on_pass, max_memory=limit)
+    if save_output is not None:
+        inference.save_output(result, save_output, reads)
     emit(render_run(result, fmt.value))
 
 
@@ -345,16 +511,60 @@ def verify(
     dtype: DtypeOpt = DType.float32,
     max_memory: MaxMemoryOpt = "4GB",
     fmt: FormatOpt = Format.table,
+    names: NamesOpt = None,
 ) -> None:
     """Prove the trace: a NumPy forward pass with seeded random weights, every layer's shape checked. Exit 1 on a mismatch."""
+    from .engine import parse_input
     from .executor import parse_memory
+    from .inference_report import progress
     from .verify import verify as run_verify
 
-    result = run_verify(spec, input, batch=batch, seed=seed, dtype=dtype.value, max_memory=parse_memory(max_memory))
+    graph = _load_graph(spec)
+    hw = parse_input(input) if input is not None else graph.spec.input_shape[:2]
+    limit = parse_memory(max_memory)
+    with progress(graph, hw, batch, runs=1) as hooks:
+        result = run_verify(graph.spec, hw, batch=batch, seed=seed, dtype=dtype.value, max_memory=limit,
+                            on_layer=hooks.on_layer)
+    if names is not None:
+        from .naming import rename_verify
+
+        result = rename_verify(result, graph, names.value)
     emit(formatting.render_verify(result, fmt.value))
     if not result.ok:
-        sys.stderr.write(f"error: {result.failure()}\n")
+        sys.stderr.write(f"error: {visible(result.failure())}\n")
         raise typer.Exit(1)
+
+
+class DiagramLevel(str, Enum):
+    network = "network"
+    stage = "stage"
+    block = "block"
+
+
+class DiagramFormat(str, Enum):
+    svg = "svg"
+    dot = "dot"
+    mermaid = "mermaid"
+
+
+@app.command()
+@reports_errors
+def diagram(
+    spec: SpecArg = "resnet50",
+    level: Annotated[DiagramLevel, typer.Option("--level", "-l", help="The whole network by stage, one stage by block, or one block by layer.")] = DiagramLevel.block,
+    block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a) or, with --level stage, the stage (stage3) to draw; default: the first.")] = None,
+    input: InputOpt = None,
+    fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help="SVG (no Graphviz needed), Graphviz DOT or Mermaid.")] = DiagramFormat.svg,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid); stdout when left out.")] = None,
+) -> None:
+    """The blog's figures from the spec: a block's convs, BN, ReLU, shortcut and add, or the network by stage, shapes on the edges."""
+    from .diagrams import diagram as lay_out, save
+
+    text = lay_out(spec, level.value, block, input).render(fmt.value)
+    if output is None:
+        emit(text)
+    else:
+        emit(f"wrote {save(text, output, fmt.value, reads=(spec,))}")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .errors import ShapeError
 from .graph import Graph, Layer, load_graph
-from .ops import OpError, Shape
+from .ops import IDENTITY, OpError, Shape, Window
 from .spec import Spec
 from .statistics import TraceResult
 
@@ -31,6 +31,8 @@ class LayerInfo:
     stage: str
     block: str
     detail: str
+    window: tuple[int, int, int] | None = None  # (kernel, stride, padding) of a conv or pool
+    receptive: Window = IDENTITY  # the op's receptive-field rule at this input (see :mod:`.receptive`)
 
     @property
     def params(self) -> int:
@@ -67,11 +69,12 @@ def trace_graph(graph: "Graph | Spec | str", input_hw: tuple[int, int] | None = 
         try:
             out = input_shape if op.kind == "input" else op.output_shape(ins)
         except OpError as exc:
-            raise _shape_error(graph, layer, ins, str(exc)) from None
+            raise _shape_error(graph, layer, ins, str(exc), shapes) from None
         params = op.params(ins)
         shapes[layer.name] = out
         rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
-                              op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe()))
+                              op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe(),
+                              op.window(), op.receptive(ins)))
     return TraceResult(spec.name, input_shape, tuple(rows))
 
 
@@ -112,7 +115,8 @@ def _fits(graph: Graph, size: int) -> bool:
     return True
 
 
-def _shape_error(graph: Graph, layer: Layer, inputs: list[Shape], message: str) -> ShapeError:
+def _shape_error(graph: Graph, layer: Layer, inputs: list[Shape], message: str,
+                 shapes: dict[str, Shape] | None = None) -> ShapeError:
     got = " and ".join(str(list(shape)) for shape in inputs)
     if layer.op.kind != "add":
         message += f" (input {got})"
@@ -121,4 +125,20 @@ def _shape_error(graph: Graph, layer: Layer, inputs: list[Shape], message: str) 
             message += f"; the smallest input that works is {smallest} ({smallest}×{smallest})"
         else:
             message += "; no input size works"
+        if shapes:
+            message += f"; sizes {size_chain(graph, shapes)}"
     return ShapeError(message, where=layer.where, layer=layer.name)
+
+
+def size_chain(graph: Graph, shapes: dict[str, Shape]) -> str:
+    """How the map shrank, layer by layer where its H×W changed: ``192 → 198 (conv1_pad) → 96 (conv1) → …``."""
+    steps: list[str] = []
+    previous: tuple[int, ...] | None = None
+    for layer in graph:
+        shape = shapes.get(layer.name)
+        if shape is None or len(shape) != 3 or shape[:2] == previous:
+            continue
+        size = str(shape[0]) if shape[0] == shape[1] else f"{shape[0]}×{shape[1]}"
+        steps.append(size if previous is None else f"{size} ({layer.name})")
+        previous = shape[:2]
+    return " → ".join(steps)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .usertext import visible
+
 
 @dataclass(frozen=True)
 class Location:
@@ -43,6 +45,7 @@ class InspectError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        """The one line the CLI prints; any control character from a file shows as an escape (``\\x1b``)."""
         parts = []
         if self.where is not None:
             parts.append(str(self.where))
@@ -51,7 +54,7 @@ class InspectError(Exception):
         if self.layer:
             parts.append(f"layer {self.layer}")
         parts.append(self.message)
-        return ": ".join(parts).replace("\n", " ")
+        return visible(": ".join(parts).replace("\n", " "))
 
     def to_dict(self) -> dict:
         """The JSON form printed on stdout with ``--format json``."""

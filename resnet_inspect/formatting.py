@@ -9,23 +9,73 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .peers import peer_numbers
+from .errors import InspectError
+from .peers import count as peer_count
+from .peers import peer_numbers, torchinfo_mult_adds
 from .statistics import Totals, TraceResult
+from .usertext import markup, visible
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
+    from .engine import LayerInfo
+    from .explain import Explanation
+    from .memory import MemoryProfile
+    from .receptive import ReceptiveReport
+    from .sweep import Sweep
     from .verify import VerifyResult
+    from .naming import LayerNames
 
 FORMATS = ("table", "json", "csv", "markdown")
 
 
+# --------------------------------------------------------------------------- JSON and user text
+
+
+def to_json(data: dict[str, Any]) -> str:
+    """The one JSON writer of every command: strict JSON, led by the version that wrote it.
+
+    ``"resnet_inspect": "<version>"`` comes first so a consumer can tell which contract it reads.
+    A number that is not finite (NaN, ±inf: a broken weights file can put them in a run's
+    scores) is written as ``null``, never as the bare ``NaN``/``Infinity`` strict parsers reject;
+    ``allow_nan=False`` turns anything that slips past into an error instead of invalid JSON.
+    Control characters in user text are escaped by ``json`` itself (``\u001b``).
+    """
+    from . import __version__
+
+    return json.dumps({"resnet_inspect": __version__, **_finite(data)}, indent=2, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def md(text: object) -> str:
+    """A Markdown table cell: control characters visible, ``|`` escaped so columns stay put."""
+    return visible(text).replace("\\", "\\\\").replace("|", "\\|")
+
+
+# --------------------------------------------------------------------------- rows
+
+
 @dataclass(frozen=True)
 class Row:
-    """A printed row: one layer, or a block or stage collapsed into one."""
+    """A printed row: one layer, or a block or stage collapsed into one.
+
+    ``layers`` (the trace rows it stands for) and ``result`` (the whole trace) let a column read
+    any fact it needs; they take no part in equality.
+    """
 
     name: str
     op: str
@@ -35,14 +85,17 @@ class Row:
     totals: Totals
     stage: str
     block: str
+    layers: "tuple[LayerInfo, ...]" = field(default=(), compare=False, repr=False)
+    result: TraceResult | None = field(default=None, compare=False, repr=False)
 
 
 def rows(result: TraceResult, depth: str = "layer") -> list[Row]:
     if depth == "layer":
-        return [Row(i.name, i.op, i.detail, i.inputs, i.output_shape, Totals.of([i]), i.stage, i.block)
+        return [Row(i.name, i.op, i.detail, i.inputs, i.output_shape, Totals.of([i]), i.stage, i.block, (i,), result)
                 for i in result.layers]
     return [Row(g.name, "" if depth == "stage" else g.kind, f"{len(g.layers)} layers", (), g.output_shape, g.totals,
-                g.layers[0].stage, g.layers[0].block if depth == "block" else "") for g in result.groups(depth)]
+                g.layers[0].stage, g.layers[0].block if depth == "block" else "", g.layers, result)
+            for g in result.groups(depth)]
 
 
 def shape_text(shape: tuple[int, ...], sep: str = "×") -> str:
@@ -62,98 +115,406 @@ def si(n: float, unit: str = "") -> str:
     return f"{n:g} {unit}".rstrip()
 
 
+def megabytes(n: int) -> str:
+    """Bytes as torchinfo prints them: MB = 10⁶ bytes, two decimals."""
+    return f"{n / 1e6:,.2f} MB"
+
+
+# --------------------------------------------------------------------------- columns
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a trace, the same in the table, Markdown, CSV and JSON (``--columns NAME``).
+
+    ``value`` reads a :class:`Row` and returns plain data (int, str, list or None): that is the
+    JSON value and, through ``csv``, the CSV cell; ``text`` turns it into the table/Markdown
+    cell (user text is escaped by the renderers, not here). ``numeric`` columns are right-aligned
+    and get a footer from ``total``. ``optional`` columns are the first to go, lowest ``keep``
+    first, when a terminal is too narrow (the caption says which); the layer name and the
+    non-optional columns are never dropped, and no cell is ever cut with an ellipsis.
+
+    To add a column, append one ``register(Column(...))`` call in this section, e.g.::
+
+        register(Column("rf", "RF", lambda row: receptive_field(row.result)[row.layers[-1].name],
+                        text=lambda v: f"{v}×{v}" if v else "", numeric=True, keep=1,
+                        doc="receptive field of the row's last layer, in input pixels"))
+
+    If the value needs an analysis (receptive field, memory), import it inside the value
+    function so traces that do not ask for the column pay nothing, and compute the per-trace
+    table once with :func:`per_result` rather than once per row. Then add the name to the
+    README's ``--columns`` table; CSV, JSON and Markdown pick it up with no other change.
+    """
+
+    name: str
+    header: str
+    value: Callable[[Row], Any]
+    text: Callable[[Any], str] = str
+    csv: Callable[[Any], Any] | None = None
+    key: str = ""  # the CSV header and JSON key; the name unless they differ for compatibility
+    numeric: bool = False
+    optional: bool = True
+    keep: int = 0  # higher is dropped later on a narrow terminal
+    total: Callable[[TraceResult], Any] | None = None
+    doc: str = ""
+
+    @property
+    def data_key(self) -> str:
+        return self.key or self.name
+
+    def csv_cell(self, value: Any) -> Any:
+        return self.csv(value) if self.csv else ("" if value is None else value)
+
+
+COLUMNS: dict[str, Column] = {}
+
+
+def register(column: Column) -> Column:
+    """Add a column to the registry every renderer reads (a name may be registered once)."""
+    if column.name in COLUMNS:
+        raise ValueError(f"column {column.name!r} is registered twice")
+    COLUMNS[column.name] = column
+    return column
+
+
+_RESULT_FACTS: dict[tuple[int, str], tuple[TraceResult, Any]] = {}
+
+
+def per_result(name: str, result: TraceResult, compute: Callable[[TraceResult], Any]) -> Any:
+    """``compute(result)`` once per trace (a column's per-layer table), kept for the last few traces."""
+    key = (id(result), name)
+    hit = _RESULT_FACTS.get(key)
+    if hit is None or hit[0] is not result:
+        if len(_RESULT_FACTS) > 16:
+            _RESULT_FACTS.clear()
+        hit = _RESULT_FACTS[key] = (result, compute(result))
+    return hit[1]
+
+
+def _bytes_text(n: int | None) -> str:
+    return "" if n is None else count(n)
+
+
+def _profile(result: TraceResult) -> Any:
+    from .memory import memory_profile
+
+    return memory_profile(result)
+
+
+def _blank_zero(n: int) -> str:
+    return si(n) if n else ""
+
+
+def _kernel(row: Row) -> list[int] | None:
+    window = row.layers[0].window if len(row.layers) == 1 else None
+    return list(window) if window else None
+
+
+def _kernel_text(value: list[int] | None) -> str:
+    if not value:
+        return ""
+    k, s, p = value
+    return f"{k}×{k}/{s}" + (f" p{p}" if p else "")
+
+
+register(Column("op", "Op", lambda row: row.op, optional=True, keep=1,
+                doc="op kind; the table and Markdown add its settings (kernel/stride, filters, units)"))
+register(Column("output_shape", "Output shape", lambda row: list(row.output_shape), text=shape_text,
+                csv=lambda v: shape_text(tuple(v), "x"), keep=3, doc="H×W×C after the layer, batch left out"))
+register(Column("params", "Params", lambda row: row.totals.params, text=count, numeric=True, optional=False,
+                total=lambda r: r.totals.params, doc="all parameters (Keras' count: BN moving statistics included)"))
+register(Column("trainable", "Trainable", lambda row: row.totals.trainable_params, text=count, numeric=True,
+                key="trainable_params", keep=1, total=lambda r: r.totals.trainable_params,
+                doc="trainable parameters (PyTorch's parameters(), torchinfo's count)"))
+register(Column("non_trainable", "Non-trainable", lambda row: row.totals.non_trainable_params, text=count,
+                numeric=True, key="non_trainable_params", total=lambda r: r.totals.non_trainable_params,
+                doc="BN moving mean and variance (buffers in PyTorch)"))
+register(Column("macs", "MACs", lambda row: row.totals.macs, text=_blank_zero, numeric=True, keep=2,
+                total=lambda r: r.totals.macs, doc="multiply-accumulates of conv and dense layers"))
+register(Column("flops", "FLOPs", lambda row: row.totals.flops, text=_blank_zero, numeric=True, keep=1,
+                total=lambda r: r.totals.flops, doc="floating-point operations by the README's counting rule"))
+register(Column("inputs", "Inputs", lambda row: list(row.inputs), text=", ".join, csv=" ".join,
+                doc="the layers a row reads (Keras' \"Connected to\"): two for a residual add"))
+register(Column("kernel", "Kernel", _kernel, text=_kernel_text, csv=lambda v: _kernel_text(v).replace("×", "x"),
+                doc="kernel×kernel/stride and padding (pN) of a conv or pool"))
+register(Column("stage", "Stage", lambda row: row.stage, doc="the stage a row belongs to"))
+register(Column("block", "Block", lambda row: row.block, doc="the block a row belongs to"))
+
+
+
+def _receptive(row: Row) -> dict[str, list[int]] | None:
+    from .receptive import receptive_fields
+
+    fields = per_result("receptive_fields", row.result, receptive_fields) if row.result else None
+    return fields[row.layers[-1].name].to_dict() if fields and row.layers else None
+
+
+def _rf_text(value: dict[str, list[int]] | None) -> str:
+    return "" if value is None else pair_text(tuple(value["size"]))
+
+
+def _memory(row: Row) -> dict[str, Any] | None:
+    """The row's layers in the inference memory profile (batch 1, float32): the `memory` command's numbers."""
+    profile = per_result("memory_profile", row.result, _profile) if row.result else None
+    if profile is None or not row.layers:
+        return None
+    by_name = per_result("memory_by_name", row.result, lambda _: {m.name: m for m in profile.layers})
+    return {"output": by_name[row.layers[-1].name].output_bytes,
+            "live": max(by_name[layer.name].live_bytes for layer in row.layers)}
+
+
+register(Column("rf", "RF", _receptive, text=_rf_text, csv=lambda v: "" if v is None else "x".join(map(str, v["size"])),
+                key="receptive_field", keep=1,
+                doc="receptive field of the row's last layer: its size in input pixels (JSON: size, stride, "
+                    "padding as [H, W]; see `rf`)"))
+register(Column("output_bytes", "Out bytes", lambda row: (_memory(row) or {}).get("output"), text=_bytes_text,
+                numeric=True, doc="bytes of the row's output at batch 1, float32 (see `memory`)"))
+register(Column("live_bytes", "Live bytes", lambda row: (_memory(row) or {}).get("live"), text=_bytes_text,
+                numeric=True, total=lambda r: per_result("memory_profile", r, _profile).peak_activation_bytes,
+                doc="activation bytes held once the row's layers have run, at most (batch 1, float32, the "
+                    "executor's in-place work; the total is the peak; see `memory`)"))
+
+TABLE_COLUMNS = ("op", "output_shape", "params", "macs")
+CSV_COLUMNS = ("op", "inputs", "output_shape", "params", "trainable", "non_trainable", "macs", "flops", "stage",
+               "block")
+
+
+def columns(names: Iterable[str] | str | None, default: tuple[str, ...] = TABLE_COLUMNS) -> tuple[Column, ...]:
+    """The registered columns called ``names`` (a list, or one comma-separated string), in order."""
+    if isinstance(names, str):
+        names = [names]
+    wanted = [n.strip() for part in (names or []) for n in part.split(",") if n.strip()] or list(default)
+    unknown = [n for n in wanted if n not in COLUMNS]
+    if unknown:
+        raise InspectError(f"unknown column {visible(unknown[0])!r}; choose from {', '.join(COLUMNS)}",
+                           field="--columns")
+    return tuple(COLUMNS[n] for n in dict.fromkeys(wanted))
+
+
+def _cell(column: Column, row: Row, exact: bool = False) -> str:
+    """The human text of a cell; ``exact`` (Markdown, pasted into docs) prints counts in full."""
+    if column.name == "op":
+        return f"{row.op} {row.detail}".strip()
+    value = column.value(row)
+    if exact and column.numeric and isinstance(value, int):
+        return count(value)
+    return column.text(value)
+
+
+# --------------------------------------------------------------------------- trace summary
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    label: str
+    value: str
+    convention: str
+
+
+def summary_lines(result: TraceResult, dtype: str = "float32") -> list[SummaryLine]:
+    """The block torchinfo and Keras print under their tables, each line with its convention."""
+    t, sizes = result.totals, result.sizes(dtype)
+    bytes_per = sizes.params_bytes // t.params if t.params else 0
+    mult_adds = torchinfo_mult_adds(result)
+    h, w, c = result.input_shape
+    return [
+        SummaryLine("Total params", f"{count(t.params)} ({megabytes(sizes.params_bytes)})",
+                    "Keras' Total params: trainable + BN moving mean/variance"),
+        SummaryLine("Trainable params", f"{count(t.trainable_params)} ({megabytes(t.trainable_params * bytes_per)})",
+                    "PyTorch's parameters(); torchinfo's Total params"),
+        SummaryLine("Non-trainable params",
+                    f"{count(t.non_trainable_params)} ({megabytes(t.non_trainable_params * bytes_per)})",
+                    "BN moving mean/variance (buffers in PyTorch)"),
+        SummaryLine("MACs", f"{count(t.macs)} ({si(t.macs, 'MACs')})",
+                    f"conv + dense multiply-accumulates; torchinfo's mult-adds add BN/bias: {si(mult_adds)}"),
+        SummaryLine("FLOPs", f"{count(t.flops)} ({si(t.flops, 'FLOPs')})",
+                    "2 per MAC + bias, BN, ReLU, add, pool (README's rule)"),
+        SummaryLine("Input size", megabytes(sizes.input_bytes), f"{h}×{w}×{c} {dtype}, batch 1 (as torchinfo)"),
+        SummaryLine("Params size", megabytes(sizes.params_bytes),
+                    f"all params as {dtype}, MB = 10⁶ bytes (Keras prints MiB: {sizes.params_bytes / 2**20:,.2f})"),
+    ]
+
+
 # --------------------------------------------------------------------------- trace
 
 
-def trace_json(result: TraceResult, depth: str = "layer") -> str:
+def trace_json(result: TraceResult, depth: str = "layer", names: Iterable[str] | None = None) -> str:
+    """``result.to_dict()`` (the contract), plus any chosen column it lacks, plus input/param sizes."""
     data = result.to_dict()
-    if depth != "layer":
+    extra = [c for c in columns(names, ()) if c.data_key not in data["layers"][0]] if names else []
+    if depth == "layer":
+        for layer, row in zip(data["layers"], rows(result)):
+            layer.update({c.data_key: c.value(row) for c in extra})
+    else:
         data["depth"] = depth
-        data["groups"] = [_row_dict(row) for row in rows(result, depth)]
-    return json.dumps(data, indent=2)
+        data["groups"] = [{**_row_dict(row), **{c.data_key: c.value(row) for c in extra}} for row in rows(result, depth)]
+    sizes = result.sizes()
+    data["sizes"] = {"dtype": sizes.dtype, "input_bytes": sizes.input_bytes, "params_bytes": sizes.params_bytes,
+                     "trainable_params_bytes": sizes.trainable_params_bytes}
+    return to_json(data)
 
 
 def _row_dict(row: Row) -> dict[str, Any]:
     return {"name": row.name, "kind": row.op, "output_shape": list(row.output_shape), **asdict(row.totals)}
 
 
-def trace_csv(result: TraceResult, depth: str = "layer") -> str:
+def trace_csv(result: TraceResult, depth: str = "layer", names: Iterable[str] | None = None) -> str:
+    """One line per row: ``name`` then the chosen columns (by default every fact, as before)."""
+    chosen = columns(names, CSV_COLUMNS)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["name", "op", "inputs", "output_shape", "params", "trainable_params",
-                     "non_trainable_params", "macs", "flops", "stage", "block"])
+    writer.writerow(["name"] + [c.data_key for c in chosen])
     for row in rows(result, depth):
-        t = row.totals
-        writer.writerow([row.name, row.op, " ".join(row.inputs), shape_text(row.output_shape, "x"), t.params,
-                         t.trainable_params, t.non_trainable_params, t.macs, t.flops, row.stage, row.block])
+        writer.writerow([visible(row.name)] + [_csv_text(c.csv_cell(c.value(row))) for c in chosen])
     return out.getvalue()
 
 
-def trace_markdown(result: TraceResult, depth: str = "layer") -> str:
-    lines = [f"### {result.spec} at {shape_text(result.input_shape)}", "",
-             "| Layer | Op | Output shape | Params | MACs |", "|---|---|---|---:|---:|"]
+def _csv_text(value: Any) -> Any:
+    return visible(value) if isinstance(value, str) else value
+
+
+def trace_markdown(result: TraceResult, depth: str = "layer", names: Iterable[str] | None = None) -> str:
+    chosen = columns(names)
+    lines = [f"### {md(result.spec)} at {shape_text(result.input_shape)}", "",
+             "| " + " | ".join(["Layer"] + [c.header for c in chosen]) + " |",
+             "|---|" + "".join("---:|" if c.numeric else "---|" for c in chosen)]
     for row in rows(result, depth):
-        lines.append(f"| {row.name} | {_op_text(row)} | {shape_text(row.output_shape)} | "
-                     f"{count(row.totals.params)} | {count(row.totals.macs)} |")
-    t = result.totals
-    lines.append(f"| **Total** | | | **{count(t.params)}** | **{count(t.macs)}** |")
-    lines += ["", f"Params: {count(t.params)} ({count(t.trainable_params)} trainable, "
-                  f"{count(t.non_trainable_params)} non-trainable). "
-                  f"MACs: {count(t.macs)} ({si(t.macs, 'MACs')}); FLOPs: {count(t.flops)} ({si(t.flops, 'FLOPs')})."]
+        lines.append("| " + " | ".join([md(row.name)] + [md(_cell(c, row, exact=True)) for c in chosen]) + " |")
+    lines.append("| **Total** | " + " | ".join(_md_total(c, result) for c in chosen) + " |")
+    lines += ["", "| Summary | | Convention |", "|---|---:|---|"]
+    lines += [f"| {s.label} | {s.value} | {md(s.convention)} |" for s in summary_lines(result)]
     return "\n".join(lines) + "\n"
 
 
-def _op_text(row: Row) -> str:
-    return f"{row.op} {row.detail}".strip()
+def _md_total(column: Column, result: TraceResult) -> str:
+    if column.total is None:
+        return shape_text(result.layers[-1].output_shape) if column.name == "output_shape" else ""
+    return f"**{count(column.total(result))}**"
 
 
-def trace_table(result: TraceResult, depth: str = "layer") -> "RenderableType":
-    from rich.table import Table
+class TraceTable:
+    """The trace as a Rich table sized to the console it is printed on, with the summary under it.
 
-    t = result.totals
-    table = Table(title=f"{result.spec} — input {shape_text(result.input_shape)}", show_footer=True,
-                  caption=f"MACs = multiply-accumulates (conv + dense); FLOPs = {count(t.flops)} "
-                          f"({si(t.flops, 'FLOPs')}) by the README's counting rule",
-                  footer_style="bold")
-    table.add_column("Layer" if depth == "layer" else depth.capitalize(), footer="Total")
-    table.add_column("Op")
-    table.add_column("Output shape", justify="right", footer=shape_text(result.layers[-1].output_shape))
-    table.add_column("Params", justify="right", footer=count(t.params))
-    table.add_column("MACs", justify="right", footer=f"{count(t.macs)} ({si(t.macs)})")
-    previous: Row | None = None
-    for row in rows(result, depth):
-        if previous is not None and depth == "layer" and row.block != previous.block:
-            table.add_section()
-        if depth == "layer" and (previous is None or row.stage != previous.stage):
-            table.add_row(f"[bold cyan]{row.stage}[/]", "", "", "", "")
-        table.add_row(row.name, _op_text(row), shape_text(row.output_shape), count(row.totals.params),
-                      si(row.totals.macs) if row.totals.macs else "")
-        previous = row
-    return table
+    Built at print time (``__rich_console__``) because only then is the width known. When the
+    natural width does not fit, optional columns are left out, lowest ``keep`` first, and the
+    caption says which; columns the user chose with ``--columns`` are never left out. Cells fold
+    (wrap) rather than end in an ellipsis, so no number or name is ever cut.
+    """
+
+    def __init__(self, result: TraceResult, depth: str = "layer", names: Iterable[str] | None = None) -> None:
+        self.result, self.depth = result, depth
+        self.chosen = columns(names)
+        self.droppable = not names
+
+    def __rich_console__(self, console: "Console", options: "ConsoleOptions") -> "RenderResult":
+        shown, dropped = self.fit(options.max_width)
+        yield self.table(shown, dropped)
+        yield self.summary(options.max_width)
+
+    def fit(self, width: int) -> tuple[list[Column], list[Column]]:
+        """The columns that fit in ``width`` cells, and the ones left out to get there."""
+        from rich.cells import cell_len
+
+        body = rows(self.result, self.depth)
+        need = {c.name: max(cell_len(t) for t in [c.header, self._footer(c), *(_cell(c, r) for r in body)])
+                for c in self.chosen}
+        first = max(cell_len(t) for t in ["Layer", "Total", *(visible(r.name) for r in body),
+                                          *(visible(r.stage) for r in body)])
+        shown = list(self.chosen)
+        dropped: list[Column] = []
+        droppable = sorted((c for c in shown if c.optional), key=lambda c: c.keep) if self.droppable else []
+        while droppable and first + sum(need[c.name] for c in shown) + 3 * (len(shown) + 1) + 1 > width:
+            column = droppable.pop(0)
+            shown.remove(column)
+            dropped.append(column)
+        return shown, dropped
+
+    def _footer(self, column: Column) -> str:
+        if column.total is not None:
+            return column.text(column.total(self.result))
+        return shape_text(self.result.layers[-1].output_shape) if column.name == "output_shape" else ""
+
+    def table(self, shown: list[Column], dropped: list[Column]) -> "RenderableType":
+        from rich.table import Table
+
+        result, depth = self.result, self.depth
+        caption = "MACs = multiply-accumulates (conv + dense); totals and conventions below"
+        if dropped:
+            caption += (f"; left out to fit the terminal: {', '.join(c.name for c in dropped)} "
+                        "(widen it or choose with --columns)")
+        table = Table(title=f"{markup(result.spec)} — input {shape_text(result.input_shape)}", show_footer=True,
+                      caption=caption, footer_style="bold")
+        table.add_column("Layer" if depth == "layer" else depth.capitalize(), footer="Total", overflow="fold")
+        for c in shown:
+            table.add_column(c.header, justify="right" if c.numeric or c.name == "output_shape" else "left",
+                             footer=self._footer(c), overflow="fold")
+        previous: Row | None = None
+        blank = [""] * len(shown)
+        for row in rows(result, depth):
+            if previous is not None and depth == "layer" and row.block != previous.block:
+                table.add_section()
+            if depth == "layer" and (previous is None or row.stage != previous.stage):
+                table.add_row(f"[bold cyan]{markup(row.stage)}[/]", *blank)
+            table.add_row(markup(row.name), *(markup(_cell(c, row)) for c in shown))
+            previous = row
+        return table
+
+    def summary(self, width: int) -> "RenderableType":
+        """Label, value and convention side by side; on a narrow terminal the convention goes below."""
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        lines = summary_lines(self.result)
+        label_w = max(len(line.label) for line in lines)
+        value_w = max(len(line.value) for line in lines)
+        if width >= label_w + value_w + max(len(line.convention) for line in lines) + 2:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(style="bold", no_wrap=True)
+            grid.add_column(justify="right", no_wrap=True)
+            grid.add_column(style="dim", overflow="fold")
+            for line in lines:
+                grid.add_row(line.label, line.value, Text(visible(line.convention)))
+            return grid
+        texts = []
+        for line in lines:
+            texts.append(Text.assemble((f"{line.label}: ", "bold"), line.value, overflow="fold"))
+            texts.append(Text("  " + visible(line.convention), style="dim", overflow="fold"))
+        return Group(*texts)
 
 
-def render_trace(result: TraceResult, fmt: str, depth: str = "layer") -> "str | RenderableType":
-    return {"json": trace_json, "csv": trace_csv, "markdown": trace_markdown, "table": trace_table}[fmt](result, depth)
+def trace_table(result: TraceResult, depth: str = "layer", names: Iterable[str] | None = None) -> "RenderableType":
+    return TraceTable(result, depth, names)
+
+
+def render_trace(result: TraceResult, fmt: str, depth: str = "layer",
+                 names: Iterable[str] | None = None) -> "str | RenderableType":
+    render = {"json": trace_json, "csv": trace_csv, "markdown": trace_markdown, "table": trace_table}[fmt]
+    return render(result, depth, names)
 
 
 # --------------------------------------------------------------------------- flops
 
 
-def flops_dict(spec: str, results: list[TraceResult]) -> dict[str, Any]:
+def flops_dict(spec: str, results: list[TraceResult], convention: str | None = None) -> dict[str, Any]:
     return {
         "spec": spec,
         "unit": {"macs": "multiply-accumulates", "flops": "floating-point operations"},
         "results": [{"input": list(r.input_shape), "macs": r.totals.macs, "flops": r.totals.flops,
                      "by_stage": {stage: {"macs": t.macs, "flops": t.flops} for stage, t in r.by_stage().items()},
-                     "peers": peer_numbers(r)}
+                     "peers": peer_numbers(r),
+                     **({"convention": peer_count(r, convention).to_dict()} if convention else {})}
                     for r in results],
     }
 
 
-def render_flops(spec: str, results: list[TraceResult], fmt: str) -> "str | RenderableType":
-    data = flops_dict(spec, results)
+def render_flops(spec: str, results: list[TraceResult], fmt: str,
+                 convention: str | None = None) -> "str | RenderableType":
+    data = flops_dict(spec, results, convention)
     if fmt == "json":
-        return json.dumps(data, indent=2)
+        return to_json(data)
+    if convention:
+        return _render_convention(spec, data["results"], fmt)
     header = ["stage"] + [f"{shape_text(tuple(r['input']))} {unit}" for r in data["results"] for unit in ("MACs", "FLOPs")]
     stages = list(data["results"][0]["by_stage"])
     body = [[stage] + [r["by_stage"][stage][k] for r in data["results"] for k in ("macs", "flops")] for stage in stages]
@@ -162,6 +523,23 @@ def render_flops(spec: str, results: list[TraceResult], fmt: str) -> "str | Rend
                       for r in data["results"])
     note = f"torchinfo reports {peers} mult-adds: it adds BN and bias parameters to the MACs."
     return _grid(f"{spec}: MACs and FLOPs by stage", header, body, total, fmt, note)
+
+
+def _render_convention(spec: str, results: list[dict[str, Any]], fmt: str) -> "str | RenderableType":
+    """Per op kind: our MACs beside the peer's count and its rule, one grid per input size."""
+    grids = []
+    for r in results:
+        c = r["convention"]
+        body = [[kind, r_macs, c["by_op"][kind], c["rules"][kind]]
+                for kind, r_macs in c["macs_by_op"].items() if r_macs or c["by_op"][kind]]
+        total = ["total", sum(c["macs_by_op"].values()), c["total"], ""]
+        title = f"{spec} at {shape_text(tuple(r['input']))}: {c['tool']}"
+        grids.append(_grid(title, ["op", "our MACs", c["convention"], "rule"], body, total, fmt, c["note"]))
+    if fmt in ("csv", "markdown"):
+        return "\n".join(str(g) for g in grids)
+    from rich.console import Group
+
+    return Group(*grids)
 
 
 # --------------------------------------------------------------------------- params
@@ -184,7 +562,7 @@ def params_dict(result: TraceResult) -> dict[str, Any]:
 def render_params(result: TraceResult, fmt: str) -> "str | RenderableType":
     data = params_dict(result)
     if fmt == "json":
-        return json.dumps(data, indent=2)
+        return to_json(data)
     header = ["stage", "params", "trainable", "non-trainable"]
     body = [[stage, s["params"], s["trainable_params"], s["non_trainable_params"]] for stage, s in data["by_stage"].items()]
     total = ["total", data["params"], data["trainable_params"], data["non_trainable_params"]]
@@ -198,8 +576,21 @@ def render_params(result: TraceResult, fmt: str) -> "str | RenderableType":
 
 def render_list(specs: list[tuple[str, str]], fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return json.dumps({"specs": [{"name": n, "description": d} for n, d in specs]}, indent=2)
+        return to_json({"specs": [{"name": n, "description": d} for n, d in specs]})
     return _grid("Bundled specs", ["name", "description"], [[n, d] for n, d in specs], None, fmt)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def render_names(spec: str, table: "list[LayerNames]", fmt: str) -> "str | RenderableType":
+    """The name table: one row per layer, one column per scheme; JSON has null where the table has —."""
+    schemes = ["blog", "caffe", "keras3", "torchvision"]
+    if fmt == "json":
+        return json.dumps({"spec": spec, "schemes": schemes, "layers": [asdict(row) for row in table]}, indent=2)
+    body = [[row.op] + [row.under(s) or "—" for s in schemes] for row in table]
+    return _grid(f"{spec}: layer names", ["op"] + schemes, body, None, fmt,
+                 note="— : that framework has no layer of its own here")
 
 
 # --------------------------------------------------------------------------- verify
@@ -208,7 +599,7 @@ def render_list(specs: list[tuple[str, str]], fmt: str) -> "str | RenderableType
 def render_verify(result: "VerifyResult", fmt: str) -> "str | RenderableType":
     """Predicted vs actual shape per layer with ✓/✗, time per layer, per stage and in all."""
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2)
+        return to_json(result.to_dict())
     header = ["layer", "op", "predicted", "actual", "ok", "ms"]
     if fmt == "csv":  # machine-readable: shapes as 56x56x256, ok as true/false
         body = [[c.name, c.op, shape_text(c.predicted, "x"), shape_text(c.actual, "x"), str(c.ok).lower(),
@@ -226,7 +617,7 @@ def render_verify(result: "VerifyResult", fmt: str) -> "str | RenderableType":
         return _grid(title, header, body, None, fmt, note)
     from rich.table import Table
 
-    table = Table(title=title, caption=note)
+    table = Table(title=markup(title), caption=note)
     for name in header:
         table.add_column(name, justify="right" if name in ("predicted", "actual", "ms") else "left")
     previous = None
@@ -234,7 +625,8 @@ def render_verify(result: "VerifyResult", fmt: str) -> "str | RenderableType":
         if previous is not None and check.stage != previous:
             table.add_section()
         style = None if check.ok else "bold red"
-        table.add_row(*line[:4], f"[green]{line[4]}[/]" if check.ok else line[4], line[5], style=style)
+        table.add_row(*(markup(cell) for cell in line[:4]), f"[green]{line[4]}[/]" if check.ok else line[4], line[5],
+                      style=style)
         previous = check.stage
     return table
 
@@ -251,21 +643,134 @@ def _grid(title: str, header: list[str], body: list[list[Any]], total: list[Any]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(body + ([total] if total else []))
+        writer.writerows([_csv_text(c) for c in line] for line in body + ([total] if total else []))
         return out.getvalue()
     if fmt == "markdown":
-        lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        cells = [[md(c) for c in line] for line in cells]
+        lines = [f"### {md(title)}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(line) + " |" for line in cells]
         if total_cells:
             lines.append("| " + " | ".join(f"**{c}**" for c in total_cells) + " |")
-        return "\n".join(lines + ([f"\n{note}"] if note else [])) + "\n"
+        return "\n".join(lines + ([f"\n{visible(note)}"] if note else [])) + "\n"
     from rich.table import Table
 
-    table = Table(title=title, caption=note or None, show_footer=total_cells is not None, footer_style="bold")
+    table = Table(title=markup(title), caption=markup(note) if note else None, show_footer=total_cells is not None, footer_style="bold")
     for i, name in enumerate(header):
         numeric = bool(body) and all(isinstance(line[i], int) for line in body)
         table.add_column(name, justify="right" if numeric else "left",
                          footer=total_cells[i] if total_cells else "")
     for line in cells:
-        table.add_row(*line)
+        table.add_row(*(markup(c) for c in line))
     return table
+
+
+# --------------------------------------------------------------------------- receptive field
+
+
+def pair_text(pair: tuple[Any, ...]) -> str:
+    """One number when H and W agree (483), else H×W (483×675)."""
+    return str(pair[0]) if len(set(pair)) == 1 else shape_text(tuple(pair))
+
+
+def render_rf(report: "ReceptiveReport", fmt: str) -> "str | RenderableType":
+    """Per layer: receptive-field size, effective stride and padding; then the last stage's coverage."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2)
+    header = ["layer", "op", "output shape", "rf size", "stride", "padding"]
+    if fmt == "csv":  # one number per column, ready to plot
+        header = ["layer", "op", "output_shape", "size_h", "size_w", "stride_h", "stride_w", "padding_h", "padding_w"]
+        body = [[r.name, r.op, shape_text(r.output_shape, "x"), *r.field.size, *r.field.stride, *r.field.padding]
+                for r in report.layers]
+        return _grid("", header, body, None, fmt)
+    body = [[r.name, r.op, shape_text(r.output_shape), pair_text(r.field.size), pair_text(r.field.stride),
+             pair_text(r.field.padding)] for r in report.layers]
+    last = report.layer(report.last_stage_layer)
+    note = (f"{report.last_stage_layer}: receptive field {pair_text(last.size)} px, effective stride "
+            f"{pair_text(last.stride)}, effective padding {pair_text(last.padding)}; at "
+            f"{shape_text(report.input_shape[:2])} every unit {'sees' if report.covers_input else 'does not see'} "
+            "the whole input")
+    if report.unit is not None:
+        u = report.unit
+        note += (f". Unit {u.unit[0]},{u.unit[1]} of {u.layer} is centred on input pixel "
+                 f"{u.center[0]:g},{u.center[1]:g} (rows {u.first[0]}…{u.last[0]}, columns {u.first[1]}…{u.last[1]})")
+    title = f"{report.spec}: receptive field per layer at {shape_text(report.input_shape)}"
+    return _grid(title, header, body, None, fmt, note + ".")
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def render_memory(profile: "MemoryProfile", fmt: str) -> "str | RenderableType":
+    """Per layer: output bytes and bytes live once it is computed; the peak and the parameters."""
+    if fmt == "json":
+        return json.dumps(profile.to_dict(), indent=2)
+    header = ["layer", "output bytes", "live bytes"]
+    body = [[layer.name, layer.output_bytes, layer.live_bytes] for layer in profile.layers]
+    if fmt == "csv":
+        return _grid("", header, body, None, fmt)
+    p = profile
+    where = f"{shape_text(p.input_shape)}, batch {p.batch}, {p.dtype}"
+    if p.convention == "torchinfo":
+        title = f"{p.spec}: memory at {where}, torchinfo's convention"
+        note = (f"torchinfo's convention: Input size {megabytes(p.input_bytes)}; Forward/backward pass size "
+                f"{megabytes(p.peak_activation_bytes)} (2 × the outputs of layers with parameters); "
+                f"Params size {megabytes(p.param_bytes)} (parameters() only)")
+    else:
+        title = f"{p.spec}: inference memory at {where}"
+        note = (f"peak live activations {count(p.peak_activation_bytes)} bytes ({megabytes(p.peak_activation_bytes)}) "
+                f"at {p.peak_layer}; parameters {count(p.param_bytes)} bytes ({megabytes(p.param_bytes)}, "
+                "BN moving statistics included)")
+    return _grid(title, header, body, None, fmt, note)
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+BAR_WIDTH = 20
+
+
+def bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
+    """A bar of block characters, eighths included, ``value / largest`` of ``width`` long."""
+    eighths = round(8 * width * value / largest) if largest else 0
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
+def render_sweep(result: "Sweep", fmt: str) -> "str | RenderableType":
+    """One row per input size: MACs, FLOPs, final feature map, params; a failed size says why."""
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2)
+    if fmt == "csv":  # one number per column, ready to plot; failed sizes have an error and empty cells
+        header = ["input_h", "input_w", "macs", "flops", "params", "final_feature_map", "error"]
+        body = [[*row.input_shape[:2], _blank(row.macs), _blank(row.flops), _blank(row.params),
+                 "" if row.final_feature_map is None else shape_text(row.final_feature_map, "x"), row.error or ""]
+                for row in result.rows]
+        return _grid("", header, body, None, fmt)
+    largest = max((row.macs or 0 for row in result.rows), default=0)
+    header = ["input", "MACs", "FLOPs", "final feature map", "params", "MACs bar"]
+    body = [[shape_text(row.input_shape[:2]), si(row.macs), si(row.flops), shape_text(row.final_feature_map),
+             count(row.params), bar(row.macs, largest)] if row.error is None else
+            [shape_text(row.input_shape[:2]), "—", "—", "—", "—", row.error] for row in result.rows]
+    note = f"final feature map = output of {result.final_layer}; MACs and FLOPs by the README's counting rule"
+    if result.smallest_input is not None:
+        note += f"; the smallest input that works is {result.smallest_input}"
+    return _grid(f"{result.spec}: MACs and FLOPs per input size", header, body, None, fmt, note)
+
+
+def _blank(value: int | None) -> int | str:
+    return "" if value is None else value
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def render_explain(explanation: "Explanation", fmt: str) -> str:
+    """The steps as aligned lines (table) or the JSON contract."""
+    if fmt == "json":
+        return json.dumps(explanation.to_dict(), indent=2)
+    e = explanation
+    sources = ", ".join(f"{shape_text(shape)} from {visible(name)}" for name, shape in e.inputs) or "none"
+    title = f"{visible(e.layer)} in {visible(e.spec)} at {shape_text(e.input_shape)}: {e.op} {visible(e.detail)}"
+    rows = [("input", sources)] + [(step.quantity, visible(step.arithmetic)) for step in e.steps]
+    rows.append(("output", shape_text(e.output_shape)))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([title.rstrip()] + [f"  {label:<{width}}  {text}" for label, text in rows]) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .errors import Location, SpecError
 from .ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, Input, MaxPool, Op, ReLU,
@@ -70,12 +71,26 @@ class _Builder:
         self.layers.append(Layer(name, op, inputs, self.stage, self.block, self.where))
         return name
 
-    def conv_bn(self, x: str, conv: str, bn: str, filters: int, kernel: int, stride: int = 1) -> str:
-        x = self.add(conv, Conv2D(filters, kernel, stride, kernel // 2, self.bias), x)
+    def conv_bn(self, x: str, conv: str, bn: str, filters: int, kernel: int, stride: int = 1, groups: int = 1,
+                bias: bool | None = None) -> str:
+        bias = self.bias if bias is None else bias
+        x = self.add(conv, Conv2D(filters, kernel, stride, kernel // 2, bias, groups), x)
         return self.add(bn, BatchNorm(self.epsilon), x)
 
-    def conv_bn_relu(self, x: str, conv: str, bn: str, filters: int, kernel: int, stride: int = 1) -> str:
-        return self.add(f"{conv}_relu", ReLU(), self.conv_bn(x, conv, bn, filters, kernel, stride))
+    def conv_bn_relu(self, x: str, conv: str, bn: str, filters: int, kernel: int, stride: int = 1,
+                     groups: int = 1, bias: bool | None = None) -> str:
+        return self.add(f"{conv}_relu", ReLU(), self.conv_bn(x, conv, bn, filters, kernel, stride, groups, bias))
+
+
+@dataclass(frozen=True)
+class BlockArgs:
+    """What varies between the blocks of a network (Keras' filters, stride, conv_shortcut)."""
+
+    name: str  # "2a": the block's part of every layer name
+    filters: tuple[int, ...]
+    stride: int
+    shortcut: str  # a key of SHORTCUTS
+    groups: int = 1
 
 
 def build_graph(spec: "str | Path | Spec") -> Graph:
@@ -83,17 +98,27 @@ def build_graph(spec: "str | Path | Spec") -> Graph:
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     g = _Builder(spec)
-    x = _stem(g, spec)
+    kind = BLOCKS[spec.block]
+    x = _stem(g, spec, kind)
     for stage in spec.stages:
         g.stage, g.where = f"stage{stage.number}", stage.where
-        for index, letter in enumerate(block_letters(stage.blocks, stage.block_naming, stage)):
+        letters = block_letters(stage.blocks, stage.block_naming, stage)
+        strided = 0 if spec.conventions.stride_block == "first" else len(letters) - 1
+        for index, letter in enumerate(letters):
             g.block = f"res{stage.number}{letter}"
-            conv_block = index == 0 and stage.first_block == "conv"
-            stride = stage.stride if index == 0 else 1
-            block = _bottleneck if spec.block == "bottleneck" else _basic
-            x = block(g, x, f"{stage.number}{letter}", stage.filters, stride, conv_block)
-    _head(g, spec, x)
+            stride = stage.stride if index == strided else 1
+            x = kind.build(g, x, BlockArgs(f"{stage.number}{letter}", stage.filters, stride,
+                                           _shortcut_kind(spec, stage, index, stride), stage.groups))
+    _head(g, spec, kind, x)
     return Graph(spec, tuple(g.layers))
+
+
+def _shortcut_kind(spec: Spec, stage: StageSpec, index: int, stride: int) -> str:
+    """The first block's shortcut is the stage's ``first_block``; a later one is the identity,
+    unless it carries the stride (``stride_block: last``): then ``strided_shortcut``."""
+    if index == 0:
+        return stage.first_block
+    return spec.conventions.strided_shortcut if stride > 1 else "identity"
 
 
 def load_graph(spec: "str | Path | Spec | Graph") -> Graph:
@@ -104,14 +129,16 @@ def load_graph(spec: "str | Path | Spec | Graph") -> Graph:
     return spec if isinstance(spec, Graph) else build_graph(spec)
 
 
-def _stem(g: _Builder, spec: Spec) -> str:
+def _stem(g: _Builder, spec: Spec, kind: BlockKind) -> str:
+    """Pad, 7×7/2 conv (+ BN, ReLU unless the blocks pre-activate), pad, max pool."""
     stem = spec.stem
     x = g.add(INPUT, Input(spec.input_shape))
     if stem.pad:
         x = g.add("conv1_pad", ZeroPad(stem.pad), x)
     x = g.add("conv1", Conv2D(stem.conv.filters, stem.conv.kernel, stem.conv.stride, 0, g.bias), x)
-    x = g.add("bn_conv1", BatchNorm(g.epsilon), x)
-    x = g.add("conv1_relu", ReLU(), x)
+    if not kind.preact:
+        x = g.add("bn_conv1", BatchNorm(g.epsilon), x)
+        x = g.add("conv1_relu", ReLU(), x)
     if stem.pool is not None:
         if spec.conventions.pool_padding:
             x = g.add("pool1_pad", ZeroPad(spec.conventions.pool_padding), x)
@@ -119,29 +146,88 @@ def _stem(g: _Builder, spec: Spec) -> str:
     return x
 
 
-def _bottleneck(g: _Builder, x: str, name: str, filters: tuple[int, ...], stride: int, conv_block: bool) -> str:
-    """1×1 → 3×3 → 1×1 plus shortcut. v1 strides the first 1×1; v1.5 (torchvision) the 3×3."""
-    f1, f2, f3 = filters
-    s1, s3 = (stride, 1) if g.spec.conventions.stride_on == "1x1" else (1, stride)
-    y = g.conv_bn_relu(x, f"res{name}_branch2a", f"bn{name}_branch2a", f1, 1, s1)
-    y = g.conv_bn_relu(y, f"res{name}_branch2b", f"bn{name}_branch2b", f2, 3, s3)
-    y = g.conv_bn(y, f"res{name}_branch2c", f"bn{name}_branch2c", f3, 1)
-    shortcut = g.conv_bn(x, f"res{name}_branch1", f"bn{name}_branch1", f3, 1, stride) if conv_block else x
-    return g.add(f"res{name}_relu", ReLU(), g.add(f"res{name}", Add(), y, shortcut))
+# --------------------------------------------------------------------------- shortcuts
 
 
-def _basic(g: _Builder, x: str, name: str, filters: tuple[int, ...], stride: int, conv_block: bool) -> str:
-    """3×3 → 3×3 plus shortcut (ResNet-18/34)."""
-    f1, f2 = filters
-    y = g.conv_bn_relu(x, f"res{name}_branch2a", f"bn{name}_branch2a", f1, 3, stride)
-    y = g.conv_bn(y, f"res{name}_branch2b", f"bn{name}_branch2b", f2, 3)
-    shortcut = g.conv_bn(x, f"res{name}_branch1", f"bn{name}_branch1", f2, 1, stride) if conv_block else x
-    return g.add(f"res{name}_relu", ReLU(), g.add(f"res{name}", Add(), y, shortcut))
+def _projection(g: _Builder, x: str, b: BlockArgs, bn: bool) -> str:
+    """1×1 conv with the block's stride to its output width; followed by BN except in a V2 block."""
+    conv = g.add(f"res{b.name}_branch1", Conv2D(b.filters[-1], 1, b.stride, 0, g.bias), x)
+    return g.add(f"bn{b.name}_branch1", BatchNorm(g.epsilon), conv) if bn else conv
 
 
-def _head(g: _Builder, spec: Spec, x: str) -> None:
+def _identity(g: _Builder, x: str, b: BlockArgs, bn: bool) -> str:
+    return x
+
+
+def _max_pool(g: _Builder, x: str, b: BlockArgs, bn: bool) -> str:
+    """Keras V2's ``MaxPooling2D(1, strides=stride)``: every s-th pixel, no weights."""
+    return g.add(f"res{b.name}_branch1_pool", MaxPool(1, b.stride), x) if b.stride > 1 else x
+
+
+Shortcut = Callable[[_Builder, str, BlockArgs, bool], str]
+SHORTCUTS: dict[str, Shortcut] = {"conv": _projection, "identity": _identity, "max_pool": _max_pool}
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+def _bottleneck(g: _Builder, x: str, b: BlockArgs) -> str:
+    """1×1 → 3×3 (grouped in ResNeXt) → 1×1 plus shortcut. v1 strides the first 1×1; v1.5 (torchvision) the 3×3."""
+    (f1, f2, f3), n = b.filters, b.name
+    s1, s3 = (b.stride, 1) if g.spec.conventions.stride_on == "1x1" else (1, b.stride)
+    y = g.conv_bn_relu(x, f"res{n}_branch2a", f"bn{n}_branch2a", f1, 1, s1)
+    y = g.conv_bn_relu(y, f"res{n}_branch2b", f"bn{n}_branch2b", f2, 3, s3, b.groups)
+    y = g.conv_bn(y, f"res{n}_branch2c", f"bn{n}_branch2c", f3, 1)
+    shortcut = SHORTCUTS[b.shortcut](g, x, b, True)
+    return g.add(f"res{n}_relu", ReLU(), g.add(f"res{n}", Add(), y, shortcut))
+
+
+def _basic(g: _Builder, x: str, b: BlockArgs) -> str:
+    """3×3 → 3×3 plus shortcut (ResNet-18/34); the first 3×3 carries the stride."""
+    (f1, f2), n = b.filters, b.name
+    y = g.conv_bn_relu(x, f"res{n}_branch2a", f"bn{n}_branch2a", f1, 3, b.stride)
+    y = g.conv_bn(y, f"res{n}_branch2b", f"bn{n}_branch2b", f2, 3)
+    shortcut = SHORTCUTS[b.shortcut](g, x, b, True)
+    return g.add(f"res{n}_relu", ReLU(), g.add(f"res{n}", Add(), y, shortcut))
+
+
+def _preact_bottleneck(g: _Builder, x: str, b: BlockArgs) -> str:
+    """Keras' ``residual_block_v2``: BN → ReLU, then 1×1 → pad → 3×3 → 1×1 with no BN after the
+    last conv and no ReLU after the add. The two convs that a BN follows have no bias; a projection
+    shortcut reads the pre-activated input, a pool or identity shortcut the block's raw input."""
+    (f1, f2, f3), n = b.filters, b.name
+    s1, s3 = (b.stride, 1) if g.spec.conventions.stride_on == "1x1" else (1, b.stride)
+    pre = g.add(f"res{n}_preact_relu", ReLU(), g.add(f"bn{n}_preact", BatchNorm(g.epsilon), x))
+    shortcut = SHORTCUTS[b.shortcut](g, pre if b.shortcut == "conv" else x, b, False)
+    y = g.conv_bn_relu(pre, f"res{n}_branch2a", f"bn{n}_branch2a", f1, 1, s1, bias=False)
+    y = g.add(f"res{n}_branch2b_pad", ZeroPad(1), y)
+    y = g.add(f"res{n}_branch2b", Conv2D(f2, 3, s3, 0, False, b.groups), y)
+    y = g.add(f"res{n}_branch2b_relu", ReLU(), g.add(f"bn{n}_branch2b", BatchNorm(g.epsilon), y))
+    y = g.add(f"res{n}_branch2c", Conv2D(f3, 1, 1, 0, g.bias), y)
+    return g.add(f"res{n}", Add(), shortcut, y)
+
+
+@dataclass(frozen=True)
+class BlockKind:
+    """A row of the block table: the function that builds one block, and whether the network
+    pre-activates (then the stem stops at its conv and the head starts with BN → ReLU)."""
+
+    build: Callable[[_Builder, str, BlockArgs], str]
+    preact: bool = False
+
+
+BLOCKS: dict[str, BlockKind] = {
+    "bottleneck": BlockKind(_bottleneck),
+    "basic": BlockKind(_basic),
+    "preact_bottleneck": BlockKind(_preact_bottleneck, preact=True),
+}
+
+
+def _head(g: _Builder, spec: Spec, kind: BlockKind, x: str) -> None:
     head = spec.head
     g.stage, g.block, g.where = "head", "head", head.where
+    if kind.preact:
+        x = g.add("post_relu", ReLU(), g.add("bn_post", BatchNorm(g.epsilon), x))
     pool = AvgPool(head.pool_size, head.pool_size) if head.pool == "avg" else GlobalAvgPool()
     x = g.add("flatten", Flatten(), g.add("avg_pool", pool, x))
     x = g.add(head.dense_name, Dense(head.units), x)

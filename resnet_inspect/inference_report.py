@@ -5,13 +5,13 @@ Computes nothing (see :mod:`resnet_inspect.inference`). ``--format json`` never 
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .formatting import shape_text
+from .formatting import shape_text, to_json
+from .usertext import markup, visible
 from .graph import Graph
 from .inference import RunResult
 
@@ -50,16 +50,16 @@ def run_table(result: RunResult) -> "RenderableType":
     from rich.text import Text
 
     batch = len(result.top) > 1
-    table = Table(title=f"{result.spec} — {result.source}")
+    table = Table(title=markup(f"{result.spec} — {result.source}"))
     if batch:
         table.add_column("Item", justify="right")
     for name, justify in (("#", "right"), ("Class", "left"), ("Index", "right"), ("Probability", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for item, predictions in enumerate(result.top):
         for rank, p in enumerate(predictions, start=1):
-            cells = [str(rank), p.name or "—", str(p.index), f"{p.score:.4f}"]
+            cells = [str(rank), markup(p.name or "—"), str(p.index), f"{p.score:.4f}"]
             table.add_row(*([str(item) if rank == 1 else ""] if batch else []), *cells)
-    return Group(table, Text(_timing_text(result), style="dim"))
+    return Group(table, Text(visible(_timing_text(result)), style="dim"))
 
 
 def _timing_text(result: RunResult) -> str:
@@ -71,7 +71,7 @@ def _timing_text(result: RunResult) -> str:
 
 def render_run(result: RunResult, fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return json.dumps(run_dict(result), indent=2)
+        return to_json(run_dict(result))
     return run_table(result)
 
 
@@ -103,5 +103,5 @@ def progress(graph: Graph, input_hw: tuple[int, int], batch: int, runs: int, for
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"{graph.spec.name} ×{runs}", total=per_pass * runs)
+        task = bar.add_task(f"{markup(graph.spec.name)} ×{runs}", total=per_pass * runs)
         yield Hooks(lambda name, _array: bar.advance(task, macs.get(name, 0)), lambda: bar.advance(task, per_pass))

@@ -33,6 +33,66 @@ class Params:
     non_trainable: int = 0
 
 
+@dataclass(frozen=True)
+class Window:
+    """Where an op's output grid sits on its input grid, per axis (H, W): its receptive-field rule.
+
+    Output unit ``i`` reads input units ``i·stride − padding`` to ``i·stride − padding + kernel − 1``
+    (Araujo et al., Distill 2019). Ops that keep the grid (BN, ReLU, add) are the identity.
+    """
+
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+
+
+IDENTITY = Window()
+
+
+def _square(kernel: int, stride: int = 1, padding: int = 0) -> Window:
+    return Window((kernel, kernel), (stride, stride), (padding, padding))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the arithmetic behind a layer (``explain``): what, how, and the number it gives."""
+
+    quantity: str  # "output H", "params", "MACs", "FLOPs", "note", ...
+    arithmetic: str  # "⌊(56 + 2·0 − 1)/2⌋ + 1 = 28"
+    value: int | None = None
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _dims(shape: Shape) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def _product(factors: "tuple[int | str, ...] | list[int | str]") -> str:
+    return "·".join(str(f) for f in factors)
+
+
+def _window_steps(inputs: list[Shape], output: Shape, kernel: int, stride: int, pad: int) -> list[Step]:
+    """``⌊(size + 2·pad − kernel)/stride⌋ + 1`` per axis (once when H and W agree), and what the floor drops."""
+    h, w = inputs[0][0], inputs[0][1]
+    axes = [("output H and W", h, output[0])] if h == w else [("output H", h, output[0]), ("output W", w, output[1])]
+    steps = []
+    for label, size, out in axes:
+        steps.append(Step(label, f"⌊({size} + 2·{pad} − {kernel})/{stride}⌋ + 1 = {out}", out))
+        reach = size + 2 * pad - kernel
+        if reach % stride:
+            steps.append(Step("note", f"{size} + 2·{pad} − {kernel} = {reach} is not a multiple of {stride}: the floor "
+                                      f"drops {reach % stride}, so the last {reach % stride} row(s) start no window"))
+    return steps
+
+
+def _elementwise(output: Shape, per: int, what: str, flops: int) -> Step:
+    text = f"{per}·{_product(output)} = {_n(flops)}" if per != 1 else f"{_product(output)} = {_n(flops)}"
+    return Step("FLOPs", f"{text} ({what})", flops)
+
+
 def _elements(shape: Shape) -> int:
     total = 1
     for dim in shape:
@@ -73,6 +133,18 @@ class Op:
     def describe(self) -> str:
         return ""
 
+    def window(self) -> tuple[int, int, int] | None:
+        """(kernel, stride, padding) of a sliding-window op; None for the others."""
+        return None
+
+    def receptive(self, inputs: list[Shape]) -> Window:
+        """How the output grid sits on the input grid, per axis: the receptive-field rule."""
+        return IDENTITY
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        """The arithmetic behind the output shape, parameters, MACs and FLOPs, step by step."""
+        return [Step("output shape", f"{_dims(output)}, the shape of its input")]
+
 
 @dataclass(frozen=True)
 class Input(Op):
@@ -81,6 +153,9 @@ class Input(Op):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return self.shape
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        return [Step("output shape", f"the input, {_dims(output)} (H×W×C)")]
 
 
 @dataclass(frozen=True)
@@ -95,6 +170,16 @@ class ZeroPad(Op):
     def describe(self) -> str:
         return f"pad {self.pad}"
 
+    def receptive(self, inputs: list[Shape]) -> Window:
+        return _square(1, 1, self.pad)
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        h, w, _ = inputs[0]
+        steps = [Step("output H", f"{h} + 2·{self.pad} = {output[0]}", output[0])]
+        if h != w:
+            steps.append(Step("output W", f"{w} + 2·{self.pad} = {output[1]}", output[1]))
+        return steps + [Step("FLOPs", "0 (zeros are written, nothing is computed)", 0)]
+
 
 @dataclass(frozen=True)
 class Conv2D(Op):
@@ -108,8 +193,8 @@ class Conv2D(Op):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         h, w, c = _map(inputs[0], self.kind)
-        if c % self.groups:
-            raise OpError(f"{c} input channels do not split into {self.groups} groups")
+        if c % self.groups or self.filters % self.groups:
+            raise OpError(f"{c} input channels and {self.filters} filters do not both split into {self.groups} groups")
         k, s, p = self.kernel, self.stride, self.padding
         return (_window(h, k, s, p, self.kind, "H"), _window(w, k, s, p, self.kind, "W"), self.filters)
 
@@ -125,9 +210,32 @@ class Conv2D(Op):
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return 2 * self.macs(inputs, output) + (_elements(output) if self.bias else 0)
 
+    def window(self) -> tuple[int, int, int] | None:
+        return (self.kernel, self.stride, self.padding)
+
     def describe(self) -> str:
         text = f"{self.kernel}×{self.kernel}/{self.stride}, {self.filters}"
         return text + (f", pad {self.padding}" if self.padding else "")
+
+    def receptive(self, inputs: list[Shape]) -> Window:
+        return _square(self.kernel, self.stride, self.padding)
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        c_in, k = inputs[0][-1], self.kernel
+        per_group = c_in if self.groups == 1 else f"({c_in}/{self.groups})"
+        weights = [k, k, per_group, self.filters]
+        params, macs = self.params(inputs).trainable, self.macs(inputs, output)
+        bias = f" + {self.filters}" if self.bias else " (no bias)"
+        flops = self.flops(inputs, output)
+        return [
+            Step("window", f"conv {k}×{k}, stride {self.stride}, padding {self.padding}"),
+            *_window_steps(inputs, output, k, self.stride, self.padding),
+            Step("output C", f"{self.filters} filters", self.filters),
+            Step("params", f"{_product(weights)}{bias} = {_n(params)}", params),
+            Step("MACs", f"{_product([*weights, *output[:2]])} = {_n(macs)}", macs),
+            Step("FLOPs", f"2·{_n(macs)}" + (f" + {_product(output)} (bias)" if self.bias else "") + f" = {_n(flops)}",
+                 flops),
+        ]
 
 
 @dataclass(frozen=True)
@@ -142,6 +250,13 @@ class BatchNorm(Op):
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return 2 * _elements(output)
 
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        c, params = output[-1], self.params(inputs)
+        return [*super().explain(inputs, output),
+                Step("params", f"2·{c} trainable (gamma, beta) + 2·{c} non-trainable (moving mean, variance) = "
+                               f"{_n(params.trainable + params.non_trainable)}", params.trainable + params.non_trainable),
+                _elementwise(output, 2, "a folded scale and shift per element", self.flops(inputs, output))]
+
 
 @dataclass(frozen=True)
 class ReLU(Op):
@@ -149,6 +264,10 @@ class ReLU(Op):
 
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return _elements(output)
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        return [*super().explain(inputs, output), _elementwise(output, 1, "one max(x, 0) per element",
+                                                               self.flops(inputs, output))]
 
 
 @dataclass(frozen=True)
@@ -166,8 +285,23 @@ class MaxPool(Op):
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return (self.size * self.size - 1) * _elements(output)
 
+    def window(self) -> tuple[int, int, int] | None:
+        return (self.size, self.stride, self.padding)
+
     def describe(self) -> str:
         return f"{self.size}×{self.size}/{self.stride}"
+
+    def receptive(self, inputs: list[Shape]) -> Window:
+        return _square(self.size, self.stride, self.padding)
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        per = self.size * self.size - (1 if self.kind == "max_pool" else 0)
+        what = "comparisons per output element" if self.kind == "max_pool" else "adds and a divide per output element"
+        return [Step("window", f"{self.kind.replace('_', ' ')} {self.size}×{self.size}, stride {self.stride}, "
+                               f"padding {self.padding}"),
+                *_window_steps(inputs, output, self.size, self.stride, self.padding),
+                Step("output C", f"{output[-1]} channels, as its input", output[-1]),
+                _elementwise(output, per, what, self.flops(inputs, output))]
 
 
 @dataclass(frozen=True)
@@ -192,6 +326,15 @@ class GlobalAvgPool(Op):
     def describe(self) -> str:
         return "global"
 
+    def receptive(self, inputs: list[Shape]) -> Window:
+        h, w, _ = _map(inputs[0], self.kind)
+        return Window((h, w))  # one window over the whole map
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        flops = self.flops(inputs, output)
+        return [Step("output shape", f"1×1×{output[-1]}: one mean per channel over {_dims(inputs[0][:2])}"),
+                Step("FLOPs", f"{_product(inputs[0])} = {_n(flops)} (one add per input element, H·W per channel)", flops)]
+
 
 @dataclass(frozen=True)
 class Add(Op):
@@ -207,6 +350,11 @@ class Add(Op):
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return (len(inputs) - 1) * _elements(output)
 
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        shapes = " and ".join(_dims(shape) for shape in inputs)
+        return [Step("output shape", f"inputs {shapes} are equal, so {_dims(output)}"),
+                _elementwise(output, len(inputs) - 1, "one add per element per extra input", self.flops(inputs, output))]
+
 
 @dataclass(frozen=True)
 class Flatten(Op):
@@ -214,6 +362,13 @@ class Flatten(Op):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return (_elements(inputs[0]),)
+
+    def receptive(self, inputs: list[Shape]) -> Window:
+        shape = inputs[0]  # every value of the map feeds the vector (a dense layer after mixes them)
+        return Window((shape[0], shape[1])) if len(shape) == 3 else IDENTITY
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        return [Step("output shape", f"{_product(inputs[0])} = {_n(output[0])} values in one vector", output[0])]
 
 
 @dataclass(frozen=True)
@@ -233,6 +388,15 @@ class Dense(Op):
     def macs(self, inputs: list[Shape], output: Shape) -> int:
         return inputs[0][0] * self.units
 
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        c_in, macs, flops = inputs[0][0], self.macs(inputs, output), self.flops(inputs, output)
+        params = self.params(inputs).trainable
+        bias = f" + {self.units}" if self.bias else ""
+        return [Step("output shape", f"{self.units} units", self.units),
+                Step("params", f"{c_in}·{self.units}{bias} = {_n(params)}", params),
+                Step("MACs", f"{c_in}·{self.units} = {_n(macs)}", macs),
+                Step("FLOPs", f"2·{_n(macs)}{bias} = {_n(flops)}", flops)]
+
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return 2 * self.macs(inputs, output) + (self.units if self.bias else 0)
 
@@ -246,6 +410,10 @@ class Softmax(Op):
 
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return 3 * _elements(output)
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        return [*super().explain(inputs, output),
+                _elementwise(output, 3, "exp, sum and divide per element", self.flops(inputs, output))]
 
 
 OPS: dict[str, type[Op]] = {

@@ -6,10 +6,11 @@ keys the README documents.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .usertext import visible
 
 if TYPE_CHECKING:
     from .newspec import Written
@@ -32,16 +33,18 @@ def render_weights(record: WeightsRecord, fmt: str) -> str:
     if fmt == "json":
         return _json({"ok": True, **asdict(record)})
     if record.action == "fits":
-        return f"{record.file} fits {record.spec}: {record.arrays} arrays, {record.numbers:,} numbers"
-    note = f" (seed {record.seed})" if record.seed is not None else f" (from {record.source})" if record.source else ""
-    return f"wrote {record.file}: {record.arrays} arrays, {record.numbers:,} numbers, for {record.spec}{note}"
+        return f"{visible(record.file)} fits {visible(record.spec)}: {record.arrays} arrays, {record.numbers:,} numbers"
+    note = (f" (seed {record.seed})" if record.seed is not None
+            else f" (from {visible(record.source)})" if record.source else "")
+    return (f"wrote {visible(record.file)}: {record.arrays} arrays, {record.numbers:,} numbers, "
+            f"for {visible(record.spec)}{note}")
 
 
 def render_schema_written(path: Path, fmt: str) -> str:
     if fmt == "json":
         return _json({"file": str(path), "schema_line": f"# yaml-language-server: $schema={path.as_posix()}"})
-    return (f"wrote {path}; start each spec with the line "
-            f"`# yaml-language-server: $schema=…/{path.name}` (a path relative to the spec)")
+    return (f"wrote {visible(path)}; start each spec with the line "
+            f"`# yaml-language-server: $schema=…/{visible(path.name)}` (a path relative to the spec)")
 
 
 def render_new(written: "Written", fmt: str) -> str:
@@ -50,8 +53,9 @@ def render_new(written: "Written", fmt: str) -> str:
         return _json({"file": str(written.path), "spec": made.name, "from": made.source, "schema": made.schema_ref,
                       "schema_written": str(written.schema_path) if written.schema_written else None,
                       "expect": made.expect})
-    schema = f"; wrote {written.schema_path}" if written.schema_written else ""
-    return (f"wrote {written.path}: spec {made.name} from {made.source}, $schema={made.schema_ref}, "
+    schema = f"; wrote {visible(written.schema_path)}" if written.schema_written else ""
+    return (f"wrote {visible(written.path)}: spec {visible(made.name)} from {visible(made.source)}, "
+            f"$schema={visible(made.schema_ref)}, "
             f"expect: {_count(made.expect)} numbers to keep{schema}")
 
 
@@ -60,4 +64,6 @@ def _count(expect: dict[str, Any]) -> int:
 
 
 def _json(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2)
+    from .formatting import to_json
+
+    return to_json(data)

@@ -7,7 +7,6 @@ Computes nothing; every number comes from :mod:`.check` or :mod:`.diff`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
@@ -15,7 +14,8 @@ from xml.etree import ElementTree
 from .check import CheckReport, Expectation, SpecCheck
 from .diff import DiffResult, LayerDiff
 from .errors import InspectError, Location
-from .formatting import count, shape_text
+from .formatting import count, shape_text, si, to_json
+from .usertext import markup, visible
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -73,11 +73,15 @@ def _annotation(where: Location, message: str) -> str:
 
 
 def _escape_data(text: str) -> str:
-    """GitHub's workflow-command escaping for the message part."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """GitHub's workflow-command escaping of a message, after control characters are made visible.
+
+    GitHub reads ``%``, CR and LF as escapes; an ESC or BEL from a spec would reach the log raw.
+    """
+    return visible(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
+    """A property value also ends at ``,`` and its name at ``:`` (GitHub's rules)."""
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
@@ -89,26 +93,44 @@ def _summary_line(report: CheckReport) -> str:
 
 
 def check_junit(report: CheckReport) -> str:
-    """JUnit XML: a suite per spec file, a test case for "builds" and one per expectation."""
+    """JUnit XML as Jenkins' and GitLab's schema (junit-10.xsd) allows it.
+
+    A suite per spec file (its ``file`` attribute and a ``spec`` property say which), a test case
+    "builds" and one per expectation, all with ``classname`` = the file, so two specs of the same
+    name stay apart. Test cases may not carry ``file``/``line`` there: the location leads the
+    failure text instead. Every string goes through :func:`visible` first, because XML 1.0 cannot
+    hold most control characters at all (escaped or not).
+    """
     c = report.counts
     failures = sum((s.error is not None) + len(s.failures) for s in report.specs)
-    root = ElementTree.Element("testsuites", name="resnet-inspect check",
-                               tests=str(c["specs"] + c["expectations"]), failures=str(failures), errors="0")
+    root = ElementTree.Element("testsuites", name="resnet-inspect check", tests=str(c["specs"] + c["expectations"]),
+                               failures=str(failures), errors="0", time=_seconds(sum(s.seconds for s in report.specs)))
     for spec in report.specs:
-        suite = ElementTree.SubElement(root, "testsuite", name=spec.file, tests=str(1 + len(spec.expectations)),
-                                       failures=str((spec.error is not None) + len(spec.failures)), errors="0")
-        classname = spec.spec or spec.file
-        case = ElementTree.SubElement(suite, "testcase", classname=classname, name="builds", file=spec.file)
-        if spec.error is not None:
-            ElementTree.SubElement(case, "failure", message=str(spec.error), type="InspectError").text = str(spec.error)
-        for e in spec.expectations:
-            case = ElementTree.SubElement(suite, "testcase", classname=classname, name=e.name, file=e.where.file,
-                                          line=str(e.where.line or ""))
-            if not e.ok:
-                text = f"{e.where}: {e.message}"
-                ElementTree.SubElement(case, "failure", message=e.message, type="ExpectationFailed").text = text
+        _junit_suite(root, spec)
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
+
+
+def _junit_suite(root: ElementTree.Element, spec: SpecCheck) -> None:
+    file = visible(spec.file)
+    suite = ElementTree.SubElement(root, "testsuite", name=file, tests=str(1 + len(spec.expectations)),
+                                   failures=str((spec.error is not None) + len(spec.failures)), errors="0",
+                                   skipped="0", time=_seconds(spec.seconds), file=file)
+    properties = ElementTree.SubElement(suite, "properties")
+    ElementTree.SubElement(properties, "property", name="spec", value=visible(spec.spec or ""))
+    case = ElementTree.SubElement(suite, "testcase", classname=file, name="builds", time=_seconds(spec.seconds))
+    if spec.error is not None:
+        ElementTree.SubElement(case, "failure", message=str(spec.error), type="InspectError").text = str(spec.error)
+    for e in spec.expectations:
+        case = ElementTree.SubElement(suite, "testcase", classname=file, name=visible(e.name), time="0")
+        if not e.ok:
+            ElementTree.SubElement(case, "failure", message=visible(e.message),
+                                   type="ExpectationFailed").text = visible(f"{e.where}: {e.message}")
+
+
+def _seconds(seconds: float) -> str:
+    """JUnit's time: seconds with a dot and no exponent (the schema's SUREFIRE_TIME pattern)."""
+    return f"{seconds:.3f}"
 
 
 def check_table(report: CheckReport) -> "RenderableType":
@@ -122,16 +144,16 @@ def check_table(report: CheckReport) -> "RenderableType":
     for spec in report.specs:
         held = len(spec.expectations) - len(spec.failures)
         result = "[green]ok[/]" if spec.ok else ("[red]does not build[/]" if spec.error else "[red]FAILED[/]")
-        table.add_row(spec.spec or "—", spec.file, result, f"{held}/{len(spec.expectations)}")
+        table.add_row(markup(spec.spec or "—"), markup(spec.file), result, f"{held}/{len(spec.expectations)}")
     problems = [Text(f"✗ {spec.error}", style="red") for spec in report.specs if spec.error]
-    problems += [Text(f"✗ {e.where}: {e.message}", style="red") for s in report.specs for e in s.failures]
+    problems += [Text(visible(f"✗ {e.where}: {e.message}"), style="red") for s in report.specs for e in s.failures]
     verdict = Text(_summary_line(report), style="green" if report.ok else "bold red")
     return Group(table, *problems, verdict)
 
 
 def render_check(report: CheckReport, fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return json.dumps(check_dict(report), indent=2)
+        return to_json(check_dict(report))
     return {"github": check_github, "junit": check_junit, "table": check_table}[fmt](report)
 
 
@@ -143,11 +165,12 @@ def diff_dict(result: DiffResult) -> dict[str, Any]:
     totals = {key: {"a": a, "b": b, "change": b - a}
               for (key, a), b in zip(asdict(result.totals_a).items(), asdict(result.totals_b).values())}
     return {
-        "a": {"spec": result.spec_a, "input": list(result.input_a)},
-        "b": {"spec": result.spec_b, "input": list(result.input_b)},
+        "a": {"spec": result.spec_a, "file": result.file_a, "input": list(result.input_a)},
+        "b": {"spec": result.spec_b, "file": result.file_b, "input": list(result.input_b)},
         "identical": result.identical,
         "totals": totals,
         "stride_moves": [asdict(move) for move in result.stride_moves],
+        "blocks": [asdict(block) for block in result.blocks],
         "layers": [_layer_diff_dict(d) for d in result.layers],
     }
 
@@ -160,6 +183,8 @@ def _layer_diff_dict(d: LayerDiff) -> dict[str, Any]:
 def change_text(d: LayerDiff) -> str:
     if d.status != "changed":
         return d.status
+    if not d.changes:
+        return "renamed"
     return "; ".join(f"{c.field} {_value(c.field, c.a)} → {_value(c.field, c.b)}" for c in d.changes)
 
 
@@ -171,26 +196,66 @@ def _value(field: str, value: Any) -> str:
     return str(value)
 
 
+def spec_labels(result: DiffResult) -> tuple[str, str]:
+    """The two sides' names, with their files when the names alone cannot tell them apart."""
+    if result.spec_a != result.spec_b or result.file_a == result.file_b:
+        return result.spec_a, result.spec_b
+    return f"{result.spec_a} ({_where(result.file_a)})", f"{result.spec_b} ({_where(result.file_b)})"
+
+
+def _where(file: str) -> str:
+    from pathlib import Path
+
+    from .spec import bundled_specs
+
+    return "bundled" if any(Path(file) == path for path in bundled_specs().values()) else file
+
+
 def diff_table(result: DiffResult) -> "RenderableType":
     from rich.console import Group
     from rich.table import Table
 
-    title = f"{result.spec_a} ({shape_text(result.input_a)}) → {result.spec_b} ({shape_text(result.input_b)})"
+    label_a, label_b = (markup(label) for label in spec_labels(result))
+    title = f"{label_a} ({shape_text(result.input_a)}) → {label_b} ({shape_text(result.input_b)})"
     if result.identical:
         return Group(f"[green]{title}: identical[/]")
-    layers = Table(title=f"{title}: {len(result.layers)} layers differ")
-    for name in ("layer", "op", "block", "what changed"):
-        layers.add_column(name)
-    for d in result.layers:
-        layers.add_row(d.name, d.op, d.block, change_text(d))
+    parts: list[Any] = []
+    if result.blocks:
+        parts.append(_blocks_table(result))
+    loose = result.loose_layers
+    if loose or not result.blocks:
+        layers = Table(title=f"{title}: {len(loose)} layers differ" + (" outside those blocks" if result.blocks else ""))
+        for name in ("layer", "op", "block", "what changed"):
+            layers.add_column(name)
+        for d in loose:
+            layers.add_row(markup(d.name), d.op, markup(d.block), markup(change_text(d)))
+        parts.append(layers)
     totals = Table(title="totals")
-    for name, justify in (("", "left"), (result.spec_a, "right"), (result.spec_b, "right"), ("change", "right")):
+    for name, justify in (("", "left"), (label_a, "right"), (label_b, "right"), ("change", "right")):
         totals.add_column(name, justify=justify)  # type: ignore[arg-type]
     for key, row in diff_dict(result)["totals"].items():
         change = f"{row['change']:+,}" + (f" ({_scaled(row['change'], max(row['a'], row['b']))})" if row["change"] else "")
         totals.add_row(key, count(row["a"]), count(row["b"]), change)
-    moves = [f"stride {m.stride} moved in {m.block}: {m.from_layer} → {m.to_layer}" for m in result.stride_moves]
-    return Group(layers, *moves, totals)
+    moves = [markup(f"stride {m.stride} moved in {m.block}: {m.from_layer} → {m.to_layer}")
+             for m in result.stride_moves]
+    return Group(*parts, *moves, totals)
+
+
+def _blocks_table(result: DiffResult) -> "RenderableType":
+    from rich.table import Table
+
+    label_a, label_b = (markup(label) for label in spec_labels(result))
+    n = len(result.blocks)
+    table = Table(title=f"{label_a} → {label_b}: {n} whole block{'s differ' if n > 1 else ' differs'}")
+    for name, justify in (("block", "left"), ("", "left"), ("layers", "right"), ("params", "right"),
+                          ("MACs", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for block in result.blocks:
+        name = {"added": block.block_b, "removed": block.block_a}.get(block.status, f"{block.block_a} → {block.block_b}")
+        sign = {"added": "+", "removed": "-"}.get(block.status, "")
+        table.add_row(markup(name), block.status, str(block.layers), f"{sign}{count(block.params)}",
+                      f"{sign}{si(block.macs)}")
+    return table
 
 
 def _scaled(change: int, total: int) -> str:
@@ -203,6 +268,6 @@ def _scaled(change: int, total: int) -> str:
 
 def render_diff(result: DiffResult, fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return json.dumps(diff_dict(result), indent=2)
+        return to_json(diff_dict(result))
     return diff_table(result)
 

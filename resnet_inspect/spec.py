@@ -20,6 +20,8 @@ from .expr import ExprError, Number, evaluate
 from .yamlsafe import Document, YamlPath, load, read_text
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Filters each block kind takes (the block functions themselves live in graph.BLOCKS).
+BLOCK_FILTERS = {"bottleneck": 3, "basic": 2, "preact_bottleneck": 3}
 MAX_BLOCKS = 1000  # per stage; ResNet-1001 has 111. Bounds the graph so bad input cannot eat memory.
 SCHEMA_PATH = PACKAGE_DIR / "spec.schema.json"
 
@@ -34,6 +36,8 @@ class Conventions:
     bn_epsilon: float = 1e-3
     block_naming: str = "auto"
     preprocessing: str = "caffe"
+    stride_block: str = "first"
+    strided_shortcut: str = "conv"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class StageSpec:
     first_block: str
     block_naming: str
     where: Location
+    groups: int = 1
 
 
 @dataclass(frozen=True)
@@ -304,6 +309,8 @@ class _Evaluator:
             bn_epsilon=float(epsilon),
             block_naming=self.get(c + ("block_naming",), defaults.block_naming),
             preprocessing=self.get(c + ("preprocessing",), defaults.preprocessing),
+            stride_block=self.get(c + ("stride_block",), defaults.stride_block),
+            strided_shortcut=self.get(c + ("strided_shortcut",), defaults.strided_shortcut),
         )
 
     def stem(self) -> StemSpec:
@@ -318,9 +325,9 @@ class _Evaluator:
     def stage(self, index: int) -> StageSpec:
         p: YamlPath = ("stages", index)
         filters = tuple(self.size(p + ("filters", i)) for i in range(len(self.get(p + ("filters",)))))
-        expected = 3 if self.get(("block",), "bottleneck") == "bottleneck" else 2
+        block = self.get(("block",), "bottleneck")
+        expected = BLOCK_FILTERS[block]
         if len(filters) != expected:
-            block = self.get(("block",), "bottleneck")
             raise self.error(p + ("filters",), f"a {block} block takes {expected} filters, got {len(filters)}")
         return StageSpec(
             number=self.get(p + ("stage",)),
@@ -330,7 +337,18 @@ class _Evaluator:
             first_block=self.get(p + ("first_block",), "conv"),
             block_naming=self.get(p + ("block_naming",), self.get(("conventions", "block_naming"), "auto")),
             where=self.doc.where(p),
+            groups=self.groups(p, block, filters),
         )
+
+    def groups(self, p: YamlPath, block: str, filters: tuple[int, ...]) -> int:
+        """ResNeXt's cardinality: the 3×3 conv (the middle filters) splits into this many groups."""
+        groups = self.size(p + ("groups",), 1)
+        if groups > 1 and block == "basic":
+            raise self.error(p + ("groups",), "a basic block has no grouped conv (torchvision's BasicBlock "
+                                              "supports only groups: 1); use a bottleneck block")
+        if filters[1] % groups:
+            raise self.error(p + ("groups",), f"the 3×3 conv's {filters[1]} filters do not split into {groups} groups")
+        return groups
 
     def blocks(self, path: YamlPath) -> int:
         blocks = self.size(path)

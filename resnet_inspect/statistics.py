@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     from .engine import LayerInfo
 
 DEPTHS = ("layer", "block", "stage")
+# Bytes per number of the dtypes sizes are quoted in (the executor runs float32 or float64).
+DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,22 @@ class Totals:
         non_trainable = sum(layer.non_trainable_params for layer in layers)
         return cls(trainable + non_trainable, trainable, non_trainable,
                    sum(layer.macs for layer in layers), sum(layer.flops for layer in layers))
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Memory sizes torchinfo prints under its table, in bytes, for one dtype and batch.
+
+    ``params_bytes`` counts every parameter (Keras' total, BN moving statistics included);
+    ``trainable_params_bytes`` counts what PyTorch's ``parameters()`` holds, which is what
+    torchinfo's "Params size (MB)" multiplies.
+    """
+
+    dtype: str
+    batch: int
+    input_bytes: int
+    params_bytes: int
+    trainable_params_bytes: int
 
 
 @dataclass(frozen=True)
@@ -97,15 +115,25 @@ class TraceResult:
                 groups.append([info])
         return [Group(key(g[0]), _group_kind(g, depth), g[-1].output_shape, Totals.of(g), tuple(g)) for g in groups]
 
+    def sizes(self, dtype: str = "float32", batch: int = 1) -> Sizes:
+        """Input and parameter sizes in bytes when stored as ``dtype`` (float32 unless told)."""
+        width = DTYPE_BYTES[dtype]
+        h, w, c = self.input_shape
+        t = self.totals
+        return Sizes(dtype, batch, batch * h * w * c * width, t.params * width, t.trainable_params * width)
+
     def by_stage(self) -> dict[str, Totals]:
         return {group.name: group.totals for group in self.groups("stage")}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``trace --format json`` (documented in the README)."""
+        from .receptive import receptive_fields
+
+        fields = receptive_fields(self)
         return {
             "spec": self.spec,
             "input": list(self.input_shape),
-            "layers": [_layer_dict(info) for info in self.layers],
+            "layers": [{**_layer_dict(info), "receptive_field": fields[info.name].to_dict()} for info in self.layers],
             "totals": asdict(self.totals),
         }
 

@@ -66,6 +66,7 @@ class Case:
     time_limit: float = TIME_LIMIT
     rss_limit_mb: float = RSS_LIMIT_MB
     env: dict[str, str] = field(default_factory=dict)
+    file_size_limit: int | None = None  # bytes any one file may grow to (a full disk), or None
 
     @property
     def id(self) -> str:
@@ -100,19 +101,46 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
 
 
+# Linux counts the forking process's RSS in a child's ru_maxrss (exec keeps the old mm's high-water
+# mark), so a CLI child forked straight from pytest (hundreds of MB once torch is imported) would
+# report pytest's size. A small reaper process starts the CLI child instead, waits for it with
+# wait4, writes its own peak RSS (KiB) to the file named in argv[1] and exits with its exit code.
+# argv[2] is a file-size limit in bytes (RLIMIT_FSIZE, "-" for none) set in the CLI child only,
+# to simulate a full disk: writes beyond it fail with EFBIG (Python ignores SIGXFSZ).
+_REAPER = """
+import os, resource, signal, subprocess, sys
+limit = None if sys.argv[2] == "-" else int(sys.argv[2])
+def limits():
+    if limit is not None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+child = subprocess.Popen(sys.argv[3:], preexec_fn=limits if limit is not None else None)
+signal.signal(signal.SIGTERM, lambda *_: child.kill())
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+if code < 0:
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
 def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: float = TIME_LIMIT,
-            env: dict[str, str] | None = None) -> Outcome:
+            env: dict[str, str] | None = None, file_size_limit: int | None = None) -> Outcome:
     """``python -m resnet_inspect ARGS`` in ``cwd``: exit code, output, wall time, the child's peak RSS.
 
-    The child is reaped with ``os.wait4`` so its own ``ru_maxrss`` is known (``RUSAGE_CHILDREN``
-    would be the largest of all children so far); a timer kills its process group at ``timeout``.
+    The child is reaped with ``os.wait4`` by a small reaper process (see ``_REAPER``) so its own
+    ``ru_maxrss`` is known; a timer kills the process group at ``timeout``.
     """
     child_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
     child_env.update({"HOME": str(cwd), "TMPDIR": str(cwd), "PYTHONDONTWRITEBYTECODE": "1",
                       "NO_COLOR": "1", **(env or {})})
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as rss_file:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "resnet_inspect", *args], cwd=cwd, env=child_env,
+        limit = "-" if file_size_limit is None else str(file_size_limit)
+        proc = subprocess.Popen([sys.executable, "-c", _REAPER, rss_file.name, limit,
+                                 sys.executable, "-m", "resnet_inspect", *args], cwd=cwd, env=child_env,
                                 stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                 stdout=out, stderr=err, start_new_session=True)
         killed = threading.Event()
@@ -129,17 +157,19 @@ def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: floa
                 proc.stdin.close()  # type: ignore[union-attr]
             except BrokenPipeError:
                 pass
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, _ = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
+        reported = rss_file.read().strip()
+        peak_kib = int(reported) if reported else 0
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", errors="replace")
         stderr = err.read().decode("utf-8", errors="replace")
     if killed.is_set():
         raise AssertionError(f"timed out after {timeout} s: {args}\nstderr: {stderr[-2000:]}")
-    return Outcome(args, proc.returncode, stdout, stderr, seconds, usage.ru_maxrss / 1024)
+    return Outcome(args, proc.returncode, stdout, stderr, seconds, peak_kib / 1024)
 
 
 def run_case(case: Case, root: Path) -> Outcome:
@@ -147,7 +177,7 @@ def run_case(case: Case, root: Path) -> Outcome:
     work, outside = prepare(case, root)
     before_outside = _snapshot(outside)
     before_work = _snapshot(work)
-    outcome = run_cli(case.args, work, case.stdin, case.time_limit, case.env)
+    outcome = run_cli(case.args, work, case.stdin, case.time_limit, case.env, case.file_size_limit)
     _MEASURED.append((case.klass, case.name, outcome.seconds, outcome.peak_rss_mb))
     judge(case, outcome, work, outside, before_outside, before_work)
     return outcome

@@ -30,3 +30,20 @@ def test_the_timer_kills_a_hang(tmp_path: Path) -> None:
     # `check -` style stdin reads are not needed: a FIFO opened for reading blocks without a writer.
     with pytest.raises(AssertionError, match="timed out"):
         run_cli(["--help"], tmp_path, timeout=0.001)
+
+
+def test_peak_rss_is_the_childs_own_not_the_parents(tmp_path: Path) -> None:
+    # Linux carries the forking process's RSS into a child's ru_maxrss; with pytest at 300+ MB
+    # (after torch is imported, say) every case would measure the parent. The reaper prevents it.
+    ballast = bytearray(300 << 20)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page so it is resident
+    outcome = run_cli(["--help"], tmp_path)
+    assert outcome.code == 0 and 5 < outcome.peak_rss_mb < 200, outcome.peak_rss_mb
+    del ballast
+
+
+def test_a_file_size_limit_makes_writes_fail_in_the_child_only(tmp_path: Path) -> None:
+    # RLIMIT_FSIZE in the CLI child (a full disk): resnet50's ~100 MB of weights fail past 1 MB.
+    outcome = run_cli(["weights", "init", "resnet50", "-o", "w.npz"], tmp_path, file_size_limit=1 << 20)
+    assert outcome.code == 2 and "w.npz: cannot write the weights file: File too large" in outcome.stderr
+    assert list(tmp_path.iterdir()) == []  # no partial file left

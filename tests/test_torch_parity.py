@@ -33,13 +33,14 @@ def relative_error(ours: np.ndarray, theirs: np.ndarray) -> float:
 
 
 def compare(spec_name: str, layout, hw: tuple[int, int], batch: int, dtype: str, fold_bn: bool = True,
-            logits: bool = False):
+            logits: bool = False, layers: tuple[int, ...] = (3, 4, 6, 3), **family):
     """Our output and torch's (and each one's fc output, when ``logits``: that run reports every
     layer, so it also exercises the layer-by-layer path; without it the fused fast path runs)."""
     graph = build_graph(load_spec(spec_name))
     weights = random_weights(graph, seed=11, dtype=dtype)
     x = np.random.default_rng(5).normal(size=(batch, *hw, 3)).astype(dtype)
-    model = torch_resnet.build([3, 4, 6, 3], layout, weights, torchvision_names(graph), dtype=TORCH_DTYPE[dtype])
+    model = torch_resnet.build(list(layers), layout, weights, torchvision_names(graph), dtype=TORCH_DTYPE[dtype],
+                               **family)
     fc: dict[str, np.ndarray] = {}
     model.fc.register_forward_hook(lambda _m, _i, out: fc.__setitem__("torch", out.detach().numpy().copy()))
     theirs = torch_resnet.run(model, x, TORCH_DTYPE[dtype])
@@ -74,3 +75,27 @@ def test_resnet50_keras_layout_matches_torch(dtype):
     assert relative_error(logits["ours"], logits["torch"]) <= TOLERANCE[dtype]
     assert relative_error(ours, theirs) <= TOLERANCE[dtype]
     np.testing.assert_allclose(ours.sum(axis=1), 1.0, rtol=1e-5)
+
+
+# The rest of torchvision's family, built by the oracle from torchvision's own constructor
+# arguments (resnet.py: resnext50_32x4d is Bottleneck, [3, 4, 6, 3], groups=32, width_per_group=4;
+# wide_resnet50_2 width_per_group=128; resnet18 BasicBlock, [2, 2, 2, 2]), never from our graph.
+FAMILY = {
+    "resnet18-torchvision": dict(layers=(2, 2, 2, 2), block="basic"),
+    "resnet34-torchvision": dict(layers=(3, 4, 6, 3), block="basic"),
+    "resnext50_32x4d": dict(groups=32, width_per_group=4),
+    "wide_resnet50_2": dict(width_per_group=128),
+}
+
+
+@pytest.mark.parametrize("spec", FAMILY)
+def test_torchvision_family_matches_torch(spec):
+    ours, theirs, _ = compare(spec, torch_resnet.TORCHVISION, (64, 96), 2, "float32", **FAMILY[spec])
+    assert ours.shape == theirs.shape == (2, 1000)
+    assert relative_error(ours, theirs) <= TOLERANCE["float32"]
+
+
+def test_resnext_unfolded_float64_matches_torch():
+    ours, theirs, _ = compare("resnext50_32x4d", torch_resnet.TORCHVISION, (64, 64), 1, "float64", fold_bn=False,
+                              logits=True, groups=32, width_per_group=4)
+    assert relative_error(ours, theirs) <= TOLERANCE["float64"]

@@ -13,6 +13,7 @@ the count of layers with the graph; no shape is copied from the executor's own o
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -20,6 +21,8 @@ from typer.testing import CliRunner
 import resnet_inspect
 from resnet_inspect import ops
 from resnet_inspect.cli import app
+from resnet_inspect.engine import smallest_input
+from resnet_inspect.graph import load_graph
 from resnet_inspect.errors import InspectError
 from resnet_inspect.spec import bundled_specs
 from resnet_inspect.verify import verify
@@ -37,11 +40,39 @@ def test_the_resnet50_specs_with_extra_sizes_are_bundled():
     assert set(SIZES) <= set(bundled_specs())
 
 
-@pytest.mark.parametrize("spec", sorted(set(bundled_specs()) - set(SIZES)))
-def test_verify_passes_for_the_other_bundled_specs_at_224(spec):
-    result = verify(spec, 224)
+BIG_MACS = 4.5e9  # a network costlier than ResNet-50 at 224 is verified at a smaller valid input
+
+
+def verify_size(spec: str) -> int:
+    """224, or for the big networks (ResNet-101 and up, ResNeXt, wide) the smaller of 224 and
+    the smallest input they accept but at least 64: the same layers run, on fewer pixels."""
+    if resnet_inspect.trace(spec, input=224).totals.macs <= BIG_MACS:
+        return 224
+    return min(224, max(64, smallest_input(load_graph(spec))))
+
+
+HEAVY_PARAMS = 70_000_000  # the weights alone take seconds to draw; these run with -m slow (CI does)
+
+
+def verify_cases() -> list:
+    cases = []
+    for spec in sorted(set(bundled_specs()) - set(SIZES)):
+        heavy = resnet_inspect.trace(spec).totals.params > HEAVY_PARAMS
+        cases.append(pytest.param(spec, marks=pytest.mark.slow) if heavy else spec)
+    return cases
+
+
+@pytest.mark.parametrize("spec", verify_cases())
+def test_verify_passes_for_the_other_bundled_specs(spec):
+    size = verify_size(spec)
+    result = verify(spec, size)
     assert result.ok, result.failure()
-    assert [c.actual for c in result.layers] == [i.output_shape for i in resnet_inspect.trace(spec, input=224).layers]
+    assert [c.actual for c in result.layers] == [i.output_shape for i in resnet_inspect.trace(spec, input=size).layers]
+
+
+def test_only_the_big_specs_are_verified_smaller():
+    # resnet101's avg_pool 7x7 needs 193 (see above); a global-pool network runs at 64.
+    assert (verify_size("resnet50v2"), verify_size("resnet101"), verify_size("resnext101_32x8d")) == (224, 193, 64)
 
 
 @pytest.mark.parametrize("spec,size", [(spec, size) for spec, sizes in SIZES.items() for size in sizes])
@@ -129,7 +160,7 @@ def test_cli_verify_csv_and_markdown():
 
 @pytest.mark.parametrize("args,message", [
     (["--max-memory", "1MB"], "needs about"),
-    (["--max-memory", "lots"], "--max-memory must be a size"),
+    (["--max-memory", "lots"], "--max-memory: must be a size"),
     (["--dtype", "float16"], "float16"),
     (["--batch", "0"], "--batch"),
 ])
@@ -143,3 +174,37 @@ def test_cli_verify_memory_error_as_json():
     assert result.exit_code == 2
     error = json.loads(result.stdout)["error"]
     assert error["field"] == "--max-memory" and "1.0 MiB" in error["message"]
+
+
+# --------------------------------------------------------------------------- progress bar (issue 9)
+
+MINIMAL = str(Path(__file__).resolve().parent / "specs" / "valid" / "minimal.yaml")  # global pool: any size
+
+
+def test_verify_reports_every_layer_to_its_progress_callback():
+    seen = []
+    result = verify(MINIMAL, 64, on_layer=lambda name, array: seen.append((name, array.shape[1:])))
+    assert [name for name, _ in seen] == [check.name for check in result.layers]
+    assert all(shape == check.actual for (_, shape), check in zip(seen, result.layers))
+
+
+def test_cli_verify_drives_the_same_bar_as_run(monkeypatch):
+    # The CLI hands verify the hooks of inference_report.progress (the bar `run` shows); the bar
+    # itself decides: drawn on a terminal for long runs, nothing when piped (test_run covers it).
+    from contextlib import contextmanager
+
+    from resnet_inspect import inference_report
+
+    calls, layers = [], []
+
+    @contextmanager
+    def fake_progress(graph, input_hw, batch, runs, force=False):
+        calls.append((graph.spec.name, input_hw, batch, runs))
+        yield inference_report.Hooks(lambda name, _array: layers.append(name))
+
+    monkeypatch.setattr(inference_report, "progress", fake_progress)
+    result = runner.invoke(app, ["verify", MINIMAL, "--input", "64", "--batch", "2", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("minimal", (64, 64), 2, 1)]
+    assert layers == [layer["name"] for layer in json.loads(result.stdout)["layers"]]
+    assert result.stderr == ""  # piped: no bar, no other noise
