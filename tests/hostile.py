@@ -81,6 +81,12 @@ def measured() -> list[tuple[str, str, float, float]]:
     return list(_MEASURED)
 
 
+def record(case: Case, outcome: Outcome) -> None:
+    """Count ``case`` in :func:`summary` (``run_case`` does; a caller running cases itself, e.g.
+    several at a time, calls it before :func:`judge`)."""
+    _MEASURED.append((case.klass, case.name, outcome.seconds, outcome.peak_rss_mb))
+
+
 def prepare(case: Case, root: Path) -> tuple[Path, Path]:
     """Lay out ``root/work`` (the case's files) and ``root/outside`` (the secret)."""
     work, outside = root / "work", root / "outside"
@@ -97,7 +103,7 @@ def prepare(case: Case, root: Path) -> tuple[Path, Path]:
     return work, outside
 
 
-def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
 
 
@@ -107,13 +113,18 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 # wait4, writes its own peak RSS (KiB) to the file named in argv[1] and exits with its exit code.
 # argv[2] is a file-size limit in bytes (RLIMIT_FSIZE, "-" for none) set in the CLI child only,
 # to simulate a full disk: writes beyond it fail with EFBIG (Python ignores SIGXFSZ).
+# ``HOSTILE_RLIMIT_AS_MB`` in a case's env caps the CLI's address space, so a case that must hit
+# a failed allocation does so on any machine, whatever its RAM and overcommit policy.
 _REAPER = """
 import os, resource, signal, subprocess, sys
 limit = None if sys.argv[2] == "-" else int(sys.argv[2])
+address_space = os.environ.pop("HOSTILE_RLIMIT_AS_MB", "")
 def limits():
     if limit is not None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-child = subprocess.Popen(sys.argv[3:], preexec_fn=limits if limit is not None else None)
+    if address_space:
+        resource.setrlimit(resource.RLIMIT_AS, (int(address_space) << 20, int(address_space) << 20))
+child = subprocess.Popen(sys.argv[3:], preexec_fn=limits if limit is not None or address_space else None)
 signal.signal(signal.SIGTERM, lambda *_: child.kill())
 _, status, usage = os.wait4(child.pid, 0)
 with open(sys.argv[1], "w") as report:
@@ -175,10 +186,10 @@ def run_cli(args: list[str], cwd: Path, stdin: bytes | None = b"", timeout: floa
 def run_case(case: Case, root: Path) -> Outcome:
     """Run ``case`` in a fresh folder under ``root`` and assert everything a good answer holds."""
     work, outside = prepare(case, root)
-    before_outside = _snapshot(outside)
-    before_work = _snapshot(work)
+    before_outside = snapshot(outside)
+    before_work = snapshot(work)
     outcome = run_cli(case.args, work, case.stdin, case.time_limit, case.env, case.file_size_limit)
-    _MEASURED.append((case.klass, case.name, outcome.seconds, outcome.peak_rss_mb))
+    record(case, outcome)
     judge(case, outcome, work, outside, before_outside, before_work)
     return outcome
 
@@ -197,7 +208,7 @@ def judge(case: Case, outcome: Outcome, work: Path, outside: Path,
     assert outcome.seconds <= case.time_limit, f"took {outcome.seconds:.1f} s {where}"
     assert outcome.peak_rss_mb <= case.rss_limit_mb, f"peak RSS {outcome.peak_rss_mb:.0f} MB {where}"
     assert SECRET not in both, f"secret leaked to output {where}"
-    assert _snapshot(outside) == before_outside, f"touched a file outside its folder {where}"
+    assert snapshot(outside) == before_outside, f"touched a file outside its folder {where}"
     for path in work.rglob("*"):
         if path.is_file() and not path.is_symlink() and str(path) not in before_work:
             data = path.read_bytes()
