@@ -87,7 +87,7 @@ RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="O
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
     "--columns", "-c", help="Columns to show, repeatable or comma-separated: "
     "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block "
-    "(see the README). Default: op,output_shape,params,macs (CSV: all).")]
+    "(see the README).", show_default="op,output_shape,params,macs; CSV: all")]
 
 
 class Names(str, Enum):
@@ -98,7 +98,8 @@ class Names(str, Enum):
 
 
 NamesOpt = Annotated[Optional[Names], typer.Option(
-    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.")]
+    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.",
+    show_default="the spec's own names")]
 
 
 class DType(str, Enum):
@@ -200,7 +201,8 @@ class Convention(str, Enum):
 
 
 ConventionOpt = Annotated[Optional[Convention], typer.Option(
-    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.")]
+    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.",
+    show_default="ours: the README's counting rules")]
 
 
 @app.command()
@@ -301,7 +303,8 @@ def names_table(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> No
 def rf(
     spec: SpecArg = "resnet50",
     input: InputOpt = None,
-    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.")] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.",
+                                                   show_default="none: no unit is located")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""
@@ -552,10 +555,12 @@ class DiagramFormat(str, Enum):
 def diagram(
     spec: SpecArg = "resnet50",
     level: Annotated[DiagramLevel, typer.Option("--level", "-l", help="The whole network by stage, one stage by block, or one block by layer.")] = DiagramLevel.block,
-    block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a) or, with --level stage, the stage (stage3) to draw; default: the first.")] = None,
+    block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a) or, with --level stage, the stage (stage3) to draw.",
+                                                  show_default="the first")] = None,
     input: InputOpt = None,
     fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help="SVG (no Graphviz needed), Graphviz DOT or Mermaid.")] = DiagramFormat.svg,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid); stdout when left out.")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid).",
+                                                   show_default="stdout")] = None,
 ) -> None:
     """The blog's figures from the spec: a block's convs, BN, ReLU, shortcut and add, or the network by stage, shapes on the edges."""
     from .diagrams import diagram as lay_out, save

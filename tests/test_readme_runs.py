@@ -4,7 +4,8 @@ The conventions (also in the README's Development section, for whoever adds a bl
 
 * ```console: ``$ `` lines are commands, run by bash; each must exit 0, or 1 when its comment
   says ``# exit 1``, or 2 when the next line shown is an ``error: …`` line. The lines after a
-  command are its expected output; each must appear in what it printed (``…`` matches anything).
+  command are its expected output; each must appear in what it printed (``…`` matches anything;
+  runs of whitespace and line breaks count as one space, since Rich wraps captions).
 * ```bash: the whole block runs with ``bash -euo pipefail`` and must exit 0.
 * ```python: runs as a script; ``expression  # literal`` lines assert ``expression == literal``.
 * ``<!-- readme-test: skip (why) -->`` on the line before a fence: not run (installs, CI YAML).
@@ -88,8 +89,10 @@ def commands(block: Block) -> list[Command]:
 
 
 def shown_in(expected: str, printed: str) -> bool:
-    pattern = ".*".join(re.escape(part) for part in expected.split("…"))
-    return any(re.search(pattern, line) for line in printed.splitlines())
+    """``expected`` appears in ``printed``, whitespace collapsed (Rich wraps captions to a table's
+    width), ``…`` matching anything."""
+    pattern = ".*?".join(re.escape(" ".join(part.split())) for part in expected.split("…"))
+    return re.search(pattern, " ".join(printed.split())) is not None
 
 
 def run_console(block: Block, folder: Path) -> None:
@@ -168,6 +171,16 @@ def test_the_runner_accepts_a_right_one(tmp_path):
                tmp_path)
 
 
+def _commands_with_format(group, prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found |= _commands_with_format(command, f"{prefix}{name} ")
+        elif any("--format" in getattr(p, "opts", ()) for p in command.params):
+            found.add(prefix + name)
+    return found
+
+
 def test_format_claims_match_the_cli():
     """The README's per-command list of --format choices is what each command accepts."""
     import typer
@@ -175,10 +188,14 @@ def test_format_claims_match_the_cli():
     from resnet_inspect.cli import app
 
     text = " ".join(README.read_text(encoding="utf-8").split())
-    claims = {"table|json|csv|markdown": ("trace", "flops", "params", "list", "verify"),
+    claims = {"table|json|csv|markdown": ("trace", "flops", "params", "list", "verify", "memory", "rf", "names"),
               "table|json|github|junit": ("check",),
-              "table|json": ("diff", "run", "weights init", "weights convert", "weights check", "new", "schema")}
+              "table|json": ("diff", "explain", "run", "weights init", "weights convert", "weights check", "new",
+                             "schema"),
+              "svg|dot|mermaid": ("diagram",)}
     root = typer.main.get_command(app)
+    with_format = _commands_with_format(root)
+    assert with_format == {name for names in claims.values() for name in names}, "a command the README leaves out"
     for choices, names in claims.items():
         for name in names:
             command = root
