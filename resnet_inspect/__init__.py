@@ -14,8 +14,20 @@ from .statistics import Totals, TraceResult
 from ._version import __version__
 
 
+# The pictures load on first use, so a plain `trace` process never pays for them.
+_LAZY = {"Diagram": "diagrams", "diagram": "diagrams", "report_html": "html_report"}
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
-    "Graph", "InspectError", "Layer", "LayerInfo", "ShapeError", "Spec", "SpecError", "Totals", "TraceResult",
-    "build_graph", "bundled_specs", "load_graph", "load_spec", "parse_input", "parse_spec", "smallest_input", "trace",
+    "Diagram", "Graph", "InspectError", "Layer", "LayerInfo", "ShapeError", "Spec", "SpecError", "Totals", "TraceResult",
+    "build_graph", "bundled_specs", "diagram", "load_graph", "load_spec", "parse_input", "parse_spec", "report_html", "smallest_input", "trace",
     "trace_graph",
 ]

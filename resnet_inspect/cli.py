@@ -99,7 +99,7 @@ class Names(str, Enum):
 
 NamesOpt = Annotated[Optional[Names], typer.Option(
     "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.",
-    show_default="the spec's own names")]
+    show_default="the spec's own (blog) names")]
 
 
 class DType(str, Enum):
@@ -202,7 +202,7 @@ class Convention(str, Enum):
 
 ConventionOpt = Annotated[Optional[Convention], typer.Option(
     "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.",
-    show_default="ours: the README's counting rules")]
+    show_default="none: our MACs and FLOPs by stage")]
 
 
 @app.command()
@@ -304,7 +304,7 @@ def rf(
     spec: SpecArg = "resnet50",
     input: InputOpt = None,
     unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.",
-                                                   show_default="none: no unit is located")] = None,
+                                                 show_default="none")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""
@@ -555,12 +555,10 @@ class DiagramFormat(str, Enum):
 def diagram(
     spec: SpecArg = "resnet50",
     level: Annotated[DiagramLevel, typer.Option("--level", "-l", help="The whole network by stage, one stage by block, or one block by layer.")] = DiagramLevel.block,
-    block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a) or, with --level stage, the stage (stage3) to draw.",
-                                                  show_default="the first")] = None,
+    block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a; also stem or head) or, with --level stage, the stage (stage3) to draw.", show_default="the first block")] = None,
     input: InputOpt = None,
     fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help="SVG (no Graphviz needed), Graphviz DOT or Mermaid.")] = DiagramFormat.svg,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid).",
-                                                   show_default="stdout")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid).", show_default="stdout")] = None,
 ) -> None:
     """The blog's figures from the spec: a block's convs, BN, ReLU, shortcut and add, or the network by stage, shapes on the edges."""
     from .diagrams import diagram as lay_out, save
@@ -570,6 +568,21 @@ def diagram(
         emit(text)
     else:
         emit(f"wrote {save(text, output, fmt.value, reads=(spec,))}")
+
+
+@app.command()
+@reports_errors
+def report(
+    spec: SpecArg = "resnet50",
+    input: InputOpt = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="The page to write (.html): self-contained, opens offline.")] = "report.html",
+    fmt: RecordFormatOpt = RecordFormat.table,
+) -> None:
+    """One self-contained HTML page: summary, per-stage chart, block diagrams, layer table, receptive field, memory."""
+    from .html_report import render_written, report_html, save
+
+    page = report_html(spec, input)
+    emit(render_written(save(page, output, reads=(spec,)), spec, len(page.encode()), fmt.value))
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ STYLES = {
     "global_avg_pool": ("#fce7f3", "#db2777"),
     "conv_block": ("#dbeafe", "#2563eb"),
     "identity_block": ("#dcfce7", "#16a34a"),
+    "shortcut_block": ("#fce7f3", "#db2777"),
     "stage": ("#e0f2fe", "#0284c7"),
     "io": ("#f1f5f9", "#64748b"),
 }

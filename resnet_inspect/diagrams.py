@@ -14,6 +14,7 @@ around its estimated text always holds the real text.
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,11 +242,12 @@ def _side_columns(items: list[Item], links: list[Link], main: list[str], ranks: 
     on_main = set(main)
     component: dict[str, int] = {}
     side_links = [l for l in links if l.source not in on_main and l.target not in on_main]
+    fresh = itertools.count()
     for item in items:
         if item.id in on_main:
             continue
         joined = {component[l.source] for l in side_links if l.target == item.id and l.source in component}
-        component[item.id] = min(joined) if joined else len(set(component.values()))
+        component[item.id] = min(joined) if joined else next(fresh)
         for other, c in list(component.items()):  # merge runs that this box joins
             if c in joined:
                 component[other] = component[item.id]
@@ -341,9 +343,10 @@ def block_diagram(graph: "Graph", result: "TraceResult", block: str) -> Diagram:
     shapes = {info.name: shape_text(info.output_shape) for info in result.layers}
     links = [Link(src, layer.name, shapes[src]) for layer in layers for src in layer.inputs]
     links.append(Link(layers[-1].name, exit_id, shapes[layers[-1].name]))
-    kind = _block_kinds(result).get(block, "block").replace("_", " ")
-    return layout(f"{visible(block)}: {kind} of {layers[0].stage}, "
-                  f"{excerpt(result.spec, 60)} at {shape_text(result.input_shape)}", "block", items, links)
+    where = f"{excerpt(result.spec, 60)} at {shape_text(result.input_shape)}"
+    if layers[0].stage in ("stem", "head"):  # not a residual block: no kind to name
+        return layout(f"{visible(block)} of {where}", "block", items, links)
+    return layout(f"{visible(block)}: {block_kind(layers)[1]} of {layers[0].stage}, {where}", "block", items, links)
 
 
 def stage_diagram(graph: "Graph", result: "TraceResult", stage: str) -> Diagram:
@@ -354,7 +357,9 @@ def stage_diagram(graph: "Graph", result: "TraceResult", stage: str) -> Diagram:
     first = groups[0].layers[0]
     entry = first.inputs[0]
     items = [Item(entry, "io", (visible(entry), "stage input"))]
-    items += [Item(g.name, g.kind, (visible(g.name), g.kind.replace("_", " "), _cost(g.totals.params, g.totals.macs)))
+    blocks = block_layers(graph)
+    kinds = {g.name: block_kind(blocks[g.name]) for g in groups}
+    items += [Item(g.name, kinds[g.name][0], (visible(g.name), kinds[g.name][1], _cost(g.totals.params, g.totals.macs)))
               for g in groups]
     exit_id = _fresh("output", {g.name for g in groups} | {entry})
     items.append(Item(exit_id, "io", ("stage output",)))
@@ -368,7 +373,7 @@ def stage_diagram(graph: "Graph", result: "TraceResult", stage: str) -> Diagram:
 def network_diagram(graph: "Graph", result: "TraceResult") -> Diagram:
     """The whole network at stage level: stem, each stage's blocks, head, with the shapes between."""
     groups = [g for g in result.groups("stage") if g.name != "input"]
-    kinds = _block_kinds(result)
+    kinds = {block: block_kind(layers)[1] for block, layers in block_layers(graph).items()}
     items = [Item("input", "io", ("input", shape_text(result.input_shape)))]
     for g in groups:
         items.append(Item(g.name, "stage", (visible(g.name), _stage_text(g.layers, kinds),
@@ -391,7 +396,7 @@ def _stage_text(layers: tuple, kinds: dict[str, str]) -> str:
         return " → ".join(dict.fromkeys(ops))
     tally: dict[str, int] = {}
     for block in blocks:
-        name = kinds.get(block, "block").replace("_block", "").replace("_", " ")
+        name = kinds.get(block, "block").removesuffix(" block")
         tally[name] = tally.get(name, 0) + 1
     parts = " + ".join(f"{n} {name}" for name, n in tally.items())
     return f"{len(blocks)} blocks: {parts}"
@@ -401,8 +406,33 @@ def _cost(params: int, macs: int) -> str:
     return f"{count(params)} params · {si(macs)}MACs".replace("  ", " ")
 
 
-def _block_kinds(result: "TraceResult") -> dict[str, str]:
-    return {g.name: g.kind for g in result.groups("block")}
+def block_layers(graph: "Graph") -> dict[str, list["Layer"]]:
+    """Each block's layers, in order, in one pass (a spec may have thousands of blocks)."""
+    blocks: dict[str, list[Layer]] = {}
+    for layer in graph:
+        blocks.setdefault(layer.block, []).append(layer)
+    return blocks
+
+
+def block_kind(layers: list["Layer"]) -> tuple[str, str]:
+    """(style kind, words) of a block, read off its wiring: what runs beside the main path.
+
+    Nothing beside it: an identity block; a conv there: a conv block (projection shortcut);
+    anything else (ResNetV2's 1×1/2 max pool): named by its ops, "MaxPool shortcut block".
+    """
+    names = {layer.name for layer in layers}
+    items = [Item(src, "", ()) for src in dict.fromkeys(s for l in layers for s in l.inputs if s not in names)]
+    items += [Item(layer.name, layer.op.kind, ()) for layer in layers]
+    links = [Link(src, layer.name, "") for layer in layers for src in layer.inputs]
+    if not layers:
+        return "block", "block"
+    main = set(_main_path(items, links, _ranks(items, links)))
+    side = [layer.op.kind for layer in layers if layer.name not in main]
+    if not side:
+        return "identity_block", "identity block"
+    if "conv" in side:
+        return "conv_block", "conv block"
+    return "shortcut_block", " + ".join(OP_TITLES.get(k, k) for k in dict.fromkeys(side)) + " shortcut block"
 
 
 def _fresh(name: str, taken: set[str]) -> str:
@@ -423,15 +453,13 @@ def _unknown_block(graph: "Graph", name: str) -> InspectError:
 def distinct_blocks(graph: "Graph") -> list[str]:
     """The first block of each distinct wiring (ops and their inputs), in order: one figure per kind."""
     seen: dict[tuple, str] = {}
-    for block in dict.fromkeys(layer.block for layer in graph):
-        if block in ("stem", "head"):
-            continue
-        seen.setdefault(_wiring(graph, block), block)
+    for block, layers in block_layers(graph).items():
+        if block not in ("stem", "head"):
+            seen.setdefault(_wiring(layers), block)
     return list(seen.values())
 
 
-def _wiring(graph: "Graph", block: str) -> tuple:
-    layers = [layer for layer in graph if layer.block == block]
+def _wiring(layers: list["Layer"]) -> tuple:
     index = {layer.name: i for i, layer in enumerate(layers)}
     return tuple((layer.op.kind, tuple(index.get(src, -1) for src in layer.inputs)) for layer in layers)
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import resnet_inspect
 from resnet_inspect.cli import app
-from resnet_inspect.diagrams import Diagram, block_diagram, diagram, distinct_blocks, text_width
+from resnet_inspect.diagrams import Diagram, TextBox, block_diagram, diagram, distinct_blocks, text_width
 from resnet_inspect.engine import trace_graph
 from resnet_inspect.errors import InspectError, Location
 from resnet_inspect.graph import Graph, Layer, load_graph
@@ -47,10 +47,10 @@ def assert_no_text_overlaps(d: Diagram) -> None:
         for text in node.texts:
             assert text.inside(node.x, node.y, node.width, node.height), f"{text.text!r} outside box {node.id}"
     for node in d.nodes:  # labels never sit on a box either
+        area = TextBox("", node.x, node.y, node.width, node.height, 1)
         for edge in d.edges:
             if edge.label_box is not None:
-                assert not edge.label_box.overlaps(node.texts[0].__class__(
-                    "", node.x, node.y, node.width, node.height, 1)), f"label {edge.label} on box {node.id}"
+                assert not edge.label_box.overlaps(area), f"label {edge.label} on box {node.id}"
     for box in boxes:
         assert box.inside(0, 0, d.width, d.height), f"{box.text!r} outside the canvas"
 
@@ -121,8 +121,9 @@ def test_no_text_overlaps_and_every_text_fits_its_box_in_every_bundled_figure(sp
 
 def test_the_overlap_check_can_fail():
     d = diagram("resnet50", "block", "res3a")
-    moved = d.nodes[2].texts[0].__class__(**{**d.nodes[2].texts[0].__dict__, "y": d.nodes[1].texts[0].y})
+    moved = dataclasses.replace(d.nodes[2].texts[0], y=d.nodes[1].texts[0].y)
     assert moved.overlaps(d.nodes[1].texts[0])
+    assert not d.nodes[2].texts[0].overlaps(d.nodes[1].texts[0])
 
 
 def test_text_width_errs_wide_for_wide_glyphs():
@@ -220,3 +221,71 @@ def test_cli_refuses_a_suffix_that_does_not_match_the_format(tmp_path):
     done = runner.invoke(app, ["diagram", "--format", "dot", "-o", str(tmp_path / "x.svg")])
     assert done.exit_code == 2 and "must end in .dot, .gv" in done.output
     assert not list(tmp_path.iterdir())
+
+
+def test_readme_mermaid_block_is_what_the_command_prints():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```mermaid\n(.*?)```", readme, flags=re.S)
+    done = runner.invoke(app, ["diagram", "resnet50", "--block", "res2b", "--format", "mermaid"])
+    assert done.exit_code == 0 and done.output == block
+
+
+def test_package_api_exposes_diagram_and_report_html():
+    d = resnet_inspect.diagram("resnet50", level="block", block="res3a", input=224)
+    assert isinstance(d, resnet_inspect.Diagram) and d.to_svg().startswith("<svg")
+    assert resnet_inspect.report_html("resnet50").startswith("<!DOCTYPE html>")
+
+
+def test_resnet50v2_pool_shortcut_block_is_named_by_its_wiring():
+    # Keras' resnet_v2 stack: the last block of stages 2-4 strides by a MaxPooling2D(1, strides=2)
+    # shortcut (keras/src/applications/resnet.py, block2 with conv_shortcut=False, stride 2).
+    d = diagram("resnet50v2", "block", "res2c")
+    pools = [n for n in d.nodes if n.kind == "max_pool"]
+    assert len(pools) == 1 and pools[0].column == 1 and "MaxPool 1×1/2" in pools[0].lines
+    assert d.title.startswith("res2c: MaxPool shortcut block of stage2")
+    stage = diagram("resnet50v2", "stage", "stage2")
+    assert [n.lines[1] for n in stage.nodes[1:-1]] == ["conv block", "identity block", "MaxPool shortcut block"]
+
+
+def test_readme_picture_commands_run_as_written(tmp_path, monkeypatch):
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Pictures: `diagram` and `report`"):]
+    section = section[: section.index("\n## ", 1)]
+    commands = re.findall(r"^\$ resnet-inspect (.*?)(?:\s+#.*)?$", section, flags=re.M)
+    assert len(commands) == 5
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        done = runner.invoke(app, shlex.split(command))
+        assert done.exit_code == 0, (command, done.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r152.dot", "r50tv.html", "res3a.svg", "stage4.svg"]
+
+
+def test_stem_and_head_are_drawn_without_a_block_kind():
+    stem = diagram("resnet50", "block", "stem")
+    assert stem.title == "stem of resnet50 at 224×224×3"
+    # The blog's stem: pad 3 → 230, conv 7×7/2 → ⌊(230 − 7)/2⌋ + 1 = 112, pad 1 → 114, pool 3×3/2 → 56.
+    assert [e.label for e in stem.edges] == ["224×224×3", "230×230×3", "112×112×64", "112×112×64", "112×112×64",
+                                             "114×114×64", "56×56×64"]
+    assert diagram("resnet50", "block", "head").title == "head of resnet50 at 224×224×3"
+
+
+def test_two_side_runs_get_two_columns():
+    spec = dataclasses.replace(load_graph("resnet50").spec, input_shape=(8, 8, 4))
+    layers = (
+        _layer("input", Input((8, 8, 4)), block="stem", stage="stem"),
+        _layer("a1", Conv2D(4, 3, 1, 1), "input"), _layer("a2", BatchNorm(), "a1"), _layer("a3", ReLU(), "a2"),
+        _layer("a4", Conv2D(4, 3, 1, 1), "a3"), _layer("a5", BatchNorm(), "a4"),
+        _layer("pool", MaxPool(1, 1), "input"),
+        _layer("proj", Conv2D(4, 1, 1, 0), "input"), _layer("proj_bn", BatchNorm(), "proj"),
+        _layer("res2a", Add(), "a5", "pool", "proj_bn"),
+    )
+    graph = Graph(spec, layers)
+    d = block_diagram(graph, trace_graph(graph), "res2a")
+    assert {n.id: n.column for n in d.nodes if n.column} == {"pool": 1, "proj": 2, "proj_bn": 2}
+    assert d.node("proj").x > d.node("pool").x + d.node("pool").width
+    assert_no_text_overlaps(d)
