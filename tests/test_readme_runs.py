@@ -190,8 +190,8 @@ def test_format_claims_match_the_cli():
     text = " ".join(README.read_text(encoding="utf-8").split())
     claims = {"table|json|csv|markdown": ("trace", "flops", "params", "list", "verify", "memory", "rf", "names"),
               "table|json|github|junit": ("check",),
-              "table|json": ("diff", "explain", "run", "weights init", "weights convert", "weights check", "new",
-                             "schema"),
+              "table|json": ("diff", "explain", "run", "report", "weights init", "weights convert", "weights check",
+                             "new", "schema"),
               "svg|dot|mermaid": ("diagram",)}
     root = typer.main.get_command(app)
     with_format = _commands_with_format(root)
