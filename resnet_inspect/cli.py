@@ -56,6 +56,13 @@ class CheckFormat(str, Enum):
     junit = "junit"
 
 
+class RecordFormat(str, Enum):
+    """`run`, `weights …`, `schema -o` and `new` print a short record: a table (or a line) or JSON."""
+
+    table = "table"
+    json = "json"
+
+
 class DiffFormat(str, Enum):
     table = "table"
     json = "json"
@@ -68,14 +75,30 @@ class Depth(str, Enum):
 
 
 SpecArg = Annotated[str, typer.Argument(help="Bundled spec name (see `list`) or path to a YAML spec.")]
-InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input size: 224 or HxW like 224x320.")]
-InputsOpt = Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Input size (repeatable): 224, 224x320, or a range start:stop:step like 160:640:32 (stop included).")]
+SPEC_INPUT = "the spec's input, e.g. 224×224"
+InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input size: 224 or HxW like 224x320.",
+                                                 show_default=SPEC_INPUT)]
+InputsOpt = Annotated[Optional[list[str]], typer.Option(
+    "--input", "-i", help="Input size (repeatable): 224, 224x320, or a range start:stop:step like 160:640:32 (stop included).",
+    show_default=SPEC_INPUT)]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
+RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
     "--columns", "-c", help="Columns to show, repeatable or comma-separated: "
     "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block "
     "(see the README). Default: op,output_shape,params,macs (CSV: all).")]
+
+
+class Names(str, Enum):
+    blog = "blog"
+    caffe = "caffe"
+    keras3 = "keras3"
+    torchvision = "torchvision"
+
+
+NamesOpt = Annotated[Optional[Names], typer.Option(
+    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.")]
 
 
 class DType(str, Enum):
@@ -83,7 +106,7 @@ class DType(str, Enum):
     float64 = "float64"
 
 
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size of the forward pass.")]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="Batch size of the forward pass.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights and input: same seed, same run.")]
 DtypeOpt = Annotated[DType, typer.Option("--dtype", help="float32 (fast) or float64 (a reference run).")]
 MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forward pass estimated to need more (e.g. 4GB, 512MB).")]
@@ -122,7 +145,10 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
-            command(*args, **kwargs)
+            try:
+                command(*args, **kwargs)
+            except MemoryError as exc:  # one place for every allocation a raised --max-memory let through
+                raise out_of_memory(exc) from None
         except InspectError as exc:
             if getattr(kwargs.get("fmt"), "value", None) == "json":
                 sys.stdout.write(formatting.to_json(exc.to_dict()) + "\n")
@@ -133,6 +159,15 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def out_of_memory(exc: MemoryError) -> InspectError:
+    """NumPy's ``Unable to allocate 119. GiB ...`` (or a bare MemoryError) as one line."""
+    from .usertext import excerpt
+
+    detail = str(exc).split(" for an array")[0].strip() or "an allocation failed"
+    return InspectError(f"out of memory: {excerpt(detail, 80)}; the estimate was within --max-memory "
+                        "but this machine could not allocate it: lower --max-memory, the batch or the input size")
+
+
 @app.command()
 @reports_errors
 def trace(
@@ -141,12 +176,17 @@ def trace(
     depth: DepthOpt = Depth.layer,
     fmt: FormatOpt = Format.table,
     columns: ColumnsOpt = None,
+    names: NamesOpt = None,
 ) -> None:
     """One row per layer (or block, or stage): name, op, output shape, params, MACs; totals and sizes below."""
     from .engine import trace as run_trace
 
     formatting.columns(columns)  # an unknown column is an error before any work
     result = run_trace(spec, input)
+    if names is not None and depth == Depth.layer:  # block and stage rows keep the blog's block names
+        from .naming import rename_trace
+
+        result = rename_trace(result, _load_graph(spec), names.value)
     emit(formatting.render_trace(result, fmt.value, depth.value, columns))
 
 
@@ -209,7 +249,8 @@ def list_specs(fmt: FormatOpt = Format.table) -> None:
 @app.command()
 @reports_errors
 def check(
-    paths: Annotated[Optional[list[str]], typer.Argument(help="Spec files and folders (searched for *.yaml, *.yml).")] = None,
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Spec files and folders (searched for *.yaml, *.yml).",
+                                                         show_default=".")] = None,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, github (annotations) or junit (XML).")] = CheckFormat.table,
 ) -> None:
     """Check specs build and keep their `expect:` promises. Exit 0 all hold, 1 any fails, 2 misuse."""
@@ -229,15 +270,30 @@ def diff(
     b: Annotated[str, typer.Argument(help="The second spec (bundled name or path).")],
     input: InputOpt = None,
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
+    names: NamesOpt = None,
 ) -> None:
     """Layer-by-layer differences between two specs. Exit 0 identical, 1 they differ, 2 misuse."""
     from . import report
     from .diff import diff_specs
 
     result = diff_specs(a, b, input)
+    if names is not None:
+        from .naming import rename_diff
+
+        result = rename_diff(result, _load_graph(a), _load_graph(b), names.value)
     emit(report.render_diff(result, fmt.value))
     if not result.identical:
         raise typer.Exit(1)
+
+
+@app.command("names")
+@reports_errors
+def names_table(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> None:
+    """Every layer's name in the blog, Caffe, Keras 3 and torchvision (— where a framework has none)."""
+    from .naming import name_table
+
+    graph = _load_graph(spec)
+    emit(formatting.render_names(graph.spec.name, name_table(graph), fmt.value))
 
 
 @app.command()
@@ -306,11 +362,39 @@ def explain(
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of the spec format (the one the loader validates against)."""
+@reports_errors
+def schema(
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the schema to this file (for editors: see the README).",
+                                                  show_default="print it")] = None,
+    fmt: Annotated[RecordFormat, typer.Option("--format", "-f", help="With -o: a one-line note (table) or a JSON record; without: the schema is JSON either way.")] = RecordFormat.table,
+) -> None:
+    """Print (or write with -o) the JSON Schema of the spec format, the one the loader validates against."""
+    from .newspec import write_schema
+    from .records import render_schema_written
     from .spec import SCHEMA_PATH
 
-    emit(SCHEMA_PATH.read_text(encoding="utf-8"))
+    if output is None:
+        emit(SCHEMA_PATH.read_text(encoding="utf-8"))
+        return
+    emit(render_schema_written(write_schema(output), fmt.value))
+
+
+@app.command("new")
+@reports_errors
+def new(
+    name: Annotated[str, typer.Argument(help="Name of the new spec (letters, digits, _ . -).")],
+    source: Annotated[str, typer.Option("--from", help="Spec to start from: bundled name or path.")] = "resnet50",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Spec file to write (never overwritten).",
+                                                  show_default="NAME.yaml")] = None,
+    schema_file: Annotated[Optional[str], typer.Option("--schema", help="Schema file the spec's $schema line points at; written when missing.",
+                                                       show_default="spec.schema.json beside the spec")] = None,
+    fmt: RecordFormatOpt = RecordFormat.table,
+) -> None:
+    """Start a spec from another, with a working $schema line and an expect: block of today's numbers."""
+    from .newspec import write_new_spec
+    from .records import render_new
+
+    emit(render_new(write_new_spec(name, source, output, schema_file), fmt.value))
 
 
 weights_app = typer.Typer(help="Weights files: seeded random ones, format conversion, fit checks.",
@@ -318,9 +402,7 @@ weights_app = typer.Typer(help="Weights files: seeded random ones, format conver
 app.add_typer(weights_app, name="weights")
 
 
-class RunFormat(str, Enum):
-    table = "table"
-    json = "json"
+RunFormat = RecordFormat
 
 
 WeightsFileOpt = Annotated[str, typer.Option("--weights", "-w", help="Weights: .npz, .safetensors (torchvision) or .h5 (Keras).")]
@@ -336,42 +418,51 @@ def _load_graph(spec: str) -> Any:
 @weights_app.command("init")
 @reports_errors
 def weights_init(spec: SpecArg, output: OutputFileOpt,
-                 seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 0) -> None:
+                 seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 0,
+                 max_memory: MaxMemoryOpt = "4GB", fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Write seeded random weights for a spec (He-normal convs, non-trivial BatchNorm statistics)."""
-    from .weights import random_weights
+    from .executor import check_bytes, parse_memory
+    from .weights import random_weights, weights_bytes
 
+    limit = parse_memory(max_memory)
     graph = _load_graph(spec)
-    _write_weights(random_weights(graph, seed), output, graph, f" (seed {seed})")
+    check_bytes(weights_bytes(graph), limit, f"making the weights of {graph.spec.name}")
+    _write_weights(random_weights(graph, seed), output, graph, fmt, reads=(spec,), seed=seed)
 
 
 @weights_app.command("convert")
 @reports_errors
 def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to read (any supported format).")],
-                    output: OutputFileOpt, spec: Annotated[str, typer.Option("--spec", "-s", help="The spec the weights belong to.")] = "resnet50") -> None:
+                    output: OutputFileOpt, spec: Annotated[str, typer.Option("--spec", "-s", help="The spec the weights belong to.")] = "resnet50",
+                    fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Rewrite a weights file as .npz or Keras .h5, checked against the spec first."""
     from .weightio import load_weights
 
     graph = _load_graph(spec)
-    _write_weights(load_weights(source, graph), output, graph)
+    _write_weights(load_weights(source, graph), output, graph, fmt, reads=(source, spec), source=source)
 
 
-def _write_weights(weights: Any, output: str, graph: Any, note: str = "") -> None:
+def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, reads: tuple[str, ...] = (),
+                   **facts: Any) -> None:
     from .weightio import save_weights, summary
+    from .records import WeightsRecord, render_weights
 
-    path = save_weights(weights, output, graph)
+    path = save_weights(weights, output, graph, reads=reads)
     arrays, numbers = summary(weights)
-    emit(f"wrote {path}: {arrays} arrays, {numbers:,} numbers, for {graph.spec.name}{note}")
+    emit(render_weights(WeightsRecord("wrote", graph.spec.name, str(path), arrays, numbers, **facts), fmt.value))
 
 
 @weights_app.command("check")
 @reports_errors
-def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weights file to check.")]) -> None:
-    """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array."""
+def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weights file to check.")],
+                  fmt: RecordFormatOpt = RecordFormat.table) -> None:
+    """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array, NaN/inf or negative variance."""
     from .weightio import load_weights, summary
+    from .records import WeightsRecord, render_weights
 
     graph = _load_graph(spec)
     arrays, numbers = summary(load_weights(file, graph))
-    emit(f"{file} fits {graph.spec.name}: {arrays} arrays, {numbers:,} numbers")
+    emit(render_weights(WeightsRecord("fits", graph.spec.name, file, arrays, numbers), fmt.value))
 
 
 @app.command("run")
@@ -379,26 +470,34 @@ def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weigh
 def run_network(
     spec: SpecArg,
     weights: WeightsFileOpt,
-    image: Annotated[Optional[str], typer.Option("--image", help="A picture: resized to the spec's input, normalised by its convention.")] = None,
-    array: Annotated[Optional[str], typer.Option("--array", help="An NHWC float32 .npy, already preprocessed (H×W×C gets a batch dim).")] = None,
-    save_output: Annotated[Optional[str], typer.Option("--save-output", help="Write the final output (softmax or logits) as .npy.")] = None,
+    image: Annotated[Optional[str], typer.Option("--image", help="A picture: resized to the spec's input, normalised by its convention.",
+                                                 show_default="none: give --image or --array")] = None,
+    array: Annotated[Optional[str], typer.Option("--array", help="An NHWC float32 .npy, already preprocessed (H×W×C gets a batch dim).",
+                                                 show_default="none: give --image or --array")] = None,
+    save_output: Annotated[Optional[str], typer.Option("--save-output", help="Write the final output (softmax or logits) as .npy.",
+                                                       show_default="not saved")] = None,
     top: Annotated[int, typer.Option("--top", "-k", help="How many classes to show per item.")] = 5,
     repeat: Annotated[int, typer.Option("--repeat", help="Timed forward passes after one warm-up (median and min).")] = 0,
     max_memory: MaxMemoryOpt = "4GB",
-    fmt: Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")] = RunFormat.table,
+    fmt: RecordFormatOpt = RecordFormat.table,
 ) -> None:
     """Real inference with real weights: top ImageNet classes and the forward time."""
     from . import inference
     from .executor import parse_memory
     from .inference_report import progress, render_run
 
+    limit = parse_memory(max_memory)
+    inference.check_run_options(top, repeat)
     graph = _load_graph(spec)
-    x, source = inference.load_input(graph, image=image, array=array)
+    reads = (weights, image, array, graph.spec.file)
+    if save_output is not None:
+        inference.check_output(save_output, reads, "--save-output")  # before the run, not after it
+    x, source = inference.load_input(graph, image=image, array=array, max_memory=limit)
     with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as hooks:
         result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=hooks.on_layer,
-                               on_pass=hooks.on_pass, max_memory=parse_memory(max_memory))
-    if save_output:
-        inference.save_output(result, save_output)
+                               on_pass=hooks.on_pass, max_memory=limit)
+    if save_output is not None:
+        inference.save_output(result, save_output, reads)
     emit(render_run(result, fmt.value))
 
 
@@ -412,12 +511,24 @@ def verify(
     dtype: DtypeOpt = DType.float32,
     max_memory: MaxMemoryOpt = "4GB",
     fmt: FormatOpt = Format.table,
+    names: NamesOpt = None,
 ) -> None:
     """Prove the trace: a NumPy forward pass with seeded random weights, every layer's shape checked. Exit 1 on a mismatch."""
+    from .engine import parse_input
     from .executor import parse_memory
+    from .inference_report import progress
     from .verify import verify as run_verify
 
-    result = run_verify(spec, input, batch=batch, seed=seed, dtype=dtype.value, max_memory=parse_memory(max_memory))
+    graph = _load_graph(spec)
+    hw = parse_input(input) if input is not None else graph.spec.input_shape[:2]
+    limit = parse_memory(max_memory)
+    with progress(graph, hw, batch, runs=1) as hooks:
+        result = run_verify(graph.spec, hw, batch=batch, seed=seed, dtype=dtype.value, max_memory=limit,
+                            on_layer=hooks.on_layer)
+    if names is not None:
+        from .naming import rename_verify
+
+        result = rename_verify(result, graph, names.value)
     emit(formatting.render_verify(result, fmt.value))
     if not result.ok:
         sys.stderr.write(f"error: {visible(result.failure())}\n")

@@ -8,6 +8,7 @@ is reported as one move, because that is how people describe it.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -34,6 +35,7 @@ class LayerDiff:
     op: str
     block: str
     changes: tuple[Change, ...] = ()
+    block_b: str | None = None  # B's block when both sides have the layer (A's is ``block``)
 
     @property
     def name(self) -> str:
@@ -53,6 +55,21 @@ class StrideMove:
 
 
 @dataclass(frozen=True)
+class BlockDiff:
+    """A whole block added, removed or only renamed: one line instead of a row per layer.
+
+    ``params`` and ``macs`` are the block's own (B's when added, A's otherwise).
+    """
+
+    status: str  # "added", "removed" or "renamed"
+    block_a: str | None
+    block_b: str | None
+    layers: int
+    params: int
+    macs: int
+
+
+@dataclass(frozen=True)
 class DiffResult:
     spec_a: str
     spec_b: str
@@ -62,6 +79,9 @@ class DiffResult:
     stride_moves: tuple[StrideMove, ...]
     totals_a: Totals
     totals_b: Totals
+    blocks: tuple[BlockDiff, ...] = ()
+    file_a: str = ""
+    file_b: str = ""
 
     # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
     def __repr__(self) -> str:
@@ -83,6 +103,12 @@ class DiffResult:
     def identical(self) -> bool:
         return not self.layers and self.totals_a == self.totals_b and self.input_a == self.input_b
 
+    @property
+    def loose_layers(self) -> tuple[LayerDiff, ...]:
+        """The layer differences not already told by a whole-block entry of ``blocks``."""
+        covered = {(b.status, b.block_b if b.status == "added" else b.block_a) for b in self.blocks}
+        return tuple(d for d in self.layers if (_block_status(d), d.block) not in covered)
+
 
 @dataclass(frozen=True)
 class _Row:
@@ -103,7 +129,30 @@ def diff_specs(a: str | Spec, b: str | Spec, input: str | None = None) -> DiffRe
     pairs = align(_rows(graph_a, trace_a), _rows(graph_b, trace_b))
     layers = tuple(d for d in (_layer_diff(x, y) for x, y in pairs) if d is not None)
     return DiffResult(trace_a.spec, trace_b.spec, trace_a.input_shape, trace_b.input_shape, layers,
-                      _stride_moves(layers), trace_a.totals, trace_b.totals)
+                      _stride_moves(layers), trace_a.totals, trace_b.totals, _block_diffs(layers, trace_a, trace_b),
+                      graph_a.spec.file, graph_b.spec.file)
+
+
+def _block_status(d: LayerDiff) -> str:
+    """"renamed" for a layer that changed nothing but its name, else its status."""
+    return "renamed" if d.status == "changed" and not d.changes else d.status
+
+
+def _block_diffs(layers: tuple[LayerDiff, ...], a: TraceResult, b: TraceResult) -> tuple[BlockDiff, ...]:
+    """Blocks every layer of which was added, removed or only renamed (counted in one pass)."""
+    size_a, size_b = Counter(i.block for i in a.layers), Counter(i.block for i in b.layers)
+    totals_a, totals_b = {g.name: g.totals for g in a.groups("block")}, {g.name: g.totals for g in b.groups("block")}
+    tally: Counter[tuple[str, str, str | None]] = Counter(
+        (_block_status(d), d.block, d.block_b if d.status == "changed" else None) for d in layers)
+    blocks = []
+    for (status, block, block_b), n in tally.items():
+        if status == "added" and n == size_b[block] and block in totals_b:
+            blocks.append(BlockDiff("added", None, block, n, totals_b[block].params, totals_b[block].macs))
+        elif status == "removed" and n == size_a[block] and block in totals_a:
+            blocks.append(BlockDiff("removed", block, None, n, totals_a[block].params, totals_a[block].macs))
+        elif status == "renamed" and block_b and block != block_b and n == size_a[block] == size_b[block_b]:
+            blocks.append(BlockDiff("renamed", block, block_b, n, totals_a[block].params, totals_a[block].macs))
+    return tuple(blocks)
 
 
 def _rows(graph: Graph, result: TraceResult) -> list[_Row]:
@@ -137,7 +186,7 @@ def _layer_diff(a: _Row | None, b: _Row | None) -> LayerDiff | None:
     changes = _op_changes(a.layer, b.layer) + _number_changes(a.info, b.info)
     if not changes and a.info.name == b.info.name:
         return None
-    return LayerDiff("changed", a.info.name, b.info.name, a.info.op, a.info.block, changes)
+    return LayerDiff("changed", a.info.name, b.info.name, a.info.op, a.info.block, changes, b.info.block)
 
 
 def _op_changes(a: Layer, b: Layer) -> tuple[Change, ...]:

@@ -19,6 +19,7 @@ This is the only module that imports NumPy at import time; ``trace`` never impor
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,9 @@ from .engine import trace_graph
 from .errors import InspectError
 from .graph import Graph, Layer
 from .ops import Op
+from .usertext import visible
 from .weightio import check_weights
-from .weights import weight_shapes
+from .weights import check_size_fits, weight_shapes
 
 DTYPES = {"float32": 4, "float64": 8}
 DEFAULT_MAX_MEMORY = 4 * 1024**3
@@ -510,6 +512,7 @@ class Executor:
             raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="--dtype")
         check_weights(weights, graph)  # the same fit check, and message, as for a weights file
         self.graph, self.dtype = graph, dtype
+        self._sizes_checked = {graph.spec.input_shape[:2]}
         self.steps = _plan(graph, weights, dtype, fold_bn)
         self.scratch = Scratch()
         self.peak_live_bytes = 0  # the last run's most activation bytes held at once (see live_bytes)
@@ -518,6 +521,7 @@ class Executor:
         """Run on an NHWC batch; ``on_layer(name, array)`` after each layer turns fusion and
         in-place work off, so every reported array is that layer's own and stays intact."""
         x = _check_input(self.graph, x)
+        self._check_size(x.shape[1], x.shape[2])
         fast = on_layer is None
         live: dict[str, np.ndarray] = {}
         remaining = {name: len(readers) for name, readers in _consumers(self.graph).items()}
@@ -540,6 +544,13 @@ class Executor:
                 remaining[name] -= 1
             self._release(step.release, live, recycle=fast)
         return live[self.graph.output]
+
+    def _check_size(self, h: int, w: int) -> None:
+        """Weights fit the graph at its own size; at another, a Dense layer after a flatten may
+        take a different number of inputs: refuse that in one line, not with a matmul error."""
+        if (h, w) not in self._sizes_checked:
+            check_size_fits(self.graph, (h, w))
+            self._sizes_checked.add((h, w))
 
     def _release(self, names: tuple[str, ...], live: dict[str, np.ndarray], recycle: bool) -> None:
         """Drop activations no later layer reads; unseen by any caller and shared with no live
@@ -645,34 +656,55 @@ def _elements(shape: tuple[int, ...]) -> int:
     return total
 
 
-def check_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str, limit: int | None) -> int:
-    """The estimate, or an :class:`InspectError` naming it and the limit when it is too big."""
-    needed = estimate_memory(graph, input_hw, batch, dtype)
+def check_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str, limit: int | None,
+                 extra: int = 0, extra_what: str = "") -> int:
+    """The estimate (plus ``extra`` bytes, e.g. the input file's own array), or an
+    :class:`InspectError` naming it and the limit when it is too big. Pure Python: it runs before
+    anything is loaded, resized or allocated."""
+    needed = estimate_memory(graph, input_hw, batch, dtype) + extra
     if limit is not None and needed > limit:
+        what = f"activations + weights + {extra_what}" if extra else "activations + weights"
         raise InspectError(f"a forward pass at batch {batch}, {input_hw[0]}×{input_hw[1]}, {dtype} needs about "
-                           f"{format_bytes(needed)} (activations + weights), above the limit of "
+                           f"{format_bytes(needed)} ({what}), above the limit of "
                            f"{format_bytes(limit)}; raise it with --max-memory or use a smaller batch or input",
                            field="--max-memory")
     return needed
 
 
+def check_bytes(needed: int, limit: int | None, what: str) -> int:
+    """Refuse ``needed`` bytes of ``what`` above ``limit``, before anything is allocated."""
+    if limit is not None and needed > limit:
+        raise InspectError(f"{what} needs about {format_bytes(needed)}, above the limit of {format_bytes(limit)}; "
+                           "raise it with --max-memory", field="--max-memory")
+    return needed
+
+
 def format_bytes(n: int) -> str:
-    for factor, unit in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+    for factor, unit in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
         if n >= factor:
-            return f"{n / factor:.1f} {unit}"
+            return f"{n / factor:,.1f} {unit}"
     return f"{n} B"
 
 
+MEMORY_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
+                "MIB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40,
+                "TIB": 1 << 40}
+MAX_MEMORY_LIMIT = 1 << 60  # 1 EiB: any larger "limit" is no limit, and a typo
+_MEMORY = re.compile(r"(?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:E[+-]?[0-9]+)?)(?P<unit>[A-Z]*)", re.ASCII)
+
+
 def parse_memory(text: str | int) -> int:
-    """``4GB``, ``512MB``, ``2GiB``, ``1e9`` or a plain byte count -> bytes (binary units)."""
-    units = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
-             "MIB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40}
+    """``4GB``, ``512MB``, ``2GiB``, ``1e9`` or a plain byte count -> bytes (binary units).
+
+    ASCII digits only, a finite number of at least one byte and at most 1 EiB: ``inf``, ``nan``,
+    ``1e400`` (which floats read as infinity) and full-width digits are refused in one line.
+    """
     raw = str(text).strip().upper().replace(" ", "")
-    number = raw.rstrip("KMGTIB")
-    try:
-        value = float(number) * units[raw[len(number):]]
-    except (KeyError, ValueError):
-        value = -1
-    if value <= 0:
-        raise InspectError(f"--max-memory must be a size like 4GB or 512MB, got {text!r}", field="--max-memory")
+    match = _MEMORY.fullmatch(raw)
+    value = -1.0
+    if match and match["unit"] in MEMORY_UNITS:
+        value = float(match["number"]) * MEMORY_UNITS[match["unit"]]
+    if not math.isfinite(value) or value < 1 or value > MAX_MEMORY_LIMIT:
+        raise InspectError(f"must be a size from 1 B to 1 EiB like 4GB or 512MB, got {visible(text)!r}",
+                           field="--max-memory")
     return int(value)

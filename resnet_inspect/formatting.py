@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .receptive import ReceptiveReport
     from .sweep import Sweep
     from .verify import VerifyResult
+    from .naming import LayerNames
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -577,6 +578,19 @@ def render_list(specs: list[tuple[str, str]], fmt: str) -> "str | RenderableType
     if fmt == "json":
         return to_json({"specs": [{"name": n, "description": d} for n, d in specs]})
     return _grid("Bundled specs", ["name", "description"], [[n, d] for n, d in specs], None, fmt)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def render_names(spec: str, table: "list[LayerNames]", fmt: str) -> "str | RenderableType":
+    """The name table: one row per layer, one column per scheme; JSON has null where the table has —."""
+    schemes = ["blog", "caffe", "keras3", "torchvision"]
+    if fmt == "json":
+        return json.dumps({"spec": spec, "schemes": schemes, "layers": [asdict(row) for row in table]}, indent=2)
+    body = [[row.op] + [row.under(s) or "—" for s in schemes] for row in table]
+    return _grid(f"{spec}: layer names", ["op"] + schemes, body, None, fmt,
+                 note="— : that framework has no layer of its own here")
 
 
 # --------------------------------------------------------------------------- verify

@@ -8,7 +8,9 @@ channel, no scaling) or ``torch`` (RGB scaled to [0, 1], then mean/std per chann
 
 from __future__ import annotations
 
+import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import InspectError, Location
 from .graph import Graph
+from .usertext import excerpt, visible
+from .weights import Weights, at_size, check_size_fits, weight_shapes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,48 +85,211 @@ class RunResult:
 
 # --------------------------------------------------------------------------- inputs
 
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")  # Pillow never tries any other decoder
+IMAGE_FILE_LIMIT = 256 * 1024**2  # bytes of an image file read at most
+IMAGE_PIXEL_LIMIT = 89_478_485  # Pillow's own DecompressionBombWarning threshold (~ 9459×9459)
+IMAGE_BYTES_PER_PIXEL = 32  # decoded, converted to RGB, as float32, resized: a generous bound
+MAX_REPEAT = 1000  # timed passes; ResNet-50 at ~0.4 s each is ~7 minutes
+ARRAY_KINDS = "fiu"  # float, signed and unsigned integer .npy arrays; nothing else is read
 
-def load_array(path: str | Path) -> np.ndarray:
-    """An NHWC float array from ``.npy`` (never unpickled); a single H×W×C image gets a batch dim."""
+
+@dataclass(frozen=True)
+class InputPlan:
+    """What an input file will give, read from its header before any data: the batch the network
+    receives (N, H, W, C) and the bytes the file's own array needs on the way."""
+
+    source: str
+    kind: str  # "image" or "array"
+    shape: tuple[int, int, int, int]
+    file_bytes: int
+
+
+def array_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype, int, bool]:
+    """``.npy`` shape, dtype, data offset and Fortran order from its header alone (``np.lib.format``, no data read).
+
+    Refuses what could not be our input before a byte of data is read: object, structured and
+    complex dtypes (pickles are never loaded), a header larger than NumPy's 10 kB default, and
+    data shorter than the header claims (a 316-byte file claiming 10¹² elements).
+    """
+    from numpy.lib import format as npy
+
+    where = Location(visible(str(path)))
+    info = _regular_file(path, "file", "--array")
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(4) == b"PK\x03\x04":
+                raise InspectError("holds several arrays (.npz); save the input with np.save as one .npy",
+                                   where=where, field="--array")
+            handle.seek(0)
+            version = npy.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = npy.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, fortran, dtype = npy.read_array_header_2_0(handle)
+            else:
+                raise ValueError(f".npy format version {version[0]}.{version[1]} (1.0 and 2.0 are read)")
+            offset = handle.tell()
+    except (OSError, ValueError, EOFError, SyntaxError, TypeError) as exc:
+        raise InspectError(f"not a readable .npy array ({_reason(exc)})", where=where, field="--array") from None
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in ARRAY_KINDS:
+        raise InspectError(f"not a readable .npy array: it holds {visible(dtype.str)} values "
+                           "(objects are never unpickled); an input array must be float or integer",
+                           where=where, field="--array")
+    count = 1
+    for dim in shape:
+        count *= dim
+    if count * dtype.itemsize > info.st_size - offset:
+        raise InspectError(f"is truncated: its header claims shape {list(shape)} {dtype} "
+                           f"({count * dtype.itemsize:,} bytes) but the file holds {info.st_size - offset:,}",
+                           where=where, field="--array")
+    return tuple(shape), dtype, offset, bool(fortran)
+
+
+def plan_array(path: str | Path, channels: int, spec_name: str = "") -> InputPlan:
+    """The batch an ``.npy`` will give (H×W×C gets a batch dim), from its header."""
     import numpy as np
 
-    path = Path(path)
-    where = Location(str(path))
-    if not path.is_file():
-        raise InspectError("no such array file", where=where, field="--array")
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise InspectError(f"not a readable .npy array ({_reason(exc)})", where=where, field="--array") from None
-    if not isinstance(x, np.ndarray):
-        raise InspectError("holds several arrays (.npz); save the input with np.save as one .npy",
+    shape, dtype, _, _ = array_header(path)
+    where = Location(visible(str(path)))
+    if len(shape) == 3:
+        shape = (1, *shape)
+    if len(shape) != 4:
+        raise InspectError(f"needs an N×H×W×C (or H×W×C) array, got shape {list(shape)}", where=where, field="--array")
+    if 0 in shape:
+        raise InspectError(f"is empty: shape {list(shape)} (batch, height, width and channels must be at least 1)",
                            where=where, field="--array")
+    if shape[3] != channels:
+        raise InspectError(f"input has {shape[3]} channels, spec {visible(spec_name)} takes {channels}",
+                           where=where, field="--array")
+    count = shape[0] * shape[1] * shape[2] * shape[3]
+    copy = 0 if dtype == np.dtype(np.float32) else 4 * count  # the float32 copy beside the file's array
+    return InputPlan(str(path), "array", shape, count * dtype.itemsize + copy)
+
+
+def load_array(path: str | Path) -> np.ndarray:
+    """An NHWC float32 array from ``.npy`` (header checked first, never unpickled); every value finite."""
+    import numpy as np
+
+    where = Location(visible(str(path)))
+    shape, dtype, offset, fortran = array_header(path)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            x = np.fromfile(handle, dtype=dtype, count=_product(shape))
+    except (OSError, ValueError) as exc:
+        raise InspectError(f"not a readable .npy array ({_reason(exc)})", where=where, field="--array") from None
+    x = x.reshape(shape[::-1]).transpose() if fortran else x.reshape(shape)
     if x.ndim == 3:
         x = x[np.newaxis]
-    if x.ndim != 4 or x.dtype.kind not in "fiu":
-        raise InspectError(f"needs an N×H×W×C (or H×W×C) numeric array, got shape {list(x.shape)} {x.dtype}",
-                           where=where, field="--array")
-    return x.astype(np.float32, copy=False)
+    if x.ndim != 4:
+        raise InspectError(f"needs an N×H×W×C (or H×W×C) array, got shape {list(x.shape)}", where=where, field="--array")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    check_finite(x, where, "--array")
+    return x
+
+
+def _product(shape: tuple[int, ...]) -> int:
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+def _regular_file(path: str | Path, what: str, field: str) -> os.stat_result:
+    """``safeio.regular_file``'s checks (no folders, FIFOs or devices), naming the option too."""
+    from .safeio import regular_file
+
+    try:
+        return regular_file(path, what)
+    except InspectError as exc:
+        raise InspectError(exc.message, where=exc.where, field=field) from None
+
+
+def check_finite(x: np.ndarray, where: Location, field: str) -> None:
+    """Refuse NaN or infinity in an input: the network would answer with a silent wrong class."""
+    import numpy as np
+
+    finite = np.isfinite(x)
+    if not finite.all():
+        bad = int(x.size - np.count_nonzero(finite))
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise InspectError(f"holds {bad:,} non-finite values (NaN or infinity), the first at index {list(first)} "
+                           f"(N, H, W, C)", where=where, field=field)
+
+
+def _open_image(path: str | Path):
+    """A lazily opened Pillow image of one of :data:`IMAGE_FORMATS`, its size checked from the header.
+
+    The file is size-checked before Pillow sees it; a decompression bomb (Pillow's warning and
+    error alike) becomes a one-line error naming the pixel count and the limit.
+    """
+    import warnings
+
+    where = Location(visible(str(path)))
+    try:
+        from PIL import Image
+    except ImportError:
+        raise InspectError(f"--image needs Pillow: {IMAGE_EXTRA}", where=where, field="--image") from None
+    info = _regular_file(path, "file", "--image")
+    if info.st_size > IMAGE_FILE_LIMIT:
+        raise InspectError(f"image file is {info.st_size:,} bytes; at most {IMAGE_FILE_LIMIT:,} are read",
+                           where=where, field="--image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path, formats=list(IMAGE_FORMATS))
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise InspectError(f"refused as a decompression bomb ({_reason(exc)})", where=where, field="--image") from None
+        except _pil_errors() as exc:
+            raise InspectError(f"not a readable image of a supported format ({', '.join(IMAGE_FORMATS)}): "
+                               f"{_reason(exc)}", where=where, field="--image") from None
+    width, height = image.size
+    if width * height > IMAGE_PIXEL_LIMIT or width < 1 or height < 1:
+        image.close()
+        raise InspectError(f"image is {width}×{height} = {width * height:,} pixels; at most {IMAGE_PIXEL_LIMIT:,} "
+                           "are decoded (a decompression bomb?)", where=where, field="--image")
+    return image
+
+
+def plan_image(path: str | Path, size: tuple[int, int], channels: int) -> InputPlan:
+    """The batch an image will give (1, H, W, C at the network's size), from its header."""
+    with _open_image(path) as image:
+        width, height = image.size
+    if channels != 3:
+        raise InspectError(f"an image gives 3 channels, the spec takes {channels}", where=Location(visible(str(path))),
+                           field="--image")
+    return InputPlan(str(path), "image", (1, size[0], size[1], 3), width * height * IMAGE_BYTES_PER_PIXEL)
+
+
+def decode_rgb8(path: str | Path) -> np.ndarray:
+    """An H×W×3 uint8 RGB array, as Pillow's ``convert("RGB")`` gives torchvision and Keras,
+    except that 16-bit images are scaled to 8 bits (``round(v / 257)``), not clipped at 255."""
+    import numpy as np
+
+    where = Location(visible(str(path)))
+    with _open_image(path) as image:
+        try:
+            image.load()
+            if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+                wide = np.asarray(image, dtype=np.float64)
+                gray = np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8)
+                return np.repeat(gray[..., np.newaxis], 3, axis=2)
+            if image.mode == "F":
+                raise InspectError("is a 32-bit floating-point image; save it with 8 or 16 bits per channel",
+                                   where=where, field="--image")
+            return np.asarray(image.convert("RGB"))
+        except _pil_errors() as exc:
+            raise InspectError(f"not a readable image ({_reason(exc)})", where=where, field="--image") from None
 
 
 def load_image(path: str | Path, size: tuple[int, int], convention: str) -> np.ndarray:
     """A picture resized to ``size`` (H, W) and normalised by ``convention``: shape (1, H, W, 3)."""
     import numpy as np
+    from PIL import Image
 
-    path = Path(path)
-    where = Location(str(path))
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise InspectError(f"--image needs Pillow: {IMAGE_EXTRA}", where=where, field="--image") from None
-    if not path.is_file():
-        raise InspectError("no such image file", where=where, field="--image")
-    try:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InspectError(f"not a readable image ({_reason(exc)})", where=where, field="--image") from None
-    return preprocess(np.asarray(rgb), convention)[np.newaxis]
+    rgb = decode_rgb8(path)
+    resized = Image.fromarray(rgb).resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    return preprocess(np.asarray(resized), convention)[np.newaxis]
 
 
 def preprocess(rgb: np.ndarray, convention: str) -> np.ndarray:
@@ -192,56 +359,137 @@ def timed_forwards(executor: "Executor", x: np.ndarray, repeat: int,
     return output, Timing(statistics.median(times), min(times), len(times))
 
 
-def load_input(graph: Graph, *, image: str | Path | None = None,
-               array: str | Path | None = None) -> tuple[np.ndarray, str]:
-    """The network's NHWC input from exactly one of an image or an array file, and that file's name."""
+def plan_input(graph: Graph, *, image: str | Path | None = None, array: str | Path | None = None) -> InputPlan:
+    """What exactly one of an image or an array file will give the network, from its header."""
     if (image is None) == (array is None):
         raise InspectError("give exactly one of --image PATH or --array X.npy", field="--image/--array")
     spec = graph.spec
     if array is not None:
-        x, source = load_array(array), str(array)
-    else:
-        x, source = load_image(image, spec.input_shape[:2], spec.conventions.preprocessing), str(image)
-    if x.shape[-1] != spec.input_shape[2]:
-        raise InspectError(f"input has {x.shape[-1]} channels, spec {spec.name} takes {spec.input_shape[2]}",
-                           where=Location(source), field="--array")
-    return x, source
+        return plan_array(array, spec.input_shape[2], spec.name)
+    return plan_image(image, spec.input_shape[:2], spec.input_shape[2])  # type: ignore[arg-type]
+
+
+def check_input_memory(graph: Graph, plan: InputPlan, max_memory: int | None) -> int:
+    """Refuse, before anything is loaded or resized, a run estimated above ``max_memory`` bytes."""
+    from .executor import DEFAULT_MAX_MEMORY, check_memory
+
+    limit = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
+    _, h, w, _ = plan.shape
+    return check_memory(graph, (h, w), plan.shape[0], "float32", limit, plan.file_bytes, f"the {plan.kind} file")
+
+
+def load_input(graph: Graph, *, image: str | Path | None = None, array: str | Path | None = None,
+               max_memory: int | None = None) -> tuple[np.ndarray, str]:
+    """The network's NHWC input from exactly one of an image or an array file, and that file's name.
+
+    The file's header is read first: its size and the forward pass are checked against
+    ``max_memory`` (default 4 GiB) before any pixel or array data is read.
+    """
+    plan = plan_input(graph, image=image, array=array)
+    check_input_memory(graph, plan, max_memory)
+    if plan.kind == "array":
+        return load_array(plan.source), plan.source
+    spec = graph.spec
+    return load_image(plan.source, spec.input_shape[:2], spec.conventions.preprocessing), plan.source
+
+
+def check_run_options(top: int, repeat: int) -> None:
+    """``--top`` and ``--repeat`` within bounds (checked before any file is read)."""
+    if repeat < 0 or top < 0:
+        raise InspectError(f"must not be negative, got {repeat if repeat < 0 else top}",
+                           field="--repeat" if repeat < 0 else "--top")
+    if repeat > MAX_REPEAT:
+        raise InspectError(f"at most {MAX_REPEAT} timed passes, got {repeat}", field="--repeat")
 
 
 def run(graph: Graph, weights_path: str | Path, x: np.ndarray, source: str, *, top: int = 5, repeat: int = 0,
         on_layer: Callable[[str, np.ndarray], None] | None = None,
         on_pass: Callable[[], None] | None = None, max_memory: int | None = None) -> RunResult:
-    """Load the weights once (checked against the graph), run, and rank the classes.
+    """Load the weights once (checked against the graph at ``x``'s size), run, and rank the classes.
 
     Refuses before loading anything when the pass is estimated to need more than ``max_memory``
     bytes (default: the executor's 4 GiB).
     """
-    from .weightio import load_weights
-
-    if repeat < 0 or top < 0:
-        raise InspectError("must not be negative", field="--repeat" if repeat < 0 else "--top")
+    check_run_options(top, repeat)
     from .executor import DEFAULT_MAX_MEMORY, Executor, check_memory
 
     limit = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
-    check_memory(graph, (x.shape[1], x.shape[2]), x.shape[0], "float32", limit)
-    executor = Executor(graph, load_weights(weights_path, graph))  # the file's arrays are dropped once prepared
+    hw = (int(x.shape[1]), int(x.shape[2]))
+    check_memory(graph, hw, x.shape[0], "float32", limit)
+    sized = at_size(graph, hw)
+    executor = Executor(sized, load_weights_at(weights_path, graph, hw))  # the file's arrays are dropped once prepared
     output, timing = timed_forwards(executor, x, repeat, on_layer, on_pass)
     is_softmax = graph.layers[-1].op.kind == "softmax"
     return RunResult(graph.spec.name, str(weights_path), source, tuple(x.shape), output,
                      "softmax" if is_softmax else "logits", top_k(output, top, is_softmax), timing)
 
 
-def save_output(result: RunResult, path: str | Path) -> None:
-    """Write the network's final output as ``.npy`` (softmax where the head has it, else logits)."""
-    import numpy as np
+def load_weights_at(path: str | Path, graph: Graph, input_hw: tuple[int, int]) -> Weights:
+    """The weights file checked against ``graph`` at the size being run.
+
+    When a flatten head makes the Dense layer's input depend on the size and the file does not
+    fit at this size but does at the spec's own, the error says which layer, how many inputs the
+    weights take and give here, and which input sizes they fit.
+    """
+    from .weightio import WeightsError, load_weights
+
+    sized = at_size(graph, input_hw)
+    try:
+        return load_weights(path, sized)
+    except WeightsError:
+        if sized is graph or weight_shapes(sized) == weight_shapes(graph):
+            raise
+        error = sys.exc_info()[1]
+    try:
+        load_weights(path, graph)
+    except WeightsError:
+        raise error from None
+    check_size_fits(graph, input_hw, where=Location(visible(str(path))))
+    raise error  # not reached: the sizes differ, so check_size_fits raised
+
+
+def check_output(path: str | Path, reads: tuple[str | Path | None, ...], field: str) -> None:
+    """Refuse, before any work, an output path that is empty, not ``.npy``, or a file this command reads."""
+    from .safeio import check_target
 
     try:
-        with open(path, "wb") as f:  # an open file: np.save would append ".npy" to a bare name
-            np.save(f, result.output, allow_pickle=False)
-    except OSError as exc:
-        raise InspectError(f"cannot write ({_reason(exc)})", where=Location(str(path)), field="--save-output") from None
+        check_target(path, suffixes=(".npy",), reads=reads, what=f"{field} file")
+    except InspectError as exc:
+        raise InspectError(exc.message, where=exc.where, field=field) from None
+
+
+def save_array(array: np.ndarray, path: str | Path, reads: tuple[str | Path | None, ...] = (),
+               field: str = "--save-output") -> None:
+    """Write ``array`` as ``.npy`` atomically: a temporary file beside ``path``, renamed over it
+    when complete, so a failed write leaves the old file intact and no partial file."""
+    import numpy as np
+
+    from .safeio import atomic_write
+
+    check_output(path, reads, field)
+    with atomic_write(path, suffixes=(".npy",), reads=reads, what=f"{field} file") as temporary:
+        with open(temporary, "wb") as f:  # an open file: np.save would append ".npy" to a bare name
+            np.save(f, array, allow_pickle=False)
+
+
+def save_output(result: RunResult, path: str | Path, reads: tuple[str | Path | None, ...] = ()) -> None:
+    """Write the network's final output as ``.npy`` (softmax where the head has it, else logits)."""
+    save_array(result.output, path, reads, "--save-output")
 
 
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return excerpt(text[0], 120) if text else type(exc).__name__
+
+
+def _pil_errors() -> tuple[type[BaseException], ...]:
+    """What Pillow's decoders raise on a malformed file: not only OSError (plugins raise
+    SyntaxError, struct.error, IndexError, ... on a corrupt header)."""
+    import struct
+
+    try:
+        from PIL import UnidentifiedImageError
+    except ImportError:
+        return ()
+    return (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError,
+            TypeError, KeyError, ZeroDivisionError, OverflowError)

@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 from .check import CheckReport, Expectation, SpecCheck
 from .diff import DiffResult, LayerDiff
 from .errors import InspectError, Location
-from .formatting import count, shape_text, to_json
+from .formatting import count, shape_text, si, to_json
 from .usertext import markup, visible
 
 if TYPE_CHECKING:
@@ -165,11 +165,12 @@ def diff_dict(result: DiffResult) -> dict[str, Any]:
     totals = {key: {"a": a, "b": b, "change": b - a}
               for (key, a), b in zip(asdict(result.totals_a).items(), asdict(result.totals_b).values())}
     return {
-        "a": {"spec": result.spec_a, "input": list(result.input_a)},
-        "b": {"spec": result.spec_b, "input": list(result.input_b)},
+        "a": {"spec": result.spec_a, "file": result.file_a, "input": list(result.input_a)},
+        "b": {"spec": result.spec_b, "file": result.file_b, "input": list(result.input_b)},
         "identical": result.identical,
         "totals": totals,
         "stride_moves": [asdict(move) for move in result.stride_moves],
+        "blocks": [asdict(block) for block in result.blocks],
         "layers": [_layer_diff_dict(d) for d in result.layers],
     }
 
@@ -182,6 +183,8 @@ def _layer_diff_dict(d: LayerDiff) -> dict[str, Any]:
 def change_text(d: LayerDiff) -> str:
     if d.status != "changed":
         return d.status
+    if not d.changes:
+        return "renamed"
     return "; ".join(f"{c.field} {_value(c.field, c.a)} → {_value(c.field, c.b)}" for c in d.changes)
 
 
@@ -193,26 +196,66 @@ def _value(field: str, value: Any) -> str:
     return str(value)
 
 
+def spec_labels(result: DiffResult) -> tuple[str, str]:
+    """The two sides' names, with their files when the names alone cannot tell them apart."""
+    if result.spec_a != result.spec_b or result.file_a == result.file_b:
+        return result.spec_a, result.spec_b
+    return f"{result.spec_a} ({_where(result.file_a)})", f"{result.spec_b} ({_where(result.file_b)})"
+
+
+def _where(file: str) -> str:
+    from pathlib import Path
+
+    from .spec import bundled_specs
+
+    return "bundled" if any(Path(file) == path for path in bundled_specs().values()) else file
+
+
 def diff_table(result: DiffResult) -> "RenderableType":
     from rich.console import Group
     from rich.table import Table
 
-    title = f"{result.spec_a} ({shape_text(result.input_a)}) → {result.spec_b} ({shape_text(result.input_b)})"
+    label_a, label_b = (markup(label) for label in spec_labels(result))
+    title = f"{label_a} ({shape_text(result.input_a)}) → {label_b} ({shape_text(result.input_b)})"
     if result.identical:
         return Group(f"[green]{title}: identical[/]")
-    layers = Table(title=f"{title}: {len(result.layers)} layers differ")
-    for name in ("layer", "op", "block", "what changed"):
-        layers.add_column(name)
-    for d in result.layers:
-        layers.add_row(d.name, d.op, d.block, change_text(d))
+    parts: list[Any] = []
+    if result.blocks:
+        parts.append(_blocks_table(result))
+    loose = result.loose_layers
+    if loose or not result.blocks:
+        layers = Table(title=f"{title}: {len(loose)} layers differ" + (" outside those blocks" if result.blocks else ""))
+        for name in ("layer", "op", "block", "what changed"):
+            layers.add_column(name)
+        for d in loose:
+            layers.add_row(markup(d.name), d.op, markup(d.block), markup(change_text(d)))
+        parts.append(layers)
     totals = Table(title="totals")
-    for name, justify in (("", "left"), (result.spec_a, "right"), (result.spec_b, "right"), ("change", "right")):
+    for name, justify in (("", "left"), (label_a, "right"), (label_b, "right"), ("change", "right")):
         totals.add_column(name, justify=justify)  # type: ignore[arg-type]
     for key, row in diff_dict(result)["totals"].items():
         change = f"{row['change']:+,}" + (f" ({_scaled(row['change'], max(row['a'], row['b']))})" if row["change"] else "")
         totals.add_row(key, count(row["a"]), count(row["b"]), change)
-    moves = [f"stride {m.stride} moved in {m.block}: {m.from_layer} → {m.to_layer}" for m in result.stride_moves]
-    return Group(layers, *moves, totals)
+    moves = [markup(f"stride {m.stride} moved in {m.block}: {m.from_layer} → {m.to_layer}")
+             for m in result.stride_moves]
+    return Group(*parts, *moves, totals)
+
+
+def _blocks_table(result: DiffResult) -> "RenderableType":
+    from rich.table import Table
+
+    label_a, label_b = (markup(label) for label in spec_labels(result))
+    n = len(result.blocks)
+    table = Table(title=f"{label_a} → {label_b}: {n} whole block{'s differ' if n > 1 else ' differs'}")
+    for name, justify in (("block", "left"), ("", "left"), ("layers", "right"), ("params", "right"),
+                          ("MACs", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for block in result.blocks:
+        name = {"added": block.block_b, "removed": block.block_a}.get(block.status, f"{block.block_a} → {block.block_b}")
+        sign = {"added": "+", "removed": "-"}.get(block.status, "")
+        table.add_row(markup(name), block.status, str(block.layers), f"{sign}{count(block.params)}",
+                      f"{sign}{si(block.macs)}")
+    return table
 
 
 def _scaled(change: int, total: int) -> str:

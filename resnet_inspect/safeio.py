@@ -81,6 +81,36 @@ def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return Path(a).resolve() == Path(b).resolve()
 
 
+def check_target(path: str | os.PathLike[str], *, suffixes: Iterable[str] | None = None,
+                 reads: Iterable[str | os.PathLike[str] | None] = (), what: str = "output") -> str:
+    """Everything :func:`atomic_write` refuses, checked without writing (so a command can refuse a
+    bad output before a long run): an empty path, a wrong suffix, a file the command reads, a
+    folder, or an existing non-regular file (renaming over ``/dev/null`` as root would replace it).
+    Returns the suffix the temporary file keeps."""
+    if str(path) == "":
+        raise InspectError(f"empty path given for the {what}", where=Location("''"))
+    if suffixes is not None:
+        suffix = check_suffix(path, suffixes, what)
+    else:
+        suffix = "".join(Path(str(path)).suffixes[-1:])
+    for source in reads:
+        if source is not None and str(source) != "" and _same_file(path, source):
+            raise InspectError(f"the {what} would overwrite {_where(source)}, which this command reads",
+                               where=_where(path))
+    try:
+        info = os.stat(path)  # a symlink's target: a link to a folder or device is refused too
+    except FileNotFoundError:
+        return suffix  # a new file (or a dangling link, which the rename replaces)
+    except OSError as exc:  # a name too long, a loop of links, a file as a folder
+        raise InspectError(f"cannot write the {what}: {exc.strerror}", where=_where(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InspectError(f"is a folder; the {what} must be a file", where=_where(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise InspectError(f"is not a regular file (a FIFO, socket or device); the {what} must be a file",
+                           where=_where(path))
+    return suffix
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike[str], *, suffixes: Iterable[str] | None = None,
                  reads: Iterable[str | os.PathLike[str] | None] = (), what: str = "output") -> Iterator[Path]:
@@ -90,18 +120,8 @@ def atomic_write(path: str | os.PathLike[str], *, suffixes: Iterable[str] | None
     failure it is removed and the old file stays as it was. ``reads`` are the files the command
     reads: writing onto one of them is refused before anything is written.
     """
-    if suffixes is not None:
-        suffix = check_suffix(path, suffixes, what)
-    else:
-        suffix = "".join(Path(str(path)).suffixes[-1:])
-    if str(path) == "":
-        raise InspectError(f"empty path given for the {what}", where=Location("''"))
-    for source in reads:
-        if source is not None and str(source) != "" and _same_file(path, source):
-            raise InspectError(f"the {what} would overwrite {source}, which this command reads", where=_where(path))
+    suffix = check_target(path, suffixes=suffixes, reads=reads, what=what)
     target = Path(path)
-    if target.is_dir():
-        raise InspectError(f"is a folder; the {what} must be a file", where=_where(path))
     folder = target.parent
     try:
         handle, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=f".tmp{suffix}")

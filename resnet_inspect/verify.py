@@ -10,6 +10,7 @@ where it is wrong. Rendering lives in :mod:`.formatting`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,22 +109,27 @@ class VerifyResult:
 
 
 def verify(spec: str | Spec, input: int | str | tuple[int, int] | None = None, *, batch: int = 1, seed: int = 0,
-           dtype: str = "float32", max_memory: int | None = None) -> VerifyResult:
+           dtype: str = "float32", max_memory: int | None = None,
+           on_layer: Callable[[str, Any], None] | None = None) -> VerifyResult:
     """Trace ``spec`` at ``input``, run it with seeded random weights, compare every layer's shape.
 
     ``max_memory`` (bytes) defaults to the executor's limit; an input the engine refuses raises
-    the engine's own one-line error, before any NumPy work.
+    the engine's own one-line error, before any NumPy work. ``on_layer(name, output)`` is called
+    as each layer finishes (the CLI's progress bar); it is not part of the timed figures' meaning.
     """
     import numpy as np
 
     from .executor import DEFAULT_MAX_MEMORY, Executor, check_memory
-    from .weights import random_weights
+    from .weights import at_size, random_weights
 
     if batch < 1:
         raise InspectError(f"--batch must be at least 1, got {batch}", field="--batch")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InspectError(f"the seed must be a whole number of at least 0, got {seed!r}", field="--seed")
     graph = load_graph(spec)
     predicted = trace_graph(graph, None if input is None else parse_input(input))
     hw = predicted.input_shape[:2]
+    graph = at_size(graph, hw)  # the seeded weights are made for the traced size (fc1000 at 448 takes 8192)
     limit = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
     check_memory(graph, hw, batch, dtype, limit)  # before the weights are made
     weights = random_weights(graph, seed, dtype)
@@ -131,14 +137,16 @@ def verify(spec: str | Spec, input: int | str | tuple[int, int] | None = None, *
     actual: dict[str, tuple[Shape, float]] = {}
     clock = [time.perf_counter()]
 
-    def on_layer(name: str, array: np.ndarray) -> None:
+    def record(name: str, array: np.ndarray) -> None:
         now = time.perf_counter()
         actual[name] = (tuple(array.shape[1:]), now - clock[0])
-        clock[0] = now
+        if on_layer is not None:
+            on_layer(name, array)
+        clock[0] = time.perf_counter()
 
     executor = Executor(graph, weights, dtype=dtype)  # weights prepared (BN folded) before the clock starts
     start = clock[0] = time.perf_counter()
-    executor(x, on_layer)
+    executor(x, record)
     total = time.perf_counter() - start
     checks = tuple(LayerCheck(info.name, info.op, info.stage, info.output_shape, *actual[info.name])
                    for info in predicted.layers)

@@ -9,9 +9,11 @@ The shape rules here are pure Python; NumPy is imported only to make arrays.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from .engine import trace_graph
+from .errors import InspectError, ShapeError
 from .graph import Graph
 
 if TYPE_CHECKING:
@@ -23,8 +25,24 @@ Weights = dict[str, dict[str, "np.ndarray"]]
 BN_KEYS = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
+def at_size(graph: Graph, input_hw: tuple[int, int] | None) -> Graph:
+    """``graph`` whose spec's own input is ``input_hw``: every weights check against it (a file's
+    headers, an executor's fit check) is then made at the size being run, not at the default.
+
+    Only a flatten head makes this matter: the Dense layer after it takes H×W×C inputs, so the
+    7×7 ``avg_pool`` + ``flatten`` of the v1 specs gives ``fc1000`` 2048 inputs at 224, 8192 at 448.
+    """
+    if input_hw is None or tuple(input_hw) == graph.spec.input_shape[:2]:
+        return graph
+    shape = (int(input_hw[0]), int(input_hw[1]), graph.spec.input_shape[2])
+    return dataclasses.replace(graph, spec=dataclasses.replace(graph.spec, input_shape=shape))
+
+
 def weight_shapes(graph: Graph) -> WeightShapes:
-    """Every array the graph needs: ``{layer: {key: shape}}`` (independent of input size)."""
+    """Every array the graph needs: ``{layer: {key: shape}}``, at the spec's input size.
+
+    Only a Dense layer after a flatten depends on the size; see :func:`at_size`.
+    """
     result = trace_graph(graph)
     in_channels = {}
     for layer, info in zip(graph, result.layers):
@@ -46,8 +64,59 @@ def weight_shapes(graph: Graph) -> WeightShapes:
     return shapes
 
 
+def _dense_inputs(graph: Graph, size: int) -> dict[str, int]:
+    """Inputs of each Dense layer at a square ``size`` (empty when the size is too small)."""
+    try:
+        shapes = weight_shapes(at_size(graph, (size, size)))
+    except ShapeError:
+        return {}
+    return {layer.name: shapes[layer.name]["kernel"][0] for layer in graph if layer.op.kind == "dense"}
+
+
+def fitting_sizes(graph: Graph, layer: str, inputs: int, limit: int = 1 << 16) -> tuple[int, int] | None:
+    """The square input sizes (smallest, largest) at which Dense ``layer`` takes ``inputs`` inputs.
+
+    A Dense layer's input only grows with the input size, so two binary searches (a few dozen
+    traces, milliseconds each) find the range; None when no size up to ``limit`` fits.
+    """
+    def first(predicate) -> int:
+        lo, hi = 1, limit + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if predicate(_dense_inputs(graph, mid).get(layer, 0)):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    smallest = first(lambda n: n >= inputs)
+    largest = first(lambda n: n > inputs) - 1
+    if smallest > largest or _dense_inputs(graph, smallest).get(layer) != inputs:
+        return None
+    return smallest, largest
+
+
+def check_size_fits(graph: Graph, input_hw: tuple[int, int], where: object = None) -> None:
+    """Refuse, with one line, an input size at which weights made for ``graph``'s own size do not fit.
+
+    Names the Dense layer, the inputs its weights take, what this size gives, and the sizes the
+    weights do fit, instead of a matmul error from deep in the executor.
+    """
+    needed = weight_shapes(at_size(graph, input_hw))
+    have = weight_shapes(graph)
+    for layer in graph:
+        if layer.op.kind != "dense" or needed[layer.name] == have[layer.name]:
+            continue
+        takes, gives = have[layer.name]["kernel"][0], needed[layer.name]["kernel"][0]
+        sizes = fitting_sizes(graph, layer.name, takes)
+        fits = f"; these weights fit square inputs from {sizes[0]} to {sizes[1]}" if sizes else ""
+        source = layer.inputs[0]
+        raise InspectError(f"takes {takes:,} inputs in these weights, but at {input_hw[0]}×{input_hw[1]} "
+                           f"its input ({source}) gives {gives:,}{fits}", where=where, layer=layer.name)
+
+
 def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weights:
-    """Seeded weights that make every layer do real work.
+    """Seeded weights that make every layer do real work (for ``graph``'s input size: see :func:`at_size`).
 
     Convs and dense are He-normal (std sqrt(2/fan_in)), biases small; BN statistics are far
     from the identity (mean ±0.1, variance 0.5–1.5, gamma 0.5–1.5) so a wrong BN shows up.
@@ -56,6 +125,8 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
     """
     import numpy as np
 
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InspectError(f"the seed must be a whole number of at least 0, got {seed!r}", field="--seed")
     rng = np.random.default_rng(seed)
     branch_ends = {layer.inputs[0] for layer in graph if layer.op.kind == "add"}
     weights: Weights = {}
@@ -63,7 +134,7 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
         if "moving_mean" in arrays:
             (c,) = arrays["gamma"]
             scale = 0.2 if name in branch_ends else 1.0
-            weights[name] = {
+            made = {
                 "gamma": rng.uniform(0.5, 1.5, c) * scale,
                 "beta": rng.normal(0.0, 0.1, c),
                 "moving_mean": rng.normal(0.0, 0.1, c),
@@ -74,38 +145,47 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
             fan_in = 1
             for dim in kernel[:-1]:
                 fan_in *= dim
-            weights[name] = {"kernel": rng.normal(0.0, (2.0 / fan_in) ** 0.5, kernel)}
+            made = {"kernel": rng.normal(0.0, (2.0 / fan_in) ** 0.5, kernel)}
             if "bias" in arrays:
-                weights[name]["bias"] = rng.normal(0.0, 0.01, arrays["bias"])
-    return {name: {key: value.astype(dtype) for key, value in arrays.items()} for name, arrays in weights.items()}
+                made["bias"] = rng.normal(0.0, 0.01, arrays["bias"])
+        # cast array by array: the float64 draw of one array is the only extra memory at any time
+        weights[name] = {key: value.astype(dtype, copy=False) for key, value in made.items()}
+    return weights
 
 
-_TORCHVISION_BRANCH = {"2a": ("conv1", "bn1"), "2b": ("conv2", "bn2"), "2c": ("conv3", "bn3"),
-                       "1": ("downsample.0", "downsample.1")}
-_TORCHVISION_ENDS = {"conv": "conv1", "batch_norm": "bn1", "dense": "fc"}
+def weights_bytes(graph: Graph, dtype: str = "float32") -> int:
+    """Memory :func:`random_weights` needs at most: every array in ``dtype``, plus the float64
+    draw of the largest one (pure Python, so it is known before anything is allocated)."""
+    sizes = [_count(shape) for arrays in weight_shapes(graph).values() for shape in arrays.values()]
+    itemsize = 8 if dtype == "float64" else 4
+    return sum(sizes) * itemsize + 8 * max(sizes, default=0)
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+WEIGHTED = ("conv", "batch_norm", "dense")
 
 
 def torchvision_names(graph: Graph) -> dict[str, str]:
-    """Blog layer name -> torchvision module path (``res2a_branch2a`` -> ``layer1.0.conv1``).
+    """Blog layer name -> torchvision module path (``res2a_branch2a`` -> ``layer1.0.conv1``) for
+    every layer with weights: the torchvision column of the one name table in :mod:`.naming`."""
+    return _weighted_names(graph, "torchvision")
 
-    Read off the graph, so it follows whatever names the block expansion gave: torchvision
-    numbers stages from layer1 and blocks from 0, calls the shortcut ``downsample.0`` (conv) /
-    ``downsample.1`` (BN), the stem ``conv1``/``bn1`` and the head ``fc``.
-    """
-    names: dict[str, str] = {}
-    stages: dict[str, int] = {}
-    blocks: dict[str, str] = {}
-    for layer in graph:
-        kind = layer.op.kind
-        if kind not in _TORCHVISION_ENDS:
-            continue
-        if layer.block in ("stem", "head"):
-            names[layer.name] = _TORCHVISION_ENDS[kind]
-            continue
-        if layer.block not in blocks:
-            stage = stages.setdefault(layer.stage, len(stages) + 1)
-            index = sum(1 for block in blocks.values() if block.startswith(f"layer{stage}."))
-            blocks[layer.block] = f"layer{stage}.{index}"
-        conv, bn = _TORCHVISION_BRANCH[layer.name.rsplit("_branch", 1)[1]]
-        names[layer.name] = f"{blocks[layer.block]}.{conv if kind == 'conv' else bn}"
-    return names
+
+def keras3_names(graph: Graph) -> dict[str, str]:
+    """Blog layer name -> Keras 3 layer name (``res2a_branch2a`` -> ``conv2_block1_1_conv``) for
+    every layer with weights, from the same table."""
+    return _weighted_names(graph, "keras3")
+
+
+def _weighted_names(graph: Graph, scheme: str) -> dict[str, str]:
+    from .naming import names_in
+
+    kinds = {layer.name: layer.op.kind for layer in graph}
+    return {name: other for name, other in names_in(graph, scheme).items()
+            if other is not None and kinds[name] in WEIGHTED}

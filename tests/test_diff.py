@@ -76,8 +76,9 @@ def test_json_contract():
     result = run("diff", "resnet50", "resnet50-torchvision", "--input", "224", "--format", "json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert set(data) == {"resnet_inspect", "a", "b", "identical", "totals", "stride_moves", "layers"}
-    assert data["a"] == {"spec": "resnet50", "input": [224, 224, 3]}
+    assert set(data) == {"resnet_inspect", "a", "b", "identical", "totals", "stride_moves", "blocks", "layers"}
+    assert data["a"]["spec"] == "resnet50" and data["a"]["input"] == [224, 224, 3]
+    assert data["a"]["file"].endswith("resnet50.yaml") and data["blocks"] == []
     assert data["totals"]["macs"] == {"a": 3_857_973_248, "b": 4_089_184_256, "change": 231_211_008}
     assert data["stride_moves"][0] == {"block": "res3a", "stride": 2, "from_layer": "res3a_branch2a",
                                        "to_layer": "res3a_branch2b"}
@@ -115,3 +116,30 @@ def test_bad_spec_is_exit_2():
     result = run("diff", "resnet50", "/no/such.yaml")
     assert result.exit_code == 2
     assert result.stderr == "error: /no/such.yaml: no such file\n"
+
+
+def test_a_removed_block_is_one_row_not_ten(tmp_path):
+    # resnet50 with 2 blocks in stage 2 instead of 3: res2c goes, its 10 layers (3 convs, 3 BNs,
+    # 2 ReLUs inside, the add and its ReLU) and its params: identity block 256->64->64->256 with
+    # biases = (256·64+64) + (9·64·64+64) + (64·256+256) = 70,016 plus BN 4·(64+64+256) = 1,536:
+    # 71,552 (hand count).
+    from resnet_inspect.spec import bundled_specs
+
+    path = tmp_path / "shallower.yaml"
+    path.write_text(bundled_specs()["resnet50"].read_text().replace("blocks: 3, stride: 1", "blocks: 2, stride: 1"))
+    result = diff_specs("resnet50", str(path))
+    assert [(b.status, b.block_a, b.layers, b.params) for b in result.blocks] == [("removed", "res2c", 10, 71_552)]
+    assert result.loose_layers == ()  # nothing left to list layer by layer
+    out = run("diff", "resnet50", str(path)).stdout
+    assert "res2c_branch2a" not in out and "res2c" in out and "-71,552" in out
+    # Same spec name on both sides: told apart by where they come from.
+    assert "resnet50 (bundled)" in out and f"resnet50 ({path})" in out.replace("\n", "")
+
+
+def test_resnet101_adds_blocks_and_renames_others():
+    # Keras' resnet101 names stage 4's identity blocks res4b1 … res4b22 (23 blocks) where resnet50
+    # has res4b … res4f (6): 5 renamed in stage 4, 3 in stage 3 (res3b1 …), 17 added (23 - 6).
+    result = diff_specs("resnet50", "resnet101")
+    statuses = [b.status for b in result.blocks]
+    assert statuses.count("added") == 17 and statuses.count("renamed") == 8
+    assert ("res4f", "res4b5") in [(b.block_a, b.block_b) for b in result.blocks]

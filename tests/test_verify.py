@@ -13,6 +13,7 @@ the count of layers with the graph; no shape is copied from the executor's own o
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -159,7 +160,7 @@ def test_cli_verify_csv_and_markdown():
 
 @pytest.mark.parametrize("args,message", [
     (["--max-memory", "1MB"], "needs about"),
-    (["--max-memory", "lots"], "--max-memory must be a size"),
+    (["--max-memory", "lots"], "--max-memory: must be a size"),
     (["--dtype", "float16"], "float16"),
     (["--batch", "0"], "--batch"),
 ])
@@ -173,3 +174,37 @@ def test_cli_verify_memory_error_as_json():
     assert result.exit_code == 2
     error = json.loads(result.stdout)["error"]
     assert error["field"] == "--max-memory" and "1.0 MiB" in error["message"]
+
+
+# --------------------------------------------------------------------------- progress bar (issue 9)
+
+MINIMAL = str(Path(__file__).resolve().parent / "specs" / "valid" / "minimal.yaml")  # global pool: any size
+
+
+def test_verify_reports_every_layer_to_its_progress_callback():
+    seen = []
+    result = verify(MINIMAL, 64, on_layer=lambda name, array: seen.append((name, array.shape[1:])))
+    assert [name for name, _ in seen] == [check.name for check in result.layers]
+    assert all(shape == check.actual for (_, shape), check in zip(seen, result.layers))
+
+
+def test_cli_verify_drives_the_same_bar_as_run(monkeypatch):
+    # The CLI hands verify the hooks of inference_report.progress (the bar `run` shows); the bar
+    # itself decides: drawn on a terminal for long runs, nothing when piped (test_run covers it).
+    from contextlib import contextmanager
+
+    from resnet_inspect import inference_report
+
+    calls, layers = [], []
+
+    @contextmanager
+    def fake_progress(graph, input_hw, batch, runs, force=False):
+        calls.append((graph.spec.name, input_hw, batch, runs))
+        yield inference_report.Hooks(lambda name, _array: layers.append(name))
+
+    monkeypatch.setattr(inference_report, "progress", fake_progress)
+    result = runner.invoke(app, ["verify", MINIMAL, "--input", "64", "--batch", "2", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("minimal", (64, 64), 2, 1)]
+    assert layers == [layer["name"] for layer in json.loads(result.stdout)["layers"]]
+    assert result.stderr == ""  # piped: no bar, no other noise

@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resnet_inspect import InspectError, build_graph, load_spec
-from resnet_inspect.weightio import check_weights, load_weights, read_h5, save_weights
+from contextlib import ExitStack
+
+from resnet_inspect import InspectError, build_graph, load_spec, weightio
+from resnet_inspect.weightio import check_weights, load_weights, save_weights, summary
 from resnet_inspect.weights import random_weights, weight_shapes
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -109,7 +111,7 @@ def test_integer_arrays_are_refused(tmp_path, graph, weights):
     broken = {layer: dict(arrays) for layer, arrays in weights.items()}
     broken["bn_conv1"]["moving_variance"] = np.ones(4, np.int64)
     save_weights(broken, tmp_path / "w.npz")
-    assert "1 not floating point: bn_conv1/moving_variance is int64" in error_of(tmp_path / "w.npz", graph)
+    assert "1 not float16, float32 or float64: bn_conv1/moving_variance is int64" in error_of(tmp_path / "w.npz", graph)
 
 
 def test_npz_with_an_object_array_is_refused_and_never_unpickled(tmp_path, graph, weights):
@@ -118,7 +120,7 @@ def test_npz_with_an_object_array_is_refused_and_never_unpickled(tmp_path, graph
     arrays["conv1/kernel"] = np.array([Evil(marker)], dtype=object)
     np.savez(tmp_path / "evil.npz", **arrays)  # numpy pickles object arrays on save
     text = error_of(tmp_path / "evil.npz", graph)
-    assert "'conv1/kernel' cannot be read without unpickling" in text
+    assert "layer conv1: array 'conv1/kernel' has dtype object; weights must be plain numeric arrays" in text
     assert not marker.exists()
 
 
@@ -169,7 +171,7 @@ def test_unknown_extension_and_missing_file(tmp_path, graph):
 
 
 def test_cannot_write_an_unknown_format(tmp_path, weights):
-    with pytest.raises(InspectError, match="cannot write '.pt'"):
+    with pytest.raises(InspectError, match="must end in .h5, .hdf5, .npz"):
         save_weights(weights, tmp_path / "w.pt")
 
 
@@ -239,8 +241,7 @@ def test_h5_errors(tmp_path, graph, weights):
         f.attrs["layer_names"] = np.array([b"conv1"])
         f.create_group("conv1").attrs["weight_names"] = np.array([b"conv1/kernel:0"])
         f["conv1"].create_dataset("conv1/kernel:0", data=np.array([b"abc"]))
-    assert "layer conv1: weight 'conv1/kernel:0' has dtype |S3, not numbers" in error_of(tmp_path / "text.h5", graph)
-    assert read_h5(tmp_path / "short.h5").weights.keys() == weights.keys() - {"bn_conv1"}
+    assert "layer conv1: array 'conv1/kernel:0' has dtype |S3; weights must be plain numeric" in error_of(tmp_path / "text.h5", graph)
 
 
 # --------------------------------------------------------------------------- torchvision .safetensors
@@ -314,3 +315,111 @@ def test_corrupt_safetensors(tmp_path, graph):
     pytest.importorskip("safetensors")
     (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     assert "bad.safetensors: not a readable safetensors file" in error_of(tmp_path / "bad.safetensors", graph)
+
+
+# --------------------------------------------------------------------------- issue 7: deep .h5, values, headers first
+
+
+def deep_spec(tmp_path: Path, blocks: int) -> Path:
+    """tiny-run with ``blocks`` bottlenecks in stage 3 (named res3a, res3b1, res3b2, … as Caffe names them)."""
+    text = TINY.read_text().replace("blocks: 2, stride: 2", f"blocks: {blocks}, stride: 2")
+    path = tmp_path / "deep.yaml"
+    path.write_text(text.replace("name: tiny-run", "name: deep"))
+    return path
+
+
+def test_h5_of_a_deep_network_splits_names_as_keras_does_and_reads_back(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    graph = build_graph(load_spec(str(deep_spec(tmp_path, 400))))
+    weights = zeros_for(graph)
+    path = save_weights(weights, tmp_path / "deep.h5", graph)
+    with h5py.File(path, "r") as f:
+        # Keras' save_attributes_to_hdf5_group: no "layer_names", but layer_names0, 1, … each
+        # under HDF5_OBJECT_HEADER_LIMIT = 64512 bytes, which together list every layer in order.
+        assert "layer_names" not in f.attrs
+        chunks = sorted((k for k in f.attrs if k.startswith("layer_names")), key=lambda k: int(k[11:]))
+        assert len(chunks) >= 2 and all(f.attrs[k].nbytes <= 64512 for k in chunks)
+        listed = [n.decode() for k in chunks for n in f.attrs[k]]
+        # 400 blocks x 10 layers (3 convs, 3 BNs, 2 ReLUs, add, ReLU), more than 300 blocks' worth
+        assert listed == [layer.name for layer in graph] and len(listed) > 4000
+    loaded = load_weights(path, graph)
+    assert summary(loaded) == summary(weights)
+
+
+def test_a_failed_h5_write_leaves_the_old_file_and_no_partial_one(tmp_path, graph, weights, monkeypatch):
+    pytest.importorskip("h5py")
+    old = save_weights(weights, tmp_path / "w.h5", graph).read_bytes()
+
+    def fail_midway(group, name, values):  # the writer dies after the file was opened and begun
+        raise RuntimeError("object header message is too large")
+
+    monkeypatch.setattr(weightio, "save_h5_names", fail_midway)
+    with pytest.raises(InspectError, match="w.h5: cannot write .object header message is too large.; the old file is unchanged"):
+        save_weights(weights, tmp_path / "w.h5", graph)
+    assert (tmp_path / "w.h5").read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["w.h5"]
+
+
+def test_convert_onto_its_source_is_refused_before_anything_is_written(tmp_path, graph, weights):
+    path = save_weights(weights, tmp_path / "w.npz")
+    before = path.read_bytes()
+    with pytest.raises(InspectError, match="would overwrite"):
+        save_weights(load_weights(path, graph), tmp_path / "." / "w.npz", graph, reads=[path])
+    assert path.read_bytes() == before
+
+
+def test_values_no_network_can_use_are_named_by_layer_and_array(graph, weights):
+    broken = {layer: dict(arrays) for layer, arrays in weights.items()}
+    kernel = broken["res2a_branch2b"]["kernel"].copy()
+    kernel[0, 0, 0, :3] = [np.nan, np.inf, np.nan]  # 2 NaN, 1 infinite, counted by hand
+    broken["res2a_branch2b"]["kernel"] = kernel
+    broken["bn3b_branch2a"]["moving_variance"] = np.array([1.0, -0.25, -2.0, 0.5, 1, 1, 1, 1], np.float32)
+    non_finite, negative = weightio.value_problems(broken)
+    assert non_finite == ["res2a_branch2b/kernel has 2 NaN and 1 infinite"]
+    assert negative == ["bn3b_branch2a/moving_variance has 2 below 0 (min -2)"]
+    with pytest.raises(InspectError) as info:
+        weightio.check_values(broken, "w.npz")
+    assert str(info.value) == ("w.npz: weights hold values no network can use: 1 not finite: res2a_branch2b/kernel "
+                               "has 2 NaN and 1 infinite; 1 negative moving_variance: bn3b_branch2a/moving_variance "
+                               "has 2 below 0 (min -2)")
+    weightio.check_values(weights)  # seeded weights are all finite, variances in 0.5-1.5
+
+
+def test_shapes_are_checked_from_headers_before_any_data_is_read(tmp_path, graph, weights, monkeypatch):
+    # A wrong shape in every format is refused with no entry's data read at all.
+    broken = {layer: dict(arrays) for layer, arrays in weights.items()}
+    broken["fc1000"]["kernel"] = np.zeros((16, 1000), np.float32)
+    save_weights(broken, tmp_path / "w.npz")
+    reads = []
+    original = weightio._fill
+    monkeypatch.setattr(weightio, "_fill", lambda out, read: reads.append(out.shape) or original(out, read))
+    assert "fc1000/kernel expected (32, 1000) found (16, 1000)" in error_of(tmp_path / "w.npz", graph)
+    assert reads == []
+    load_weights(save_weights(weights, tmp_path / "ok.npz"), graph)
+    assert len(reads) == 74  # every array once, when the file fits (74 arrays: see test_run.py)
+
+
+def test_our_safetensors_reader_agrees_with_the_safetensors_package(tmp_path):
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    graph = build_graph(load_spec(str(TINY_TORCHVISION)))
+    state = {f"x{i}": np.arange(i * 6, dtype=dtype).reshape(i, 6) for i, dtype in
+             enumerate((np.float16, np.float32, np.float64, np.int64), start=1)}
+    safetensors_numpy.save_file(state, str(tmp_path / "s.safetensors"))  # written by the package itself
+    with ExitStack() as stack:
+        described = weightio.describe_safetensors(tmp_path / "s.safetensors", graph, weightio.Limits.of(graph), stack)
+        assert sorted(described.unmapped) == ["x1", "x2", "x3", "x4"]  # no torchvision names: nothing of ours
+        raw = {name: entry for name, entry in _raw_entries(tmp_path / "s.safetensors", graph, stack).items()}
+        for name, array in state.items():
+            assert raw[name].shape == array.shape and raw[name].dtype == array.dtype
+            assert np.array_equal(raw[name].read(), array)
+
+
+def _raw_entries(path, graph, stack):
+    """The safetensors entries before torchvision mapping (by patching the mapper to keep them)."""
+    kept = {}
+    original = weightio.torchvision_entries
+    try:
+        weightio.torchvision_entries = lambda raw, graph, path: kept.update(raw) or original(raw, graph, path)
+        weightio.describe_safetensors(path, graph, weightio.Limits.of(graph), stack)
+    finally:
+        weightio.torchvision_entries = original
+    return kept

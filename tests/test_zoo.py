@@ -8,11 +8,14 @@ and hand arithmetic written from torchvision's ``models/resnet.py`` in ``torchvi
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from resnet_inspect import SpecError, trace
 from resnet_inspect.graph import load_graph
-from resnet_inspect.spec import parse_spec
+from resnet_inspect.spec import bundled_specs, parse_spec
 
 # name: (torchvision's num_params, its _ops in GMACs at 224, block, layers, groups, width_per_group)
 TORCHVISION = {
@@ -170,3 +173,29 @@ def test_keras_counts_live():
         model = getattr(keras.applications, builder)(weights=None)
         non_trainable = sum(int(v.numpy().size) for v in model.non_trainable_weights)
         assert (model.count_params(), non_trainable) == KERAS[name]
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_yaml(first_line: str) -> str:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    return next(b for b in blocks if b.startswith(first_line))
+
+
+def test_readme_resnet18_example_gives_torchvisions_count_and_the_trap_the_old_one():
+    # torchvision ResNet18_Weights.IMAGENET1K_V1.meta["num_params"] = 11,689,512; without
+    # first_block: identity stage 2 gains a 64->64 1x1 conv (4,096) and its BN gamma/beta (128).
+    text = readme_yaml("name: my-resnet18")
+    assert trace(parse_spec(text)).totals.trainable_params == 11_689_512
+    trap = text.replace(", first_block: identity", "")
+    assert trace(parse_spec(trap)).totals.trainable_params == 11_689_512 + 64 * 64 + 2 * 64 == 11_693_736
+    assert "11,693,736" in README.read_text(encoding="utf-8")
+
+
+def test_readme_lists_every_bundled_spec_with_its_numbers():
+    text = README.read_text(encoding="utf-8")
+    for name in bundled_specs():
+        totals = trace(name).totals
+        assert f"`{name}`" in text, name
+        assert f"{totals.params:,}" in text and f"{totals.macs:,}" in text, name

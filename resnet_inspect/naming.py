@@ -1,0 +1,203 @@
+"""One mapping table: each layer of a graph under the blog's, Caffe's, Keras 3's and torchvision's names.
+
+The graph names its layers as the blog does (``res3a_branch2a``). A layer's *role* is its name with
+the block's part replaced by ``{n}`` (``res{n}_branch2a``), or the name itself in the stem and head;
+:data:`TABLE` gives each role's template in every scheme. Templates fill in the block as that
+framework counts it: ``{n}`` the blog's ``3a`` / ``4b1``; ``{k}`` Keras' ``conv3_block1``
+(stages from their number, blocks from 1); ``{t}`` torchvision's ``layer2.0`` (stages from 1,
+blocks from 0). ``None`` says the framework has no such layer: torchvision reuses one ``relu``
+module and pads inside its convs and pools; Keras leaves a V2 block's max-pool shortcut unnamed
+(``max_pooling2d_3``) and folds the softmax into ``predictions``; Caffe pads inside its layers.
+Caffe's BatchNorm is two layers (``bn…`` then ``scale…``) and is shown as both.
+
+The weight loaders and the CLI both read names from here (``names_in``); there is no second copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from .errors import InspectError
+from .graph import Graph, Layer
+
+if TYPE_CHECKING:
+    from .diff import DiffResult
+    from .statistics import TraceResult
+    from .verify import VerifyResult
+
+SCHEMES = ("blog", "caffe", "keras3", "torchvision")
+MISSING = "—"  # shown where a framework has no layer of its own for one of ours
+
+# role (blog template) -> (caffe, keras3, torchvision); the blog column is the role itself.
+TABLE: dict[str, tuple[str | None, str | None, str | None]] = {
+    # stem
+    "input": ("data", None, None),  # Keras names its InputLayer input_layer_N
+    "conv1_pad": (None, "conv1_pad", None),
+    "conv1": ("conv1", "conv1_conv", "conv1"),
+    "bn_conv1": ("bn_conv1 + scale_conv1", "conv1_bn", "bn1"),
+    "conv1_relu": ("conv1_relu", "conv1_relu", None),
+    "pool1_pad": (None, "pool1_pad", None),
+    "pool1": ("pool1", "pool1_pool", "maxpool"),
+    # a block
+    "bn{n}_preact": ("bn{n}_preact + scale{n}_preact", "{k}_preact_bn", None),
+    "res{n}_preact_relu": ("res{n}_preact_relu", "{k}_preact_relu", None),
+    "res{n}_branch1": ("res{n}_branch1", "{k}_0_conv", "{t}.downsample.0"),
+    "bn{n}_branch1": ("bn{n}_branch1 + scale{n}_branch1", "{k}_0_bn", "{t}.downsample.1"),
+    "res{n}_branch1_pool": (None, None, None),
+    "res{n}_branch2a": ("res{n}_branch2a", "{k}_1_conv", "{t}.conv1"),
+    "bn{n}_branch2a": ("bn{n}_branch2a + scale{n}_branch2a", "{k}_1_bn", "{t}.bn1"),
+    "res{n}_branch2a_relu": ("res{n}_branch2a_relu", "{k}_1_relu", None),
+    "res{n}_branch2b_pad": (None, "{k}_2_pad", None),
+    "res{n}_branch2b": ("res{n}_branch2b", "{k}_2_conv", "{t}.conv2"),
+    "bn{n}_branch2b": ("bn{n}_branch2b + scale{n}_branch2b", "{k}_2_bn", "{t}.bn2"),
+    "res{n}_branch2b_relu": ("res{n}_branch2b_relu", "{k}_2_relu", None),
+    "res{n}_branch2c": ("res{n}_branch2c", "{k}_3_conv", "{t}.conv3"),
+    "bn{n}_branch2c": ("bn{n}_branch2c + scale{n}_branch2c", "{k}_3_bn", "{t}.bn3"),
+    "res{n}": ("res{n}", "{k}_add", None),  # Keras V2 blocks end at the add: {k}_out (see _keras_block_end)
+    "res{n}_relu": ("res{n}_relu", "{k}_out", None),
+    # head
+    "bn_post": ("bn_post + scale_post", "post_bn", None),
+    "post_relu": ("post_relu", "post_relu", None),
+    "avg_pool": ("pool5", "avg_pool", "avgpool"),
+    "flatten": (None, None, None),  # Caffe's InnerProduct, Keras' Dense after a global pool, torch.flatten
+    "{dense}": ("{dense}", "predictions", "fc"),
+    "{dense}_softmax": ("prob", None, None),  # Keras: Dense(activation="softmax") is one layer
+}
+
+
+@dataclass(frozen=True)
+class LayerNames:
+    """One row of ``resnet-inspect names``: a layer and its name in each scheme (None: no such layer)."""
+
+    name: str
+    op: str
+    blog: str
+    caffe: str | None
+    keras3: str | None
+    torchvision: str | None
+
+    def under(self, scheme: str) -> str | None:
+        return getattr(self, scheme)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a layer sits, in every framework's counting."""
+
+    role: str
+    n: str = ""
+    k: str = ""
+    t: str = ""
+    dense: str = ""
+
+
+def name_table(graph: Graph) -> list[LayerNames]:
+    """Every layer of ``graph`` under every scheme, in execution order."""
+    places = _places(graph)
+    rows = []
+    for layer in graph:
+        place = places[layer.name]
+        if place.role not in TABLE:
+            raise InspectError(f"layer {layer.name}: no naming rule for role {place.role!r}", layer=layer.name)
+        caffe, keras3, torchvision = (_fill(template, place) for template in TABLE[place.role])
+        rows.append(LayerNames(layer.name, layer.op.kind, layer.name, caffe, keras3, torchvision))
+    return _keras_block_end(rows, places)
+
+
+def names_in(graph: Graph, scheme: str) -> dict[str, str | None]:
+    """Blog name -> the name in ``scheme`` (None where that framework has no such layer).
+
+    The weight loaders use this: ``names_in(graph, "torchvision")`` gives module paths
+    (``layer1.0.conv1``), ``names_in(graph, "keras3")`` Keras 3's layer names (``conv2_block1_1_conv``).
+    """
+    check_scheme(scheme)
+    return {row.name: row.under(scheme) for row in name_table(graph)}
+
+
+def check_scheme(scheme: str) -> None:
+    if scheme not in SCHEMES:
+        raise InspectError(f"--names must be one of {', '.join(SCHEMES)}, got {scheme!r}", field="--names")
+
+
+def _fill(template: str | None, place: _Place) -> str | None:
+    if template is None:
+        return None
+    return template.format(n=place.n, k=place.k, t=place.t, dense=place.dense)
+
+
+def _places(graph: Graph) -> dict[str, _Place]:
+    """Each layer's role and its block's name in each counting, read off the graph's stages and
+    blocks (a block's layers are contiguous in execution order, a stage's blocks too)."""
+    places = {}
+    stages, stage, block, index = 0, "", "", -1
+    for layer in graph:
+        if layer.block in ("stem", "head"):
+            places[layer.name] = _head_or_stem(graph, layer)
+            continue
+        if layer.stage != stage:
+            stages, stage, index = stages + 1, layer.stage, -1
+        if layer.block != block:
+            block, index = layer.block, index + 1
+        n, number = layer.block.removeprefix("res"), layer.stage.removeprefix("stage")
+        places[layer.name] = _Place(role=_role(layer.name, n), n=n, k=f"conv{number}_block{index + 1}",
+                                    t=f"layer{stages}.{index}")
+    return places
+
+
+def _role(name: str, n: str) -> str:
+    """``bn3a_branch2a`` with block ``3a`` -> ``bn{n}_branch2a``."""
+    for prefix in ("res", "bn"):
+        if name.startswith(prefix + n) and not name[len(prefix + n):][:1].isalnum():
+            return prefix + "{n}" + name[len(prefix + n):]
+    return name
+
+
+def _head_or_stem(graph: Graph, layer: Layer) -> _Place:
+    dense = graph.spec.head.dense_name
+    if layer.name == dense:
+        return _Place(role="{dense}", dense=dense)
+    if layer.name == f"{dense}_softmax":
+        return _Place(role="{dense}_softmax", dense=dense)
+    return _Place(role=layer.name)
+
+
+def _keras_block_end(rows: list[LayerNames], places: dict[str, _Place]) -> list[LayerNames]:
+    """Keras names a block's last layer ``_out``: the ReLU after the add in v1, the add itself in V2."""
+    has_relu = {places[row.name].k for row in rows if places[row.name].role == "res{n}_relu"}
+    result = []
+    for row in rows:
+        place = places[row.name]
+        if place.role == "res{n}" and place.k not in has_relu:
+            row = LayerNames(row.name, row.op, row.blog, row.caffe, f"{place.k}_out", row.torchvision)
+        result.append(row)
+    return result
+
+
+# --------------------------------------------------------------------------- results under a scheme
+
+
+def _shown(names: dict[str, str | None], name: str | None) -> str | None:
+    return name if name is None else (names.get(name) or MISSING)
+
+
+def rename_trace(result: "TraceResult", graph: Graph, scheme: str) -> "TraceResult":
+    """The same trace with each layer (and each input) under its ``scheme`` name, MISSING where none."""
+    names = names_in(graph, scheme)
+    layers = tuple(replace(info, name=_shown(names, info.name), inputs=tuple(_shown(names, i) for i in info.inputs))
+                   for info in result.layers)
+    return replace(result, layers=layers)
+
+
+def rename_diff(result: "DiffResult", graph_a: Graph, graph_b: Graph, scheme: str) -> "DiffResult":
+    """A diff whose layers carry each side's ``scheme`` names."""
+    a, b = names_in(graph_a, scheme), names_in(graph_b, scheme)
+    layers = tuple(replace(d, name_a=_shown(a, d.name_a), name_b=_shown(b, d.name_b)) for d in result.layers)
+    moves = tuple(replace(m, from_layer=_shown(b, m.from_layer), to_layer=_shown(b, m.to_layer))
+                  for m in result.stride_moves)
+    return replace(result, layers=layers, stride_moves=moves)
+
+
+def rename_verify(result: "VerifyResult", graph: Graph, scheme: str) -> "VerifyResult":
+    names = names_in(graph, scheme)
+    return replace(result, layers=tuple(replace(c, name=_shown(names, c.name)) for c in result.layers))
