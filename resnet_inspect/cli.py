@@ -301,7 +301,8 @@ def names_table(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> No
 def rf(
     spec: SpecArg = "resnet50",
     input: InputOpt = None,
-    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.")] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.",
+                                                show_default="none")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""
