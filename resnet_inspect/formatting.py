@@ -334,19 +334,20 @@ def summary_lines(result: TraceResult, dtype: str = "float32") -> list[SummaryLi
         SummaryLine("Input size", megabytes(sizes.input_bytes), f"{h}×{w}×{c} {dtype}, batch 1 (as torchinfo)"),
         SummaryLine("Params size", megabytes(sizes.params_bytes),
                     f"all params as {dtype}, MB = 10⁶ bytes (Keras prints MiB: {sizes.params_bytes / 2**20:,.2f})"),
-        _activation_line(result, dtype),
+        *_activation_lines(result, dtype),
     ]
 
 
-def _activation_line(result: TraceResult, dtype: str) -> SummaryLine:
-    """The inference activation peak (:mod:`.memory`), beside torchinfo's forward/backward figure."""
+def _activation_lines(result: TraceResult, dtype: str) -> list[SummaryLine]:
+    """The inference activation peak (:mod:`.memory`), then torchinfo's forward/backward figure."""
     from .memory import memory_profile
 
     peak = memory_profile(result, 1, dtype, "inference")
     torchinfo = memory_profile(result, 1, dtype, "torchinfo")
-    return SummaryLine("Activation peak", megabytes(peak.peak_activation_bytes),
-                       f"inference, batch 1: most live at once, at {peak.peak_layer}; "
-                       f"torchinfo's Forward/backward pass size: {megabytes(torchinfo.peak_activation_bytes)}")
+    return [SummaryLine("Activation peak", megabytes(peak.peak_activation_bytes),
+                        f"inference, batch 1: most live at once, at {visible(peak.peak_layer)}"),
+            SummaryLine("Forward/backward pass size", megabytes(torchinfo.peak_activation_bytes),
+                        "torchinfo's convention (training: every layer's output kept), batch 1")]
 
 
 # --------------------------------------------------------------------------- trace
