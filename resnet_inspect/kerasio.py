@@ -62,11 +62,16 @@ def keras_order(graph: Graph, layout: str = DEFAULT_LAYOUT) -> list[str]:
     """Our layer names in the order of Keras' ``model.layers`` for the same network."""
     shortcut_first = LAYOUTS[layout].shortcut_first
     layers = {layer.name: layer for layer in graph}
+    height: dict[str, int] = {}  # longest path from the input: a block's main path is longer than its shortcut
+    for layer in graph:
+        height[layer.name] = 1 + max((height[source] for source in layer.inputs), default=-1)
 
     def inputs(name: str) -> tuple[str, ...]:
         layer = layers[name]
-        # our graph passes (main, shortcut) to every add
-        return layer.inputs[::-1] if layer.op.kind == "add" and shortcut_first else layer.inputs
+        if layer.op.kind != "add":
+            return layer.inputs
+        # which input is the shortcut is read off the graph, not off the order our builder passed them in
+        return tuple(sorted(layer.inputs, key=lambda source: height[source], reverse=not shortcut_first))
 
     index: dict[str, int] = {}
     stack = [graph.output]
