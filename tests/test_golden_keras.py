@@ -61,3 +61,22 @@ def test_the_three_files_hold_the_same_weights():
         for layer, keys in files[0].items():
             for key, array in keys.items():
                 np.testing.assert_array_equal(array, other[layer][key])
+
+
+def test_blog_layout_puts_the_main_path_first_at_a_tie():
+    # keras_applications/resnet50.py (the blog's Keras 2 code) writes layers.add([x, shortcut]): the walk
+    # from the output reaches res2a_branch2c before res2a_branch1, both at the same depth (hand-traced).
+    graph = build_graph(load_spec("resnet50"))
+    blog, keras3 = keras_order(graph, layout="blog"), keras_order(graph)
+    assert blog.index("res2a_branch2c") < blog.index("res2a_branch1")
+    assert keras3.index("res2a_branch1") < keras3.index("res2a_branch2c")
+    assert sorted(blog) == sorted(keras3) == sorted(layer.name for layer in graph)
+
+
+@pytest.mark.parametrize("spec", ["resnet18", "resnext50_32x4d", "resnet152v2"])
+def test_keras_order_lists_every_layer_after_its_inputs(spec):
+    graph = build_graph(load_spec(spec))
+    order = keras_order(graph)
+    position = {name: index for index, name in enumerate(order)}
+    assert len(order) == len(graph)
+    assert all(position[source] < position[layer.name] for layer in graph for source in layer.inputs)
