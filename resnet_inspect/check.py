@@ -9,6 +9,7 @@ does not exist, no specs found) raises.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -18,11 +19,11 @@ from typing import Any
 from .engine import LayerInfo, parse_input, trace_graph
 from .errors import InspectError, Location
 from .graph import Graph, build_graph
-from .spec import Spec, parse_spec, resolve
-from .statistics import TraceResult
+from .spec import SPEC_SUFFIXES, Spec, bundled_specs, is_path, parse_spec, resolve
+from .statistics import Totals, TraceResult
+from .usertext import excerpt, visible
 from .yamlsafe import read_text
 
-SPEC_SUFFIXES = (".yaml", ".yml")
 EXACT_TOTALS = ("params", "trainable_params", "non_trainable_params")
 BY_INPUT = {"macs": ("macs", "exact"), "flops": ("flops", "exact"),
             "max_macs": ("macs", "budget"), "max_flops": ("flops", "budget")}
@@ -96,29 +97,68 @@ class CheckReport:
 
 
 def find_specs(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given, folders searched recursively for *.yaml / *.yml (hidden folders skipped).
+    """Files as given, folders searched recursively for *.yaml / *.yml, any case (hidden folders skipped).
 
     Hidden folders (``.git``, ``.venv``, ``.github``) hold YAML that is not a spec; a file named
-    explicitly is always checked, whatever its name.
+    explicitly is always checked, whatever its name, and read as asked (symlink or not). Inside a
+    folder, symlinks are not followed out of it: see :func:`_walk`. A bare bundled name
+    (``resnet50``) means the bundled spec; any other argument is a path.
     """
-    found: dict[Path, None] = {}
+    return list(_found(paths))
+
+
+def _found(paths: Iterable[str | Path]) -> dict[Path, Path | None]:
+    """Each spec file found, with the folder it was found in (None when named explicitly)."""
+    paths = list(paths)
+    found: dict[Path, Path | None] = {}
     for item in paths:
-        path = resolve(item)
-        if not path.exists():
-            raise InspectError("no such file or directory", where=Location(str(item)))
-        for spec in (_walk(path) if path.is_dir() else [path]):
-            found.setdefault(spec, None)
+        path = _target(item)
+        if not os.path.lexists(path):
+            raise InspectError("no such file or directory", where=Location(visible(str(item))))
+        if path.is_dir():
+            for spec in _walk(path):
+                found.setdefault(spec, path)
+        else:
+            found[path] = None
     if not found:
-        shown = ", ".join(str(p) for p in paths)
+        shown = ", ".join(visible(str(p)) for p in paths)
         raise InspectError(f"no spec files (*.yaml, *.yml) found in {shown}", where=Location(shown or "."))
-    return list(found)
+    return found
+
+
+def _target(item: str | Path) -> Path:
+    text = str(item)
+    if text == "":
+        raise InspectError("empty path given; name spec files or folders (. for the current one)", where=Location("''"))
+    if isinstance(item, Path) or is_path(text) or text not in bundled_specs():
+        return Path(text)
+    return resolve(text)
 
 
 def _walk(folder: Path) -> Iterator[Path]:
-    for path in sorted(folder.rglob("*")):
-        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-        if path.suffix in SPEC_SUFFIXES and path.is_file() and not hidden:
-            yield path
+    """Spec files under ``folder``, sorted; symlinks that lead out of it are yielded as themselves.
+
+    A pull request can add ``leak.yaml -> /etc/shadow``: followed, its first line would reach the
+    public CI log as an "unknown key". Symlinked folders are not entered at all; a symlinked file
+    that resolves outside ``folder`` is yielded so that :func:`check_file` reports it unread.
+    """
+    found = []
+    for root, folders, files in os.walk(folder):  # never descends into symlinked folders
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found += [Path(root) / name for name in files
+                  if not name.startswith(".") and name.lower().endswith(SPEC_SUFFIXES)]
+    yield from sorted(found)
+
+
+def _leaves(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is a symlink whose target lies outside ``folder`` (or nowhere)."""
+    if not path.is_symlink():
+        return False
+    try:
+        path.resolve(strict=True).relative_to(folder.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return True
+    return False
 
 
 # --------------------------------------------------------------------------- checking
@@ -126,17 +166,22 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 def check_paths(paths: Iterable[str | Path]) -> CheckReport:
     """Check every spec found under ``paths``; raises only when the command is misused."""
-    return CheckReport(tuple(_timed(path) for path in find_specs(paths)))
+    return CheckReport(tuple(_timed(path, folder) for path, folder in _found(paths).items()))
 
 
-def _timed(path: Path) -> SpecCheck:
+def _timed(path: Path, within: Path | None) -> SpecCheck:
     start = time.perf_counter()
-    result = check_file(path)
+    result = check_file(path, within)
     return replace(result, seconds=time.perf_counter() - start)
 
 
-def check_file(path: Path) -> SpecCheck:
+def check_file(path: Path, within: Path | None = None) -> SpecCheck:
+    """Check one file; found in folder ``within``, a symlink out of that folder fails unread."""
     spec: Spec | None = None
+    if within is not None and _leaves(path, within):
+        where = Location(visible(str(path)))
+        return SpecCheck(str(path), None, InspectError(
+            f"a symlink leading out of {visible(str(within))} (or nowhere); not followed (name the file itself to check it)", where=where))
     try:
         spec = parse_spec(read_text(path), str(path))
         return check_spec(spec)
@@ -147,26 +192,37 @@ def check_file(path: Path) -> SpecCheck:
 def check_spec(spec: Spec) -> SpecCheck:
     """Build and trace ``spec`` at its default input, then test each expectation it declares."""
     traces = _Traces(build_graph(spec))
-    traces.at(None)  # every shape propagates and every residual add matches, or InspectError
+    traces.at()  # every shape propagates and every residual add matches, or InspectError
     return SpecCheck(spec.file, spec.name, None, tuple(_expectations(spec, traces)))
 
 
 @dataclass
 class _Traces:
-    """One trace per input size, computed on first use (a failed trace is remembered too)."""
+    """The trace at the spec's default input (for ``shapes``) and the totals at each other size.
+
+    Only totals are kept for the other sizes, so a spec naming 30 sizes holds one trace in
+    memory, not 30; a failed trace is remembered as its error.
+    """
 
     graph: Graph
-    cache: dict[Any, TraceResult | InspectError] = field(default_factory=dict)
+    default: TraceResult | None = None
+    totals_at: dict[tuple[int, int], Totals | InspectError] = field(default_factory=dict)
 
-    def at(self, size: str | None) -> TraceResult:
-        hw = None if size is None else parse_input(size)
-        key = hw or tuple(self.graph.spec.input_shape[:2])
-        if key not in self.cache:
+    def at(self) -> TraceResult:
+        if self.default is None:
+            self.default = trace_graph(self.graph)
+        return self.default
+
+    def totals(self, size: str) -> Totals:
+        hw = parse_input(size)
+        if hw == tuple(self.graph.spec.input_shape[:2]):
+            return self.at().totals
+        if hw not in self.totals_at:
             try:
-                self.cache[key] = trace_graph(self.graph, hw)
+                self.totals_at[hw] = trace_graph(self.graph, hw).totals
             except InspectError as exc:
-                self.cache[key] = exc
-        result = self.cache[key]
+                self.totals_at[hw] = exc
+        result = self.totals_at[hw]
         if isinstance(result, InspectError):
             raise result
         return result
@@ -175,12 +231,12 @@ class _Traces:
 def _expectations(spec: Spec, traces: _Traces) -> Iterator[Expectation]:
     for key, value in spec.expect.items():
         if key in EXACT_TOTALS or key == "max_params":
-            found = getattr(traces.at(None).totals, key.removeprefix("max_"))
+            found = getattr(traces.at().totals, key.removeprefix("max_"))
             yield _compare(spec, ("expect", key), key, value, found, "budget" if key == "max_params" else "exact")
         elif key in BY_INPUT:
             yield from _by_input(spec, traces, key, value)
         elif key == "shapes":
-            yield from _shapes(spec, traces.at(None), value)
+            yield from _shapes(spec, traces.at(), value)
 
 
 def _by_input(spec: Spec, traces: _Traces, key: str, values: dict) -> Iterator[Expectation]:
@@ -189,7 +245,7 @@ def _by_input(spec: Spec, traces: _Traces, key: str, values: dict) -> Iterator[E
         path = ("expect", key, size)
         name = f"{key}[{size}]"
         try:
-            found = getattr(traces.at(size).totals, total)
+            found = getattr(traces.totals(size), total)
         except InspectError as exc:
             yield Expectation(name, kind, expected, None, False, f"{name}: cannot trace at {size}: {exc.message}",
                               spec.where(*path))
@@ -202,7 +258,7 @@ def _shapes(spec: Spec, result: TraceResult, shapes: dict) -> Iterator[Expectati
     for layer, expected in shapes.items():
         name, where = f"shapes.{layer}", spec.where("expect", "shapes", layer)
         if layer not in layers:
-            yield Expectation(name, "exact", expected, None, False, f"{name}: no layer named {layer!r}", where)
+            yield Expectation(name, "exact", expected, None, False, f"{name}: no layer named '{excerpt(layer)}'", where)
             continue
         found = list(layers[layer].output_shape)
         ok = found == list(expected)

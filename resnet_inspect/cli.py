@@ -86,8 +86,9 @@ DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, 
 RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
     "--columns", "-c", help="Columns to show, repeatable or comma-separated: "
-    "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block "
-    "(see the README). Default: op,output_shape,params,macs (CSV: all).")]
+    "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block, "
+    "rf, output_bytes, live_bytes (see the README); the table leaves optional ones out to fit a narrow terminal.",
+    show_default="op,output_shape,params,macs; CSV: all but kernel")]
 
 
 class Names(str, Enum):
@@ -98,7 +99,8 @@ class Names(str, Enum):
 
 
 NamesOpt = Annotated[Optional[Names], typer.Option(
-    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.")]
+    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.",
+    show_default="the spec's own (blog) names")]
 
 
 class DType(str, Enum):
@@ -200,7 +202,8 @@ class Convention(str, Enum):
 
 
 ConventionOpt = Annotated[Optional[Convention], typer.Option(
-    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.")]
+    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.",
+    show_default="none: our MACs and FLOPs by stage")]
 
 
 @app.command()
@@ -301,7 +304,7 @@ def names_table(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> No
 def rf(
     spec: SpecArg = "resnet50",
     input: InputOpt = None,
-    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.")] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="An output unit of the last stage, row,column (e.g. 3,4): where its field is centred.", show_default="none")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""
@@ -470,12 +473,16 @@ def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weigh
 def run_network(
     spec: SpecArg,
     weights: WeightsFileOpt,
-    image: Annotated[Optional[str], typer.Option("--image", help="A picture: resized to the spec's input, normalised by its convention.",
+    image: Annotated[Optional[str], typer.Option("--image", help="A picture (PNG, JPEG, BMP, TIFF, WebP): resized as --resize says, normalised by the spec's convention.",
                                                  show_default="none: give --image or --array")] = None,
     array: Annotated[Optional[str], typer.Option("--array", help="An NHWC float32 .npy, already preprocessed (H×W×C gets a batch dim).",
                                                  show_default="none: give --image or --array")] = None,
     save_output: Annotated[Optional[str], typer.Option("--save-output", help="Write the final output (softmax or logits) as .npy.",
                                                        show_default="not saved")] = None,
+    save_input: Annotated[Optional[str], typer.Option("--save-input", help="Write the batch the network received (NHWC, preprocessed) as .npy.",
+                                                      show_default="not saved")] = None,
+    resize: Annotated[Optional[str], typer.Option("--resize", help="How --image is resized: torch (shorter side 256, centre crop 224) or caffe (Keras: stretch, nearest).",
+                                                  show_default="the spec's preprocessing")] = None,
     top: Annotated[int, typer.Option("--top", "-k", help="How many classes to show per item.")] = 5,
     repeat: Annotated[int, typer.Option("--repeat", help="Timed forward passes after one warm-up (median and min).")] = 0,
     max_memory: MaxMemoryOpt = "4GB",
@@ -490,9 +497,13 @@ def run_network(
     inference.check_run_options(top, repeat)
     graph = _load_graph(spec)
     reads = (weights, image, array, graph.spec.file)
+    if save_input is not None:
+        inference.check_output(save_input, reads, "--save-input")  # before the run, not after it
     if save_output is not None:
-        inference.check_output(save_output, reads, "--save-output")  # before the run, not after it
-    x, source = inference.load_input(graph, image=image, array=array, max_memory=limit)
+        inference.check_output(save_output, (*reads, save_input), "--save-output")
+    x, source = inference.load_input(graph, image=image, array=array, max_memory=limit, resize=resize)
+    if save_input is not None:
+        inference.save_array(x, save_input, reads, "--save-input")
     with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as hooks:
         result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=hooks.on_layer,
                                on_pass=hooks.on_pass, max_memory=limit)

@@ -204,9 +204,12 @@ def _number_changes(a: LayerInfo, b: LayerInfo) -> tuple[Change, ...]:
 
 def _stride_moves(layers: tuple[LayerDiff, ...]) -> tuple[StrideMove, ...]:
     """Within a block, a conv that lost stride s > 1 and another that gained it: one move."""
+    by_block: dict[str, list[tuple[LayerDiff, Change]]] = {}
+    for d in layers:  # one pass, grouped by block: linear in the number of layers
+        strides = by_block.setdefault(d.block, [])
+        strides += [(d, c) for c in d.changes if c.field == "stride"]
     moves = []
-    for block in dict.fromkeys(d.block for d in layers):
-        strides = [(d, c) for d in layers if d.block == block for c in d.changes if c.field == "stride"]
+    for block, strides in by_block.items():
         lost = [(d, c) for d, c in strides if c.a > 1 and c.b == 1]
         gained = [(d, c) for d, c in strides if c.a == 1 and c.b > 1]
         for (d_from, c_from), (d_to, c_to) in zip(lost, gained):

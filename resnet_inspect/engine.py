@@ -7,6 +7,7 @@ in :mod:`.formatting`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import ShapeError
@@ -14,6 +15,7 @@ from .graph import Graph, Layer, load_graph
 from .ops import IDENTITY, OpError, Shape, Window
 from .spec import Spec
 from .statistics import TraceResult
+from .usertext import excerpt
 
 
 @dataclass(frozen=True)
@@ -39,20 +41,32 @@ class LayerInfo:
         return self.trainable_params + self.non_trainable_params
 
 
+_INPUT_SIZE = re.compile(r"([0-9]+)(?:[x×]([0-9]+))?", re.IGNORECASE)
+
+
 def parse_input(text: str | int | tuple[int, int]) -> tuple[int, int]:
-    """``224`` -> (224, 224); ``224x320`` -> (224, 320) as H×W."""
+    """``224`` -> (224, 224); ``224x320`` -> (224, 320) as H×W.
+
+    ASCII digits only, as written: ``int()`` alone would also take ``2_24``, full-width digits
+    and surrounding spaces, so a typo would silently trace some other size.
+    """
     if isinstance(text, tuple):
         return text
-    if isinstance(text, int):
-        return (text, text)
-    parts = str(text).lower().replace("×", "x").split("x")
-    try:
-        sizes = [int(p) for p in parts]
-    except ValueError:
-        sizes = []
-    if len(sizes) not in (1, 2) or min(sizes) < 1:
-        raise ShapeError(f"--input must be a size like 224 or 224x320 (H×W), got {text!r}", field="--input")
-    return (sizes[0], sizes[-1])
+    if isinstance(text, int) and not isinstance(text, bool):
+        return _positive((text, text), text)
+    match = _INPUT_SIZE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ShapeError(f"--input must be a size like 224 or 224x320 (H×W, ASCII digits), got '{excerpt(text)}'",
+                         field="--input")
+    h, w = int(match.group(1)), int(match.group(2) or match.group(1))
+    return _positive((h, w), text)
+
+
+def _positive(hw: tuple[int, int], text: object) -> tuple[int, int]:
+    if min(hw) < 1:
+        raise ShapeError(f"--input must be a size like 224 or 224x320 (H×W, at least 1), got '{excerpt(text)}'",
+                         field="--input")
+    return hw
 
 
 def trace_graph(graph: "Graph | Spec | str", input_hw: tuple[int, int] | None = None) -> TraceResult:
@@ -86,20 +100,47 @@ def trace(spec: str | Spec, input: int | str | tuple[int, int] | None = None) ->
 def smallest_input(graph: "Graph | Spec | str") -> int | None:
     """The smallest square input every layer accepts, or None when no size helps.
 
-    Output sizes never shrink as the input grows, so "works" is monotone and a doubling search
-    followed by bisection finds the edge in a few dozen shape-only passes. Takes what ``trace``
-    takes: a bundled spec's name, a path, a :class:`Spec` or a :class:`Graph`.
+    One backward pass inverts each op's spatial rule (``Op.min_input``): the least length each
+    layer's output needs, from the head back to the input. Output lengths never shrink as the
+    input grows, so that size is exact for the windows; one forward pass confirms that the
+    residual adds match there too. Only when they do not (a spec whose branches disagree) does
+    a doubling search and bisection look further up. Takes what ``trace`` takes: a bundled
+    spec's name, a path, a :class:`Spec` or a :class:`Graph`.
     """
     graph = load_graph(graph)
-    high = 1
-    while not _fits(graph, high):
-        high *= 2
-        if high > 1 << 20:
+    need = _least_input(graph)
+    if need is None:
+        return None
+    if _fits(graph, need):
+        return need
+    return _search(graph, need)
+
+
+def _least_input(graph: Graph) -> int | None:
+    required: dict[str, int] = {}
+    for layer in reversed(graph.layers):
+        if layer.op.kind == "input":
+            return required.get(layer.name, 1)
+        least = layer.op.min_input(required.get(layer.name, 1))
+        if least is None:
             return None
-    low = high // 2  # fails (or is 0)
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (low, mid) if _fits(graph, mid) else (mid, high)
+        for name in layer.inputs:
+            required[name] = max(required.get(name, 1), least)
+    return None
+
+
+def _search(graph: Graph, failing: int) -> int | None:
+    """Sizes up to ``failing`` do not fit: double from it (20 times at most), then bisect."""
+    high = failing * 2
+    for _ in range(20):
+        if _fits(graph, high):
+            break
+        failing, high = high, high * 2
+    else:
+        return None
+    while high - failing > 1:
+        mid = (failing + high) // 2
+        failing, high = (failing, mid) if _fits(graph, mid) else (mid, high)
     return high
 
 

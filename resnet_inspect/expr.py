@@ -8,7 +8,10 @@ size never silently becomes a float, and ``**`` is bounded so that ``9**9**9`` c
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
+
+from .usertext import excerpt
 
 Number = int | float
 
@@ -25,11 +28,26 @@ def evaluate(text: str, variables: Mapping[str, Number]) -> Number:
     """Evaluate ``text`` with ``variables``; raise :class:`ExprError` on anything else."""
     if len(text) > _MAX_LENGTH:
         raise ExprError(f"expression longer than {_MAX_LENGTH} characters")
+    source = text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError):
-        raise ExprError(f"cannot parse expression {text!r}") from None
+        raise ExprError(f"cannot parse expression '{excerpt(text)}'") from None
+    _decimal_literals_only(tree, source)
     return _eval(tree.body, variables)
+
+
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|\.[0-9]+([eE][-+]?[0-9]+)?")
+
+
+def _decimal_literals_only(tree: ast.AST, source: str) -> None:
+    """Numbers in plain decimal: Python's ``0x10``, ``0o17`` and ``1_000`` are the very YAML 1.1
+    surprises the loader refuses, so they are not let back in through an expression."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            written = ast.get_source_segment(source, node) or ""
+            if not _DECIMAL.fullmatch(written):
+                raise ExprError(f"'{excerpt(written)}' is not a decimal number; write numbers in decimal")
 
 
 def _eval(node: ast.AST, variables: Mapping[str, Number]) -> Number:
@@ -38,7 +56,7 @@ def _eval(node: ast.AST, variables: Mapping[str, Number]) -> Number:
     if isinstance(node, ast.Name):
         if node.id not in variables:
             known = ", ".join(sorted(variables)) or "none declared"
-            raise ExprError(f"undefined variable {node.id!r} (variables: {known})")
+            raise ExprError(f"undefined variable '{excerpt(node.id)}' (variables: {known})")
         return variables[node.id]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         value = _eval(node.operand, variables)

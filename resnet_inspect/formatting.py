@@ -130,9 +130,10 @@ class Column:
     ``value`` reads a :class:`Row` and returns plain data (int, str, list or None): that is the
     JSON value and, through ``csv``, the CSV cell; ``text`` turns it into the table/Markdown
     cell (user text is escaped by the renderers, not here). ``numeric`` columns are right-aligned
-    and get a footer from ``total``. ``optional`` columns are the first to go, lowest ``keep``
-    first, when a terminal is too narrow (the caption says which); the layer name and the
-    non-optional columns are never dropped, and no cell is ever cut with an ellipsis.
+    and get a footer from ``total``. On a narrow terminal, ``wraps`` columns (text that may
+    break at spaces) are narrowed first; then ``optional`` columns are left out, lowest ``keep``
+    first (the caption says which); the layer name and the non-optional columns are never
+    dropped, and no cell is ever cut with an ellipsis.
 
     To add a column, append one ``register(Column(...))`` call in this section, e.g.::
 
@@ -155,6 +156,7 @@ class Column:
     numeric: bool = False
     optional: bool = True
     keep: int = 0  # higher is dropped later on a narrow terminal
+    wraps: bool = False  # its text may wrap at spaces: narrowed before any column is left out
     total: Callable[[TraceResult], Any] | None = None
     doc: str = ""
 
@@ -217,7 +219,7 @@ def _kernel_text(value: list[int] | None) -> str:
     return f"{k}×{k}/{s}" + (f" p{p}" if p else "")
 
 
-register(Column("op", "Op", lambda row: row.op, optional=True, keep=1,
+register(Column("op", "Op", lambda row: row.op, optional=True, keep=1, wraps=True,
                 doc="op kind; the table and Markdown add its settings (kernel/stride, filters, units)"))
 register(Column("output_shape", "Output shape", lambda row: list(row.output_shape), text=shape_text,
                 csv=lambda v: shape_text(tuple(v), "x"), keep=3, doc="H×W×C after the layer, batch left out"))
@@ -233,7 +235,7 @@ register(Column("macs", "MACs", lambda row: row.totals.macs, text=_blank_zero, n
                 total=lambda r: r.totals.macs, doc="multiply-accumulates of conv and dense layers"))
 register(Column("flops", "FLOPs", lambda row: row.totals.flops, text=_blank_zero, numeric=True, keep=1,
                 total=lambda r: r.totals.flops, doc="floating-point operations by the README's counting rule"))
-register(Column("inputs", "Inputs", lambda row: list(row.inputs), text=", ".join, csv=" ".join,
+register(Column("inputs", "Inputs", lambda row: list(row.inputs), text=", ".join, csv=" ".join, wraps=True,
                 doc="the layers a row reads (Keras' \"Connected to\"): two for a residual add"))
 register(Column("kernel", "Kernel", _kernel, text=_kernel_text, csv=lambda v: _kernel_text(v).replace("×", "x"),
                 doc="kernel×kernel/stride and padding (pN) of a conv or pool"))
@@ -332,7 +334,19 @@ def summary_lines(result: TraceResult, dtype: str = "float32") -> list[SummaryLi
         SummaryLine("Input size", megabytes(sizes.input_bytes), f"{h}×{w}×{c} {dtype}, batch 1 (as torchinfo)"),
         SummaryLine("Params size", megabytes(sizes.params_bytes),
                     f"all params as {dtype}, MB = 10⁶ bytes (Keras prints MiB: {sizes.params_bytes / 2**20:,.2f})"),
+        _activation_line(result, dtype),
     ]
+
+
+def _activation_line(result: TraceResult, dtype: str) -> SummaryLine:
+    """The inference activation peak (:mod:`.memory`), beside torchinfo's forward/backward figure."""
+    from .memory import memory_profile
+
+    peak = memory_profile(result, 1, dtype, "inference")
+    torchinfo = memory_profile(result, 1, dtype, "torchinfo")
+    return SummaryLine("Activation peak", megabytes(peak.peak_activation_bytes),
+                       f"inference, batch 1: most live at once, at {peak.peak_layer}; "
+                       f"torchinfo's Forward/backward pass size: {megabytes(torchinfo.peak_activation_bytes)}")
 
 
 # --------------------------------------------------------------------------- trace
@@ -392,6 +406,17 @@ def _md_total(column: Column, result: TraceResult) -> str:
     return f"**{count(column.total(result))}**"
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a trace table meets a width: the columns shown and left out, whether the wrapping
+    columns must be narrowed (``narrowed``), and whether that is enough (``fits``)."""
+
+    shown: list[Column]
+    dropped: list[Column]
+    narrowed: bool
+    fits: bool
+
+
 class TraceTable:
     """The trace as a Rich table sized to the console it is printed on, with the summary under it.
 
@@ -407,47 +432,63 @@ class TraceTable:
         self.droppable = not names
 
     def __rich_console__(self, console: "Console", options: "ConsoleOptions") -> "RenderResult":
-        shown, dropped = self.fit(options.max_width)
-        yield self.table(shown, dropped)
+        layout = self.fit(options.max_width)
+        yield self.table(layout)
         yield self.summary(options.max_width)
 
-    def fit(self, width: int) -> tuple[list[Column], list[Column]]:
-        """The columns that fit in ``width`` cells, and the ones left out to get there."""
+    def fit(self, width: int) -> "Layout":
+        """The columns that fit in ``width`` cells, the ones left out to get there, and how.
+
+        First the columns whose text wraps at spaces (``op``) are narrowed to their longest word;
+        only if that is not enough are optional columns left out, lowest ``keep`` first.
+        """
         from rich.cells import cell_len
 
         body = rows(self.result, self.depth)
-        need = {c.name: max(cell_len(t) for t in [c.header, self._footer(c), *(_cell(c, r) for r in body)])
-                for c in self.chosen}
+        cells = {c.name: [c.header, self._footer(c), *(_cell(c, r) for r in body)] for c in self.chosen}
+        need = {name: max(cell_len(t) for t in texts) for name, texts in cells.items()}
+        least = {name: max(cell_len(word) for t in texts for word in t.split() or [""]) for name, texts in cells.items()}
         first = max(cell_len(t) for t in ["Layer", "Total", *(visible(r.name) for r in body),
                                           *(visible(r.stage) for r in body)])
+
+        def table_width(columns: list[Column], narrowed: bool) -> int:
+            widths = [least[c.name] if narrowed and c.wraps else need[c.name] for c in columns]
+            return first + sum(widths) + 3 * (len(columns) + 1) + 1
+
         shown = list(self.chosen)
         dropped: list[Column] = []
         droppable = sorted((c for c in shown if c.optional), key=lambda c: c.keep) if self.droppable else []
-        while droppable and first + sum(need[c.name] for c in shown) + 3 * (len(shown) + 1) + 1 > width:
+        while droppable and table_width(shown, narrowed=True) > width:
             column = droppable.pop(0)
             shown.remove(column)
             dropped.append(column)
-        return shown, dropped
+        return Layout(shown, dropped, narrowed=table_width(shown, narrowed=False) > width,
+                      fits=table_width(shown, narrowed=True) <= width)
 
     def _footer(self, column: Column) -> str:
         if column.total is not None:
             return column.text(column.total(self.result))
         return shape_text(self.result.layers[-1].output_shape) if column.name == "output_shape" else ""
 
-    def table(self, shown: list[Column], dropped: list[Column]) -> "RenderableType":
+    def table(self, layout: "Layout") -> "RenderableType":
         from rich.table import Table
 
         result, depth = self.result, self.depth
+        shown, dropped = layout.shown, layout.dropped
+        # When only the wrapping columns need to give, every other column is kept from wrapping, so
+        # Rich narrows those alone; when even that cannot fit, every cell folds (never an ellipsis).
+        keep_whole = layout.narrowed and layout.fits
         caption = "MACs = multiply-accumulates (conv + dense); totals and conventions below"
         if dropped:
             caption += (f"; left out to fit the terminal: {', '.join(c.name for c in dropped)} "
                         "(widen it or choose with --columns)")
         table = Table(title=f"{markup(result.spec)} — input {shape_text(result.input_shape)}", show_footer=True,
                       caption=caption, footer_style="bold")
-        table.add_column("Layer" if depth == "layer" else depth.capitalize(), footer="Total", overflow="fold")
+        table.add_column("Layer" if depth == "layer" else depth.capitalize(), footer="Total", overflow="fold",
+                         no_wrap=keep_whole)
         for c in shown:
             table.add_column(c.header, justify="right" if c.numeric or c.name == "output_shape" else "left",
-                             footer=self._footer(c), overflow="fold")
+                             footer=self._footer(c), overflow="fold", no_wrap=keep_whole and not c.wraps)
         previous: Row | None = None
         blank = [""] * len(shown)
         for row in rows(result, depth):
@@ -587,7 +628,7 @@ def render_names(spec: str, table: "list[LayerNames]", fmt: str) -> "str | Rende
     """The name table: one row per layer, one column per scheme; JSON has null where the table has —."""
     schemes = ["blog", "caffe", "keras3", "torchvision"]
     if fmt == "json":
-        return json.dumps({"spec": spec, "schemes": schemes, "layers": [asdict(row) for row in table]}, indent=2)
+        return to_json({"spec": spec, "schemes": schemes, "layers": [asdict(row) for row in table]})
     body = [[row.op] + [row.under(s) or "—" for s in schemes] for row in table]
     return _grid(f"{spec}: layer names", ["op"] + schemes, body, None, fmt,
                  note="— : that framework has no layer of its own here")
@@ -675,7 +716,7 @@ def pair_text(pair: tuple[Any, ...]) -> str:
 def render_rf(report: "ReceptiveReport", fmt: str) -> "str | RenderableType":
     """Per layer: receptive-field size, effective stride and padding; then the last stage's coverage."""
     if fmt == "json":
-        return json.dumps(report.to_dict(), indent=2)
+        return to_json(report.to_dict())
     header = ["layer", "op", "output shape", "rf size", "stride", "padding"]
     if fmt == "csv":  # one number per column, ready to plot
         header = ["layer", "op", "output_shape", "size_h", "size_w", "stride_h", "stride_w", "padding_h", "padding_w"]
@@ -703,7 +744,7 @@ def render_rf(report: "ReceptiveReport", fmt: str) -> "str | RenderableType":
 def render_memory(profile: "MemoryProfile", fmt: str) -> "str | RenderableType":
     """Per layer: output bytes and bytes live once it is computed; the peak and the parameters."""
     if fmt == "json":
-        return json.dumps(profile.to_dict(), indent=2)
+        return to_json(profile.to_dict())
     header = ["layer", "output bytes", "live bytes"]
     body = [[layer.name, layer.output_bytes, layer.live_bytes] for layer in profile.layers]
     if fmt == "csv":
@@ -738,7 +779,7 @@ def bar(value: int, largest: int, width: int = BAR_WIDTH) -> str:
 def render_sweep(result: "Sweep", fmt: str) -> "str | RenderableType":
     """One row per input size: MACs, FLOPs, final feature map, params; a failed size says why."""
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2)
+        return to_json(result.to_dict())
     if fmt == "csv":  # one number per column, ready to plot; failed sizes have an error and empty cells
         header = ["input_h", "input_w", "macs", "flops", "params", "final_feature_map", "error"]
         body = [[*row.input_shape[:2], _blank(row.macs), _blank(row.flops), _blank(row.params),
@@ -766,7 +807,7 @@ def _blank(value: int | None) -> int | str:
 def render_explain(explanation: "Explanation", fmt: str) -> str:
     """The steps as aligned lines (table) or the JSON contract."""
     if fmt == "json":
-        return json.dumps(explanation.to_dict(), indent=2)
+        return to_json(explanation.to_dict())
     e = explanation
     sources = ", ".join(f"{shape_text(shape)} from {visible(name)}" for name, shape in e.inputs) or "none"
     title = f"{visible(e.layer)} in {visible(e.spec)} at {shape_text(e.input_shape)}: {e.op} {visible(e.detail)}"

@@ -18,6 +18,10 @@ from .ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool
 from .spec import Spec, StageSpec, load_spec
 
 INPUT = "input"
+# The largest graph built. ResNet-1001 (3 stages of 111 bottlenecks) has 3,345 layers here and
+# ResNet-1202 (3 × 200 basic blocks) 4,215 (tests/test_hostile_specs.py builds both); a spec
+# beyond 20,000 is a mistake or an attack, and every command's time and memory grow with it.
+MAX_LAYERS = 20_000
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,16 @@ class _Builder:
         self.layers: list[Layer] = []
         self.names: dict[str, Location] = {}
         self.stage, self.block, self.where = "stem", "stem", spec.where("stem")
+        self.field = "stem"  # the spec field that made the layers being added (for errors)
 
     def add(self, name: str, op: Op, *inputs: str) -> str:
         if name in self.names:
             first = self.names[name]
             raise SpecError(f"duplicate layer name {name!r} (first made by line {first.line})",
                             where=self.where, layer=name)
+        if len(self.layers) >= MAX_LAYERS:
+            raise SpecError(f"the network has more than {MAX_LAYERS:,} layers (ResNet-1001 has 3,345); "
+                            "fewer blocks, please", where=self.where, field=self.field)
         self.names[name] = self.where
         self.layers.append(Layer(name, op, inputs, self.stage, self.block, self.where))
         return name
@@ -100,8 +108,8 @@ def build_graph(spec: "str | Path | Spec") -> Graph:
     g = _Builder(spec)
     kind = BLOCKS[spec.block]
     x = _stem(g, spec, kind)
-    for stage in spec.stages:
-        g.stage, g.where = f"stage{stage.number}", stage.where
+    for position, stage in enumerate(spec.stages):
+        g.stage, g.where, g.field = f"stage{stage.number}", stage.where, f"stages[{position}].blocks"
         letters = block_letters(stage.blocks, stage.block_naming, stage)
         strided = 0 if spec.conventions.stride_block == "first" else len(letters) - 1
         for index, letter in enumerate(letters):
@@ -225,7 +233,7 @@ BLOCKS: dict[str, BlockKind] = {
 
 def _head(g: _Builder, spec: Spec, kind: BlockKind, x: str) -> None:
     head = spec.head
-    g.stage, g.block, g.where = "head", "head", head.where
+    g.stage, g.block, g.where, g.field = "head", "head", head.where, "head"
     if kind.preact:
         x = g.add("post_relu", ReLU(), g.add("bn_post", BatchNorm(g.epsilon), x))
     pool = AvgPool(head.pool_size, head.pool_size) if head.pool == "avg" else GlobalAvgPool()

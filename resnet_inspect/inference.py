@@ -1,9 +1,14 @@
 """Real inference: an image or an array in, the network's output and its top ImageNet classes out.
 
 This module computes; :mod:`resnet_inspect.inference_report` renders. Preprocessing follows the
-convention the spec declares, because a ResNet's weights are only right for the normalisation
-they were trained with: ``caffe`` (Keras/Caffe: RGB -> BGR, subtract the ImageNet mean per
-channel, no scaling) or ``torch`` (RGB scaled to [0, 1], then mean/std per channel).
+convention the spec declares, because a ResNet's weights are only right for the input they were
+trained with: ``caffe`` (Keras' ``load_img`` stretch with nearest neighbour, then RGB -> BGR minus
+the ImageNet mean per channel) or ``torch`` (torchvision's preset: shorter side to 256 with
+Pillow's bilinear filter, centre crop 224, [0, 1], mean/std per channel). ``--resize`` picks the
+other resize (:data:`RESIZES`); the normalisation always stays the spec's.
+
+Every input file is checked from its header before its data is read (:func:`plan_input`), so
+the memory estimate comes before any decoding, loading or resizing.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from .errors import InspectError, Location
 from .graph import Graph
@@ -24,6 +29,7 @@ from .weights import Weights, at_size, check_size_fits, weight_shapes
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL.Image import Image as PILImage
 
     from .executor import Executor
 
@@ -282,14 +288,107 @@ def decode_rgb8(path: str | Path) -> np.ndarray:
             raise InspectError(f"not a readable image ({_reason(exc)})", where=where, field="--image") from None
 
 
-def load_image(path: str | Path, size: tuple[int, int], convention: str) -> np.ndarray:
-    """A picture resized to ``size`` (H, W) and normalised by ``convention``: shape (1, H, W, 3)."""
+class Resize:
+    """How a picture becomes the network's H×W, as one framework does it (a row of :data:`RESIZES`).
+
+    Works on Pillow images, because both frameworks do: torchvision's preset hands a PIL image to
+    Pillow's own resize, and Keras' ``load_img`` calls ``PIL.Image.resize``.
+    """
+
+    name: ClassVar[str]
+    describe: ClassVar[str]
+
+    def __call__(self, image: PILImage, size: tuple[int, int]) -> PILImage:
+        raise NotImplementedError
+
+
+class TorchResize(Resize):
+    """torchvision's ``ResNet50_Weights.IMAGENET1K_V1.transforms()`` (``ImageClassification``):
+    the shorter side to 256 with Pillow's bilinear filter (antialiased when shrinking: the preset
+    passes a PIL image to ``F.resize``, which calls ``PIL.Image.resize``), then a centre crop of 224.
+
+    For a spec whose input is not 224 the same ratio holds: the shorter side to
+    ``int(min(H, W) * 256 / 224)``, then a centre crop of H×W.
+    """
+
+    name = "torch"
+    describe = "shorter side to 256 (bilinear, antialiased), centre crop 224"
+
+    def __call__(self, image: PILImage, size: tuple[int, int]) -> PILImage:
+        from PIL import Image
+
+        short = int(min(size) * 256 / 224)
+        width, height = image.size
+        new_h, new_w = resized_shorter_side((height, width), short)
+        if (new_h, new_w) != (height, width):
+            image = image.resize((new_w, new_h), Image.Resampling.BILINEAR)
+        return center_crop(image, size)
+
+
+class CaffeResize(Resize):
+    """Keras' ``keras.utils.load_img(path, target_size=(H, W))``: a stretch to H×W with its default
+    interpolation, nearest (the blog's and Keras' documented ResNet50 examples)."""
+
+    name = "caffe"
+    describe = "stretch to 224×224, nearest neighbour"
+
+    def __call__(self, image: PILImage, size: tuple[int, int]) -> PILImage:
+        from PIL import Image
+
+        if image.size != (size[1], size[0]):
+            image = image.resize((size[1], size[0]), Image.Resampling.NEAREST)
+        return image
+
+
+RESIZES: dict[str, Resize] = {resize.name: resize for resize in (TorchResize(), CaffeResize())}
+
+
+def resized_shorter_side(hw: tuple[int, int], short: int) -> tuple[int, int]:
+    """(H, W) with the shorter side ``short`` and the longer ``int(short * long / shorter)``, as
+    torchvision's ``_compute_resized_output_size`` (ties: a square keeps both at ``short``)."""
+    height, width = hw
+    shorter, longer = (width, height) if width <= height else (height, width)
+    new_long = int(short * longer / shorter)
+    return (new_long, short) if width <= height else (short, new_long)
+
+
+def center_crop(image: PILImage, size: tuple[int, int]) -> PILImage:
+    """torchvision's ``center_crop``: zero padding first if the crop is larger than the image, then
+    the box at ``int(round((side - crop) / 2))`` (Python's round: halves go to the even number)."""
+    from PIL import Image
+
+    crop_h, crop_w = size
+    width, height = image.size
+    if crop_w > width or crop_h > height:
+        left = (crop_w - width) // 2 if crop_w > width else 0
+        top = (crop_h - height) // 2 if crop_h > height else 0
+        right = (crop_w - width + 1) // 2 if crop_w > width else 0
+        bottom = (crop_h - height + 1) // 2 if crop_h > height else 0
+        padded = Image.new(image.mode, (width + left + right, height + top + bottom), 0)
+        padded.paste(image, (left, top))
+        image, (width, height) = padded, padded.size
+    top = int(round((height - crop_h) / 2.0))
+    left = int(round((width - crop_w) / 2.0))
+    return image.crop((left, top, left + crop_w, top + crop_h))
+
+
+def resize_choice(name: str | None, convention: str) -> Resize:
+    """The resize ``--resize`` names, or by default the one of the spec's ``preprocessing``."""
+    chosen = convention if name is None else name
+    if chosen not in RESIZES:
+        raise InspectError(f"must be one of {', '.join(RESIZES)}, got {visible(chosen)!r}", field="--resize")
+    return RESIZES[chosen]
+
+
+def load_image(path: str | Path, size: tuple[int, int], convention: str, resize: str | None = None) -> np.ndarray:
+    """A picture resized to ``size`` (H, W) as ``resize`` does (default: the framework of
+    ``convention``), then normalised by ``convention``: shape (1, H, W, 3), float32."""
     import numpy as np
     from PIL import Image
 
-    rgb = decode_rgb8(path)
-    resized = Image.fromarray(rgb).resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    return preprocess(np.asarray(resized), convention)[np.newaxis]
+    pipeline = resize_choice(resize, convention)
+    rgb = Image.fromarray(decode_rgb8(path))
+    return preprocess(np.asarray(pipeline(rgb, size)), convention)[np.newaxis]
 
 
 def preprocess(rgb: np.ndarray, convention: str) -> np.ndarray:
@@ -379,18 +478,22 @@ def check_input_memory(graph: Graph, plan: InputPlan, max_memory: int | None) ->
 
 
 def load_input(graph: Graph, *, image: str | Path | None = None, array: str | Path | None = None,
-               max_memory: int | None = None) -> tuple[np.ndarray, str]:
+               max_memory: int | None = None, resize: str | None = None) -> tuple[np.ndarray, str]:
     """The network's NHWC input from exactly one of an image or an array file, and that file's name.
 
     The file's header is read first: its size and the forward pass are checked against
     ``max_memory`` (default 4 GiB) before any pixel or array data is read.
     """
+    if resize is not None:
+        if image is None:
+            raise InspectError("applies to --image only; an --array is used as it is", field="--resize")
+        resize_choice(resize, graph.spec.conventions.preprocessing)
     plan = plan_input(graph, image=image, array=array)
     check_input_memory(graph, plan, max_memory)
     if plan.kind == "array":
         return load_array(plan.source), plan.source
     spec = graph.spec
-    return load_image(plan.source, spec.input_shape[:2], spec.conventions.preprocessing), plan.source
+    return load_image(plan.source, spec.input_shape[:2], spec.conventions.preprocessing, resize), plan.source
 
 
 def check_run_options(top: int, repeat: int) -> None:

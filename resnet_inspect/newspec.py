@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from ._version import __version__
 from .engine import trace_graph
 from .errors import InspectError, Location
+from .safeio import atomic_write
 from .graph import load_graph
 from .spec import SCHEMA_PATH, Spec, load_spec
 from .statistics import TraceResult
@@ -96,7 +96,7 @@ def write_schema(output: str | Path) -> Path:
     if path.is_dir():
         raise InspectError("is a directory", where=Location(str(path)), field="--output")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, SCHEMA_PATH.read_text(encoding="utf-8"))
+    write_atomic(path, SCHEMA_PATH.read_text(encoding="utf-8"), "schema file")
     return path
 
 
@@ -115,7 +115,7 @@ def write_new_spec(name: str, source: "str | Path | Spec", output: str | Path | 
     wrote_schema = not schema_path.exists()
     if wrote_schema:
         write_schema(schema_path)
-    write_atomic(path, made.text)
+    write_atomic(path, made.text, "spec file")
     return Written(made, path, schema_path, wrote_schema)
 
 
@@ -131,17 +131,11 @@ def _as_written(spec: Spec) -> dict[str, Any]:
     return dict(spec.document.data)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """A temporary file in the target's folder, then a rename: never a half-written file."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; a spec is an ordinary file
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+def write_atomic(path: Path, text: str, what: str = "output") -> None:
+    """Through :func:`safeio.atomic_write` (temp file + rename): never a half-written file."""
+    with atomic_write(path, what=what) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a spec is an ordinary file
 
 
 def _umask() -> int:

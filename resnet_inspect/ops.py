@@ -113,6 +113,11 @@ def _window(size: int, kernel: int, stride: int, pad: int, kind: str, axis: str)
     return (size + 2 * pad - kernel) // stride + 1
 
 
+def _window_min(output: int, kernel: int, stride: int, pad: int) -> int:
+    """The smallest size whose window output is at least ``output`` (``_window`` inverted)."""
+    return max(1, kernel - 2 * pad, (output - 1) * stride + kernel - 2 * pad)
+
+
 class Op:
     """Base: an op with no parameters and no cost that keeps its input shape."""
 
@@ -120,6 +125,14 @@ class Op:
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return inputs[0]
+
+    def min_input(self, output: int) -> int | None:
+        """The smallest input length (H or W) that gives an output length of at least ``output``.
+
+        The spatial shape rule inverted, so the smallest input a whole graph takes is one
+        backward pass (``engine.smallest_input``); None when no input length does.
+        """
+        return output
 
     def params(self, inputs: list[Shape]) -> Params:
         return Params()
@@ -167,6 +180,9 @@ class ZeroPad(Op):
         h, w, c = _map(inputs[0], self.kind)
         return (h + 2 * self.pad, w + 2 * self.pad, c)
 
+    def min_input(self, output: int) -> int | None:
+        return max(1, output - 2 * self.pad)
+
     def describe(self) -> str:
         return f"pad {self.pad}"
 
@@ -197,6 +213,9 @@ class Conv2D(Op):
             raise OpError(f"{c} input channels and {self.filters} filters do not both split into {self.groups} groups")
         k, s, p = self.kernel, self.stride, self.padding
         return (_window(h, k, s, p, self.kind, "H"), _window(w, k, s, p, self.kind, "W"), self.filters)
+
+    def min_input(self, output: int) -> int | None:
+        return _window_min(output, self.kernel, self.stride, self.padding)
 
     def params(self, inputs: list[Shape]) -> Params:
         c_in = inputs[0][-1]
@@ -282,6 +301,9 @@ class MaxPool(Op):
         k, s, p = self.size, self.stride, self.padding
         return (_window(h, k, s, p, self.kind, "H"), _window(w, k, s, p, self.kind, "W"), c)
 
+    def min_input(self, output: int) -> int | None:
+        return _window_min(output, self.size, self.stride, self.padding)
+
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return (self.size * self.size - 1) * _elements(output)
 
@@ -319,6 +341,9 @@ class GlobalAvgPool(Op):
     def output_shape(self, inputs: list[Shape]) -> Shape:
         _, _, c = _map(inputs[0], self.kind)
         return (1, 1, c)
+
+    def min_input(self, output: int) -> int | None:
+        return 1 if output <= 1 else None  # always 1×1
 
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return _elements(inputs[0])
@@ -362,6 +387,9 @@ class Flatten(Op):
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return (_elements(inputs[0]),)
+
+    def min_input(self, output: int) -> int | None:
+        return 1  # any map flattens; what follows needs a vector, not a size
 
     def receptive(self, inputs: list[Shape]) -> Window:
         shape = inputs[0]  # every value of the map feeds the vector (a dense layer after mixes them)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InspectError
-from .ops import Window
+from .ops import IDENTITY, Window
 from .statistics import TraceResult
 
 Pair = tuple[int, int]
@@ -36,11 +36,12 @@ class ReceptiveField:
 
     def through(self, window: Window) -> "ReceptiveField":
         """The field one op further on (Distill's recursion, one axis at a time)."""
-        return ReceptiveField(
-            tuple(r + (k - 1) * j for r, k, j in zip(self.size, window.kernel, self.stride)),  # type: ignore[arg-type]
-            tuple(j * s for j, s in zip(self.stride, window.stride)),  # type: ignore[arg-type]
-            tuple(p + q * j for p, q, j in zip(self.padding, window.padding, self.stride)),  # type: ignore[arg-type]
-        )
+        if window == IDENTITY:
+            return self
+        (r_h, r_w), (j_h, j_w), (p_h, p_w) = self.size, self.stride, self.padding
+        (k_h, k_w), (s_h, s_w), (q_h, q_w) = window.kernel, window.stride, window.padding
+        return ReceptiveField((r_h + (k_h - 1) * j_h, r_w + (k_w - 1) * j_w), (j_h * s_h, j_w * s_w),
+                              (p_h + q_h * j_h, p_w + q_w * j_w))
 
     def center(self, unit: Pair) -> tuple[float, float]:
         """Input coordinates (H, W) of the centre of output unit ``unit``: −p + i·j + (r − 1)/2."""
@@ -65,7 +66,9 @@ def receptive_fields(result: TraceResult) -> dict[str, ReceptiveField]:
     """Every layer's receptive field, in execution order, along the widest path."""
     fields: dict[str, ReceptiveField] = {}
     for info in result.layers:
-        source = _widest([fields[name] for name in info.inputs]) if info.inputs else PIXEL
+        inputs = info.inputs
+        source = (PIXEL if not inputs else fields[inputs[0]] if len(inputs) == 1
+                  else _widest([fields[name] for name in inputs]))
         fields[info.name] = source.through(info.receptive)
     return fields
 

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 from .errors import Location, SpecError
 from .expr import ExprError, Number, evaluate
-from .yamlsafe import Document, YamlPath, load, read_text
+from .usertext import excerpt
+from .yamlsafe import Document, YamlPath, field_name, load, read_text
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Filters each block kind takes (the block functions themselves live in graph.BLOCKS).
 BLOCK_FILTERS = {"bottleneck": 3, "basic": 2, "preact_bottleneck": 3}
 MAX_BLOCKS = 1000  # per stage; ResNet-1001 has 111. Bounds the graph so bad input cannot eat memory.
 SCHEMA_PATH = PACKAGE_DIR / "spec.schema.json"
+SPEC_SUFFIXES = (".yaml", ".yml")  # compared lower-cased: `R50.YAML` is a spec too
 
 
 @dataclass(frozen=True)
@@ -125,17 +129,30 @@ def bundled_specs() -> dict[str, Path]:
     return {p.stem: p for p in sorted(bundled_specs_dir().glob("*.yaml"), key=lambda p: p.stem)}
 
 
+def is_path(text: str) -> bool:
+    """A path contains a folder separator or ends in .yaml / .yml (any case); anything else is a name.
+
+    So ``resnet50`` always means the bundled spec, even when a file or folder of that name sits in
+    the current folder (a pull request cannot swap it); ``./resnet50`` or ``resnet50.yaml`` is a file.
+    """
+    separators = {"/", os.sep, os.altsep} - {None}
+    return any(sep in text for sep in separators) or text.lower().endswith(SPEC_SUFFIXES)
+
+
 def resolve(name_or_path: str | Path) -> Path:
-    """A bundled spec's name (``resnet50``) or a path to any YAML file."""
+    """A bundled spec's name (``resnet50``) or a path to any YAML file (see :func:`is_path`)."""
+    if isinstance(name_or_path, Path):
+        return name_or_path
     text = str(name_or_path)
-    path = Path(text)
-    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
-        return path
+    if text == "":
+        raise SpecError("empty spec name; give a bundled spec's name or a path to a YAML file", where=Location("''"))
+    if is_path(text):
+        return Path(text)
     specs = bundled_specs()
     if text in specs:
         return specs[text]
-    raise SpecError(f"unknown spec {text!r}; bundled specs: {', '.join(specs)} (or give a path to a YAML file)",
-                    where=Location(text))
+    raise SpecError(f"unknown spec '{excerpt(text)}'; bundled specs: {', '.join(specs)} "
+                    "(a path contains / or ends in .yaml or .yml, e.g. ./name)", where=Location(excerpt(text)))
 
 
 def load_spec(name_or_path: "str | Path | Spec") -> Spec:
@@ -143,7 +160,8 @@ def load_spec(name_or_path: "str | Path | Spec") -> Spec:
     if isinstance(name_or_path, Spec):
         return name_or_path
     path = resolve(name_or_path)
-    return parse_spec(read_text(path), str(path))
+    shown = name_or_path if isinstance(name_or_path, str) and is_path(name_or_path) else str(path)
+    return parse_spec(read_text(path), shown)  # errors name the file as the user wrote it (./r50)
 
 
 def parse_spec(text: str, file: str = "<spec>") -> Spec:
@@ -176,6 +194,60 @@ def _validate_schema(document: Document) -> None:
         _validator()(document.data)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise _schema_error(document, exc) from None
+    path = _float_for_integer(_cached_schema(), document.data, ())
+    if path is not None:
+        value = _value_at(document.data, path)
+        raise SpecError(f"must be a whole number, got {value!r}; write {int(value)}", where=document.where(path),
+                        field=field_name(path))
+
+
+@lru_cache(maxsize=1)
+def _cached_schema() -> dict:
+    return schema()
+
+
+def _float_for_integer(node: dict, data: Any, path: YamlPath) -> YamlPath | None:
+    """The first path where the schema wants an integer and the YAML holds a float such as ``2.0``.
+
+    JSON Schema counts 2.0 as an integer (so do both validators), but in a spec it is a typo or a
+    YAML surprise: ``stage: 2.0`` named layers ``res2.0a_branch2a``. Walking the schema keeps
+    this one rule for every integer field, present and future.
+    """
+    node = _deref(node)
+    if isinstance(data, float):
+        return path if _wants_integer(node) else None
+    if isinstance(data, dict):
+        properties, extra = node.get("properties", {}), node.get("additionalProperties")
+        for key, value in data.items():
+            child = properties.get(key, extra if isinstance(extra, dict) else None)
+            found = None if child is None else _float_for_integer(child, value, path + (key,))
+            if found is not None:
+                return found
+    elif isinstance(data, list) and isinstance(node.get("items"), dict):
+        for index, item in enumerate(data):
+            found = _float_for_integer(node["items"], item, path + (index,))
+            if found is not None:
+                return found
+    return None
+
+
+def _deref(node: dict) -> dict:
+    while "$ref" in node:
+        node = _cached_schema()["definitions"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _wants_integer(node: dict) -> bool:
+    if node.get("type") == "integer":
+        return True
+    branches = [_deref(b) for b in node.get("oneOf", []) + node.get("anyOf", [])]
+    return any(_wants_integer(b) for b in branches) and not any(b.get("type") == "number" for b in branches)
+
+
+def _value_at(data: Any, path: YamlPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 def _schema_error(document: Document, exc: Any) -> SpecError:
@@ -186,18 +258,18 @@ def _schema_error(document: Document, exc: Any) -> SpecError:
         allowed = list(definition.get("properties", {}))
         unknown = next(k for k in exc.value if k not in allowed)
         path = path + (unknown,)
-        message = f"unknown key {unknown!r} (allowed: {', '.join(allowed)})"
+        message = f"unknown key '{excerpt(unknown)}' (allowed: {', '.join(allowed)})"
     elif exc.rule == "required" and isinstance(exc.value, dict):
         missing = [k for k in definition.get("required", []) if k not in exc.value]
         message = f"missing field {missing[0]!r}"
         unknown = [k for k in exc.value if k not in definition.get("properties", {})]
-        message += f" (unknown key {unknown[0]!r} found)" if unknown else ""  # most often a typo
+        message += f" (unknown key '{excerpt(unknown[0])}' found)" if unknown else ""  # most often a typo
     elif exc.rule == "oneOf" and "description" in definition:
-        message = f"expected {definition['description'][0].lower()}{definition['description'][1:].rstrip('.')}, got {exc.value!r}"
+        message = f"expected {definition['description'][0].lower()}{definition['description'][1:].rstrip('.')}, got {excerpt(repr(exc.value))}"
     elif exc.rule == "propertyNames" and isinstance(exc.value, dict):
         pattern = _key_pattern(definition)
         bad = next((key for key in exc.value if not re.search(pattern, key)), None) if pattern else None
-        path, message = (path + (bad,), f"bad key {bad!r} (must match {pattern})") if bad else (path, message)
+        path, message = (path + (bad,), f"bad key '{excerpt(bad)}' (must match {pattern})") if bad else (path, message)
     return SpecError(message, where=document.where(path), field=field_name(path) or None)
 
 
@@ -222,14 +294,6 @@ def _key_pattern(definition: dict) -> str | None:
         if "pattern" in branch:
             return branch["pattern"]
     return None
-
-
-def field_name(path: YamlPath) -> str:
-    """``('stages', 0, 'filters')`` -> ``stages[0].filters``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -259,6 +323,8 @@ class _Evaluator:
 
     def number(self, path: YamlPath, default: Any = None) -> Number:
         value = self.get(path, default)
+        if path in self.doc.dates:
+            raise self.error(path, f"'{excerpt(value)}' is a date (a YAML 1.1 timestamp), not a number")
         if isinstance(value, str):
             try:
                 return evaluate(value, self.variables)
@@ -269,7 +335,7 @@ class _Evaluator:
     def size(self, path: YamlPath, default: Any = None, minimum: int = 1) -> int:
         value = self.number(path, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(path, f"must be a whole number, got {value!r}")
+            raise self.error(path, f"must be a whole number, got {excerpt(repr(value))}")
         if value < minimum:
             raise self.error(path, f"must be >= {minimum}, got {value}")
         return value
@@ -330,7 +396,7 @@ class _Evaluator:
         if len(filters) != expected:
             raise self.error(p + ("filters",), f"a {block} block takes {expected} filters, got {len(filters)}")
         return StageSpec(
-            number=self.get(p + ("stage",)),
+            number=self.size(p + ("stage",), minimum=0),
             filters=filters,
             blocks=self.blocks(p + ("blocks",)),
             stride=self.size(p + ("stride",), 1),

@@ -172,9 +172,9 @@ def value_problems(weights: Weights) -> tuple[list[str], list[str]]:
             if bad:
                 nans = int(np.count_nonzero(np.isnan(array)))
                 non_finite.append(f"{name} has {nans:,} NaN and {bad - nans:,} infinite")
-            count = int(np.count_nonzero(array < 0)) if key == "moving_variance" else 0
-            if count:
-                negative.append(f"{name} has {count:,} below 0 (min {float(np.nanmin(array)):.3g})")
+            below = array[array < 0] if key == "moving_variance" else array[:0]
+            if below.size:
+                negative.append(f"{name} has {below.size:,} below 0 (min {float(below.min()):.3g})")
     return non_finite, negative
 
 

@@ -9,18 +9,22 @@ each path, so later errors can point at the exact line and column.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import Location, SpecError
+from .errors import InspectError, Location, SpecError
+from .safeio import read_bytes
+from .usertext import excerpt, visible
 
 YamlPath = tuple[str | int, ...]
 
 MAX_DEPTH = 50
 MAX_BYTES = 4 * 1024 * 1024
+MAX_NODES = 20_000  # values, lists and mappings; the bundled specs have about 135
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -37,12 +41,28 @@ _PLAIN_TAGS = {
 _SafeLoader: type = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
 
 
+class _TooManyNodes(Exception):
+    pass
+
+
 class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
     """The safe loader, also reading YAML 1.2 floats like ``4.0e9`` and ``1e-5``.
 
     YAML 1.1 (PyYAML) wants a dot and a signed exponent (``4.0e+9``); without this, a budget
     written ``max_macs: {224: 4.0e9}`` as in the docs would be the string "4.0e9".
+
+    It also counts nodes as they are composed (the parser resolves every node's tag here, even
+    libyaml's) and stops at ``MAX_NODES``: a 2.4 MB spec of 150,000 ``shapes`` took 27 s and
+    320 MB to compose before anything could refuse it.
     """
+
+    nodes = 0
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooManyNodes
+        return super().resolve(kind, value, implicit)
 
 
 _Loader.add_implicit_resolver(
@@ -52,10 +72,12 @@ _Loader.add_implicit_resolver(
 class Document:
     """Parsed YAML data plus the location of every value, keyed by its path."""
 
-    def __init__(self, file: str, data: Any, marks: dict[YamlPath, Location]) -> None:
+    def __init__(self, file: str, data: Any, marks: dict[YamlPath, Location],
+                 dates: frozenset[YamlPath] = frozenset()) -> None:
         self.file = file
         self.data = data
         self._marks = marks
+        self.dates = dates  # paths of plain YAML 1.1 timestamps, kept as text: never a number
 
     def where(self, path: YamlPath) -> Location:
         """Location of ``path``, or of its nearest declared parent when it is missing."""
@@ -65,23 +87,31 @@ class Document:
         return self._marks.get(path, Location(self.file, 1, 1))
 
 
+def field_name(path: YamlPath) -> str:
+    """``('stages', 0, 'filters')`` -> ``stages[0].filters``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
 def read_text(path: Path) -> str:
-    """Read a spec file as UTF-8, turning every I/O problem into a one-line error."""
-    where = Location(str(path))
-    if not path.exists():
-        raise SpecError("no such file", where=where)
-    if path.is_dir():
-        raise SpecError("is a directory, not a spec file", where=where)
+    """Read a spec file as UTF-8, turning every I/O problem into a one-line error.
+
+    The size is checked before reading and the path must be a regular file (:mod:`.safeio`):
+    ``/dev/zero`` or a 2 GB sparse file is refused at once, a FIFO or a device instead of
+    blocking forever.
+    """
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror}", where=where) from None
-    if len(raw) > MAX_BYTES:
-        raise SpecError(f"file is larger than {MAX_BYTES // 1024} KiB; not a spec", where=where)
+        raw = read_bytes(path, MAX_BYTES, "spec file")
+    except SpecError:
+        raise
+    except InspectError as exc:  # a spec that cannot be read is a SpecError like any other
+        raise SpecError(exc.message, where=exc.where) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError(f"not UTF-8 text (byte {exc.start})", where=where) from None
+        raise SpecError(f"not UTF-8 text (byte {exc.start})", where=Location(visible(str(path)))) from None
 
 
 def load(text: str, file: str) -> Document:
@@ -100,6 +130,9 @@ def load(text: str, file: str) -> Document:
         raise SpecError(f"invalid YAML: {exc.problem or exc.context}", where=where) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", where=Location(file)) from None
+    except _TooManyNodes:
+        raise SpecError(f"more than {MAX_NODES:,} YAML values (a real spec has a few hundred); not a spec",
+                        where=Location(file, 1, 1)) from None
     except RecursionError:
         where = Location(file, loader.line + 1, loader.column + 1)  # how far the pure-Python reader got
         raise SpecError(f"document nested too deeply (limit {MAX_DEPTH})", where=where) from None
@@ -109,7 +142,7 @@ def load(text: str, file: str) -> Document:
         raise SpecError("empty file; a spec is a mapping with name, stem, stages and head", where=Location(file, 1, 1))
     builder = _Builder(file, loader)
     data = builder.build(node, (), 0)
-    return Document(file, data, builder.marks)
+    return Document(file, data, builder.marks, frozenset(builder.dates))
 
 
 def _reader_error(text: str, file: str, exc: yaml.reader.ReaderError) -> SpecError:
@@ -125,6 +158,7 @@ class _Builder:
         self.file = file
         self.loader = loader
         self.marks: dict[YamlPath, Location] = {}
+        self.dates: set[YamlPath] = set()
         self.seen: set[int] = set()
 
     def where(self, node: yaml.Node) -> Location:
@@ -139,6 +173,7 @@ class _Builder:
         self.seen.add(id(node))
         if node.tag == "tag:yaml.org,2002:timestamp":
             self.marks.setdefault(path, where)
+            self.dates.add(path)  # refused where a number is wanted (`blocks: 2001-12-14` is not 1975)
             return str(node.value)  # a date in a description is text, not a datetime
         if node.tag not in _PLAIN_TAGS:
             raise SpecError(f"YAML tag {node.tag!r} is not allowed; specs hold plain data only", where=where)
@@ -147,11 +182,17 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        surprise = None if path[-1:] == ("<key>",) else yaml11_surprise(node)
+        if surprise:
+            raise SpecError(surprise, where=where, field=field_name(path) or None)
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
-            raise SpecError(f"bad scalar {shown!r}: {str(exc).split(':')[0]}", where=where) from None
+            raise SpecError(f"bad scalar '{excerpt(node.value)}': {str(exc).split(':')[0]}", where=where,
+                            field=field_name(path) or None) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecError(f"'{excerpt(node.value)}' is not a finite number", where=where, field=field_name(path) or None)
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: YamlPath, depth: int) -> dict:
         result: dict = {}
@@ -167,3 +208,37 @@ class _Builder:
             self.marks[path + (key,)] = self.where(key_node)
             result[key] = self.build(value_node, path + (key,), depth + 1)
         return result
+
+
+# YAML 1.1 (PyYAML) and YAML 1.2 (most other tools, editors' schema checks) read these plain
+# scalars differently; a spec is refused rather than read one way silently. Keys are exempt: they
+# are used as written (`224:` is "224").
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_BOOLEANS = {"true", "false"}
+
+
+def yaml11_surprise(node: yaml.Node) -> str | None:
+    """Why a plain scalar would mean something other than it seems (``0100`` is 64), or None."""
+    if node.style or not isinstance(node.value, str):  # quoted or block: text as written (plain: None or '')
+        return None
+    text, shown = node.value, excerpt(node.value)
+    if node.tag == "tag:yaml.org,2002:int" and not _DECIMAL.fullmatch(text):
+        return _int_surprise(text, shown)
+    if node.tag == "tag:yaml.org,2002:float" and ("_" in text or ":" in text):
+        return (f"'{shown}' is a YAML 1.1 float ({'base 60' if ':' in text else 'digit separators'}) "
+                "that YAML 1.2 reads as text; write the number plainly")
+    if node.tag == "tag:yaml.org,2002:bool" and text.lower() not in _BOOLEANS:
+        return f"'{shown}' is a boolean in YAML 1.1 but text in YAML 1.2; write true or false"
+    return None
+
+
+def _int_surprise(text: str, shown: str) -> str:
+    digits = text.lstrip("+-")
+    if "_" in text:
+        return f"'{shown}' uses YAML 1.1 digit separators (YAML 1.2 reads it as text); write {text.replace('_', '')}"
+    if ":" in text:
+        return f"'{shown}' is a base-60 number in YAML 1.1 (YAML 1.2 reads it as text); write it in decimal"
+    if digits[:2].lower() in ("0x", "0b"):
+        return f"'{shown}' is not a decimal number; write sizes in decimal"
+    return (f"'{shown}' has a leading zero: octal {int(digits, 8) if set(digits) <= set('01234567') else '?'} "
+            f"in YAML 1.1, decimal {int(digits)} in YAML 1.2; write it without the leading zero")

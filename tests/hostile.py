@@ -8,7 +8,8 @@ same way:
 * no Python traceback on stdout or stderr;
 * the expected exit code (2 for bad input, unless the case says otherwise);
 * on failure, exactly one line on stderr, starting ``error:`` and containing every ``expect``
-  fragment (the file and the field, layer or array);
+  fragment (the file and the field, layer or array); for any other exit code (``check``'s 1),
+  every ``expect`` fragment on stdout;
 * wall time and the child's own peak RSS (``os.wait4``'s ``ru_maxrss``) within bounds;
 * nothing outside the case folder touched: a sibling ``outside/`` folder holds a secret file
   (the target of hostile symlinks) that must stay unchanged, and the secret's bytes never
@@ -205,6 +206,9 @@ def judge(case: Case, outcome: Outcome, work: Path, outside: Path,
         assert len(lines) == 1 and lines[0].startswith("error: "), f"not one error line {where}"
         for fragment in case.expect:
             assert fragment in lines[0], f"{fragment!r} missing from the error line {where}"
+    else:  # e.g. `check`'s exit 1: the verdict (file:line and field) is in its report on stdout
+        for fragment in case.expect:
+            assert fragment in outcome.stdout, f"{fragment!r} missing from stdout {where}"
     assert outcome.seconds <= case.time_limit, f"took {outcome.seconds:.1f} s {where}"
     assert outcome.peak_rss_mb <= case.rss_limit_mb, f"peak RSS {outcome.peak_rss_mb:.0f} MB {where}"
     assert SECRET not in both, f"secret leaked to output {where}"

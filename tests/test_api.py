@@ -155,6 +155,6 @@ def test_every_function_takes_what_trace_takes(form):
 def test_load_spec_by_name_works_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_spec("resnet50").name == "resnet50"
-    with pytest.raises(SpecError, match="no such file"):  # the README's old path form, outside the repo
+    with pytest.raises(SpecError, match="no such spec file"):  # the README's old path form, outside the repo
         load_spec("specs/resnet50.yaml")
     assert resnet_inspect.trace(Path(bundled_specs()["resnet50"])).totals.params == KERAS_PARAMS

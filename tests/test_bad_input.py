@@ -97,7 +97,7 @@ CASES = {
                        f"spec.yaml:{at(BASE, 'filters: base')}: stem.conv.filters: must be a whole number, got 64.5"),
     "huge expression": (edit("base: 64", "base: 10**40"),
                         f"spec.yaml:{at(BASE, 'base: 64')}: variables.base: value 1e+40 is too large"),
-    "huge literal": (edit("base: 64", f"base: {HUGE_INT}"), f"spec.yaml:{at(BASE, 'base: 64', 6)}: bad scalar '9999…': Exceeds the limit (4300 digits)"),
+    "huge literal": (edit("base: 64", f"base: {HUGE_INT}"), f"spec.yaml:{at(BASE, 'base: 64', 6)}: variables.base: bad scalar '9999…': Exceeds the limit (4300 digits)"),
     "stage with 0 blocks": (edit("blocks: 3, stride: 1", "blocks: 0, stride: 1"),
                             f"spec.yaml:{at(BASE, 'blocks: 3, stride: 1')}: stages[0].blocks: expected a positive "
                             "whole number or an expression over variables, got 0"),
@@ -133,10 +133,11 @@ CASES = {
     "duplicate layer names": (edit("{stage: 3,", "{stage: 2,"),
                               f"spec.yaml:{at(BASE, '{stage: 3')}: layer res2a_branch2a: duplicate layer name "
                               f"'res2a_branch2a' (first made by line {at(BASE, '{stage: 2').split(':')[0]})"),
+    # Non-finite numbers are refused where they are read (issue 7: no NaN reaches a JSON output).
     "bn epsilon nan": (edit("bn_epsilon: 1.0e-3", "bn_epsilon: .nan"),
-                       f"spec.yaml:{at(BASE, 'bn_epsilon')}: conventions.bn_epsilon: must be a positive number, got nan"),
+                       f"spec.yaml:{at(BASE, 'bn_epsilon', 12)}: conventions.bn_epsilon: '.nan' is not a finite number"),
     "bn epsilon inf": (edit("bn_epsilon: 1.0e-3", "bn_epsilon: .inf"),
-                       f"spec.yaml:{at(BASE, 'bn_epsilon')}: conventions.bn_epsilon: must be a positive number, got inf"),
+                       f"spec.yaml:{at(BASE, 'bn_epsilon', 12)}: conventions.bn_epsilon: '.inf' is not a finite number"),
     "bad variable name": (edit("base: 64", "base: 64\n  2x: 3"),
                           f"spec.yaml:{at(BASE, 'base: 64') .split(':')[0] and str(int(at(BASE, 'base: 64').split(':')[0]) + 1)}:3: "
                           "variables.2x: bad key '2x' (must match ^[A-Za-z_][A-Za-z0-9_]*$)"),
@@ -205,11 +206,11 @@ def test_not_utf8(tmp_path):
 
 
 def test_a_directory(tmp_path):
-    assert_cli_error(["trace", str(tmp_path)], f"{tmp_path}: is a directory, not a spec file")
+    assert_cli_error(["trace", str(tmp_path)], f"{tmp_path}: is a folder, not a spec file")
 
 
 def test_a_missing_path(tmp_path):
-    assert_cli_error(["trace", str(tmp_path / "nope.yaml")], f"{tmp_path}/nope.yaml: no such file")
+    assert_cli_error(["trace", str(tmp_path / "nope.yaml")], f"{tmp_path}/nope.yaml: no such spec file")
     assert_cli_error(["check", str(tmp_path / "nope")], f"{tmp_path}/nope: no such file or directory")
 
 

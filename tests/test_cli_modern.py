@@ -9,10 +9,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
+import resnet_inspect
 import typer
 import yaml
 from typer.testing import CliRunner
 
+import resnet_inspect
 from resnet_inspect.cli import app
 from resnet_inspect.spec import SCHEMA_PATH, schema
 
@@ -76,7 +79,7 @@ def test_weights_json_records(tmp_path):
     init = invoke("weights", "init", "resnet50", "-o", "w.npz", "--seed", "3", "--format", "json", cwd=tmp_path)
     assert init.exit_code == 0, init.output
     data = json.loads(init.stdout)
-    assert data == {"ok": True, "action": "wrote", "spec": "resnet50", "file": "w.npz", "arrays": RESNET50_ARRAYS,
+    assert data == {"resnet_inspect": resnet_inspect.__version__, "ok": True, "action": "wrote", "spec": "resnet50", "file": "w.npz", "arrays": RESNET50_ARRAYS,
                     "numbers": KERAS_PARAMS, "seed": 3, "source": None}
     check = json.loads(invoke("weights", "check", "resnet50", "w.npz", "-f", "json", cwd=tmp_path).stdout)
     assert (check["action"], check["numbers"], check["arrays"]) == ("fits", KERAS_PARAMS, RESNET50_ARRAYS)

@@ -115,7 +115,7 @@ def test_added_stage_layers_are_added(tmp_path):
 def test_bad_spec_is_exit_2():
     result = run("diff", "resnet50", "/no/such.yaml")
     assert result.exit_code == 2
-    assert result.stderr == "error: /no/such.yaml: no such file\n"
+    assert result.stderr == "error: /no/such.yaml: no such spec file\n"
 
 
 def test_a_removed_block_is_one_row_not_ten(tmp_path):

@@ -78,7 +78,7 @@ def test_explain_command():
     assert table.exit_code == 0
     assert "56×56×256 from res2c_relu" in table.stdout and "25,690,112" in table.stdout
     data = json.loads(runner.invoke(app, ["explain", "resnet50-2019", "pool1", "--format", "json"]).stdout)
-    assert set(data) == {"spec", "input", "layer", "op", "detail", "inputs", "output_shape", "steps"}
+    assert set(data) == {"resnet_inspect", "spec", "input", "layer", "op", "detail", "inputs", "output_shape", "steps"}
     assert data["output_shape"] == [55, 55, 64] and data["inputs"] == [{"name": "conv1_relu", "output_shape": [112, 112, 64]}]
     assert {"quantity", "arithmetic", "value"} == set(data["steps"][0])
     bad = runner.invoke(app, ["explain", "resnet50", "nope"])

@@ -325,6 +325,17 @@ def flag_cases() -> list[Case]:
              with_weights({"x.npy": good_array()}), code=0),
         Case("flag", "run with both --image and --array", [*run_array, "--image", "x.npy"],
              with_weights({"x.npy": good_array()}), expect=("exactly one",)),
+        Case("flag", "run --resize bicubic", [*RUN, "--image", "in.png", "--resize", "bicubic"],
+             with_weights({"in.png": image_bytes("PNG")}), expect=("--resize", "torch, caffe")),
+        Case("flag", "run --resize with escapes", [*RUN, "--image", "in.png", "--resize", "\x1b[2J\x07"],
+             with_weights({"in.png": image_bytes("PNG")}), expect=("--resize", "\\x1b")),
+        Case("flag", "run --resize empty", [*RUN, "--image", "in.png", "--resize", ""],
+             with_weights({"in.png": image_bytes("PNG")}), expect=("--resize",)),
+        Case("flag", "run --resize on an array", [*run_array, "--resize", "torch"],
+             with_weights({"x.npy": good_array()}), expect=("--resize", "--image only")),
+        Case("flag", "run --resize torch on a caffe spec", [*RUN, "--image", "in.png", "--resize", "torch",
+                                                             "--format", "json"],
+             with_weights({"in.png": image_bytes("PNG", "RGB", (300, 200))}), code=0),
     ]
     return cases
 
@@ -386,6 +397,19 @@ def output_cases() -> list[Case]:
         case("symlink out of the folder is replaced, not followed", "out.npy",
              {"out.npy": symlink_to("../outside/secret.txt")}, code=0),
         case("upper-case suffix", "out.NPY", {}, code=0),
+        Case("output", "--save-input onto the weights", [*RUN, "--image", "in.png", "--save-input", "w.npz"],
+             with_weights({"in.png": image_bytes("PNG")}), expect=("w.npz", "--save-input", ".npy")),
+        Case("output", "--save-input onto the image it reads", [*RUN, "--image", "in.npy", "--save-input", "in.npy"],
+             with_weights({"in.npy": image_bytes("PNG")}), expect=("--save-input", "would overwrite")),
+        Case("output", "--save-input and --save-output the same file",
+             [*RUN, "--image", "in.png", "--save-input", "o.npy", "--save-output", "o.npy"],
+             with_weights({"in.png": image_bytes("PNG")}), expect=("--save-output", "would overwrite")),
+        Case("output", "--save-input empty", [*RUN, "--image", "in.png", "--save-input", ""],
+             with_weights({"in.png": image_bytes("PNG")}), expect=("--save-input", "empty path")),
+        Case("output", "--save-input a fifo", [*RUN, "--image", "in.png", "--save-input", "o.npy"],
+             with_weights({"in.png": image_bytes("PNG"), "o.npy": fifo}), expect=("--save-input", "regular file")),
+        Case("output", "--save-input written", [*RUN, "--image", "in.png", "--save-input", "o.npy"],
+             with_weights({"in.png": image_bytes("PNG")}), code=0),
         Case("output", "existing output kept when the weights do not fit this size",
              ["run", "flat.yaml", "-w", "w.npz", "--array", "x.npy", "--save-output", "out.npy"],
              {"flat.yaml": FLAT_SPEC, "w.npz": weights_npz("tiny-run-flatten.yaml"), "out.npy": old,
@@ -408,6 +432,15 @@ def _unchanged(name: str, content: Callable[[], bytes]) -> Callable[[Path], None
 AFTER["output:onto the weights file"] = _unchanged("w.npz", weights_npz)
 AFTER["output:onto the array it reads"] = _unchanged("x.npy", good_array)
 AFTER["output:onto the spec"] = _unchanged("net.yaml", lambda: SPEC)
+AFTER["output:--save-input onto the image it reads"] = _unchanged("in.npy", lambda: image_bytes("PNG"))
+
+
+def _saved_input(work: Path) -> None:
+    x = np.load(work / "o.npy")  # the batch the network received: caffe (the spec's), 32x32, BGR minus the mean
+    assert x.shape == (1, 32, 32, 3) and x.dtype == np.float32 and np.isfinite(x).all()
+
+
+AFTER["output:--save-input written"] = _saved_input
 AFTER["output:existing output kept when the weights do not fit this size"] = _unchanged("out.npy", lambda: npy(np.arange(3.0)))
 
 

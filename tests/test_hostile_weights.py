@@ -8,6 +8,11 @@ nothing outside the case folder touched. The specs are the tiny test ones, so th
 inflate or allocate what it claims (1.5 GB, 10¹² elements) would blow through it.
 
 Cases run two at a time (CI has 2 cores); each keeps its own child process and its own judge.
+
+LOCKING: files are built here with h5py while other threads fork CLI children; a forked child
+briefly inherits an open HDF5 file's descriptor and with it HDF5's flock, so a builder reopening
+its file (or a CLI child opening one) could find it locked. The builders therefore open files
+with ``locking=False``; the CLI under test keeps HDF5's default locking.
 """
 
 from __future__ import annotations
@@ -336,7 +341,7 @@ def keras(change: Callable[[h5py.File], None] | None = None, **options: object) 
     def build(path: Path) -> None:
         wf.write_keras_h5(path, **options)  # type: ignore[arg-type]
         if change is not None:
-            with h5py.File(path, "a") as f:
+            with h5py.File(path, "a", locking=False) as f:
                 change(f)
     return build
 
@@ -373,7 +378,7 @@ def external_storage(target: Callable[[Path], str]) -> Callable[[h5py.File], Non
 def secret_h5(path: Path) -> str:
     """A real HDF5 file outside the case folder holding a dataset (a link target)."""
     outside = path.parent.parent / "outside" / "other.h5"
-    with h5py.File(outside, "w") as f:
+    with h5py.File(outside, "w", locking=False) as f:
         f.create_dataset("gamma", data=np.frombuffer(SECRET.encode()[:16], np.float32))
     return str(outside)
 
@@ -538,7 +543,7 @@ def h5_cases() -> list[Case]:
 
 
 def _soft_model_weights(path: Path) -> None:
-    with h5py.File(path, "a") as f:
+    with h5py.File(path, "a", locking=False) as f:
         f["model_weights"] = h5py.SoftLink("/")
 
 

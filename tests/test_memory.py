@@ -45,7 +45,7 @@ def test_batch_and_dtype_scale_the_bytes():
 
 
 @pytest.mark.parametrize("spec, size, batch", [(TINY, (32, 32), 3), ("resnet50-torchvision", (224, 224), 1),
-                                               ("resnet50", (193, 257), 2)])
+                                               ("resnet50", (193, 257), 2), ("resnet50v2", (224, 224), 1)])
 def test_prediction_agrees_with_the_executors_measured_peak(spec, size, batch):
     # The oracle: the executor counts the bytes of the distinct activation arrays it holds after
     # every layer of a real forward pass (fused convs, in-place BN/ReLU/add, views shared).

@@ -134,17 +134,20 @@ def test_unknown_scheme_is_an_inspect_error():
 
 @pytest.mark.torch
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.parametrize("spec, builder", [("resnet50-keras3", "ResNet50"), ("resnet50v2", "ResNet50V2")])
-def test_keras3_column_is_what_keras_builds(spec, builder):
+@pytest.mark.parametrize("spec, builder, hw", [("resnet50-keras3", "ResNet50", (224, 224)),
+                                               ("resnet50v2", "ResNet50V2", (224, 224)),
+                                               ("resnet50v2", "ResNet50V2", (160, 288)),
+                                               ("resnet50-keras3", "ResNet50", (200, 136))])
+def test_keras3_column_is_what_keras_builds(spec, builder, hw):
     """Every keras3 name exists in the real model with the same output shape and parameter count;
     every named Keras layer is one of ours (the unnamed ones: the input and V2's max pools)."""
     import os
 
     os.environ.setdefault("KERAS_BACKEND", "torch")
     keras = pytest.importorskip("keras")
-    model = getattr(keras.applications, builder)(weights=None)
+    model = getattr(keras.applications, builder)(weights=None, input_shape=(*hw, 3))
     theirs = {layer.name: layer for layer in model.layers}
-    ours = trace(spec)
+    ours = trace(spec, input=hw)
     mapped = {k: blog for blog, k in names_in(load_graph(spec), "keras3").items() if k is not None}
     for keras_name, blog in mapped.items():
         layer = theirs[keras_name]

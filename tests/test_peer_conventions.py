@@ -73,16 +73,17 @@ def test_cli_convention_json_and_table() -> None:
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 
-_MODELS: dict[str, object] = {}
+_MODELS: dict[tuple, object] = {}
 
 
-def _model(layers: list[int], layout_name: str):  # type: ignore[no-untyped-def]
-    """One model per layout for the whole module (building resnet50 in torch takes a while)."""
+def _model(layers: list[int], layout_name: str, **family: object):  # type: ignore[no-untyped-def]
+    """One model per architecture for the whole module (building a torch ResNet takes a while)."""
     import torch_resnet
 
-    if layout_name not in _MODELS:
-        _MODELS[layout_name] = torch_resnet.ResNet(layers, getattr(torch_resnet, layout_name)).eval()
-    return _MODELS[layout_name]
+    key = (tuple(layers), layout_name, tuple(sorted(family.items())))
+    if key not in _MODELS:
+        _MODELS[key] = torch_resnet.ResNet(layers, getattr(torch_resnet, layout_name), **family).eval()
+    return _MODELS[key]
 
 
 def _live(tool: str, model, h: int, w: int) -> int:  # type: ignore[no-untyped-def]
@@ -123,3 +124,33 @@ def test_live_peer_totals(tool: str, spec: str, layers: list[int], layout: str, 
     pytest.importorskip("torch")
     live = _live(tool, _model(layers, layout), h, w)
     assert count(trace(spec, (h, w)), tool).total == live
+
+
+# Every torchvision-layout spec, each built from torchvision's own builder arguments in
+# models/resnet.py (block, layers, groups, width_per_group), never from our graph. The counting
+# rules do not depend on the input size, so the large networks run at 64×96 to keep CI short; the
+# 224 totals of resnet50 are the tools' printed numbers above.
+TORCHVISION_FAMILY = {
+    "resnet18-torchvision": dict(layers=[2, 2, 2, 2], block="basic"),
+    "resnet34-torchvision": dict(layers=[3, 4, 6, 3], block="basic"),
+    "resnet101-torchvision": dict(layers=[3, 4, 23, 3]),
+    "resnet152-torchvision": dict(layers=[3, 8, 36, 3]),
+    "resnext50_32x4d": dict(layers=[3, 4, 6, 3], groups=32, width_per_group=4),
+    "resnext101_32x8d": dict(layers=[3, 4, 23, 3], groups=32, width_per_group=8),
+    "resnext101_64x4d": dict(layers=[3, 4, 23, 3], groups=64, width_per_group=4),
+    "wide_resnet50_2": dict(layers=[3, 4, 6, 3], width_per_group=128),
+    "wide_resnet101_2": dict(layers=[3, 4, 23, 3], width_per_group=128),
+}
+_LARGE = {"resnet152-torchvision", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet101_2"}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("tool", sorted(PRINTED))
+@pytest.mark.parametrize("spec", [pytest.param(name, marks=pytest.mark.slow) if name in _LARGE else name
+                                  for name in TORCHVISION_FAMILY])
+def test_live_peer_totals_for_the_torchvision_family(tool: str, spec: str) -> None:
+    pytest.importorskip("torch")
+    family = dict(TORCHVISION_FAMILY[spec])
+    layers = family.pop("layers")
+    live = _live(tool, _model(layers, "TORCHVISION", **family), 64, 96)
+    assert count(trace(spec, (64, 96)), tool).total == live

@@ -31,14 +31,16 @@ BASE_SPEC = parse_spec(TEXTS[0], "base.yaml")
 RELAXED = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 KEYS = ["name", "stem", "stages", "head", "expect", "blocks", "filters", "stride", "kernel", "pool", "pad", "units",
-        "stage", "first_block", "pool_size", "variables", "base", "shapes", "macs", "max_macs", "224", "0", ""]
+        "stage", "first_block", "pool_size", "variables", "base", "shapes", "macs", "max_macs", "224", "0", "",
+        "groups", "block", "stride_block", "strided_shortcut"]
 EXPRESSIONS = st.text(alphabet="base0123456789+-*/%() .x_", max_size=20) | st.sampled_from(
     ["base", "4*base", "base/0", "base // 0", "bse", "base.__class__", "9**9**9", "2**-1", "10**40", "-base",
      "base % 0", "(", "1e400", "base/3", "__import__('os')", "[base]", "lambda: 1", "base if 1 else 2"])
 SCALARS = st.one_of(
     st.integers(-3, 10), st.integers(), st.sampled_from([0, 1, 7, 224, 10**9, 10**12, -(10**12), 2**64]),
     st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(), EXPRESSIONS,
-    st.sampled_from(["avg", "global", "bottleneck", "basic", "identity", "conv", "1x1", "3x3", "softmax", "none"]),
+    st.sampled_from(["avg", "global", "bottleneck", "basic", "identity", "conv", "1x1", "3x3", "softmax", "none",
+                     "preact_bottleneck", "max_pool", "first", "last"]),
 )
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
                       | st.dictionaries(st.sampled_from(KEYS), inner, max_size=3), max_leaves=8)

@@ -47,6 +47,14 @@ def test_torchvision_v15_is_smaller_by_hand():
     assert fields["res3d_relu"].size == (91, 91) and fields["res4f_relu"].size == (267, 267)
 
 
+def test_basic_blocks_by_hand():
+    # resnet18 (basic blocks, two 3×3 per block): stem 11 px at stride 4; stage 2: 4 convs × 2·4 = 32 -> 43;
+    # stage 3: the 3×3/2 at stride 4 adds 8, three more at 8 add 48 -> 99; stage 4: 16 + 3·32 -> 211;
+    # stage 5: 32 + 3·64 -> 435. torchvision's resnet101 is v1.5: 1027 − (8 + 16 + 32) = 971.
+    assert last_stage("resnet18").size == (435, 435)
+    assert last_stage("resnet101-torchvision").size == (971, 971)
+
+
 def test_stem_by_hand():
     # conv1_pad 3 -> padding 3; conv1 7×7/2 -> size 7, stride 2; pool1_pad 1 at stride 2 -> padding 5;
     # pool1 3×3/2 -> 7 + (3 - 1)·2 = 11, stride 4.
@@ -125,8 +133,10 @@ def test_readme_table_of_last_stages_is_what_rf_computes():
     from pathlib import Path
 
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    from resnet_inspect import bundled_specs
+
     rows = re.findall(r"^\| `([\w-]+)` \| (\d+) \| (\d+) \| (\d+) \| (yes|no) \|$", text, flags=re.M)
-    assert len(rows) == 5
+    assert sorted(spec for spec, *_ in rows) == sorted(bundled_specs())  # every bundled spec, once
     for spec, size, stride, padding, seen in rows:
         report = receptive_report(trace(spec, 224))
         field = report.layer(report.last_stage_layer)

@@ -99,3 +99,34 @@ def test_resnext_unfolded_float64_matches_torch():
     ours, theirs, _ = compare("resnext50_32x4d", torch_resnet.TORCHVISION, (64, 64), 1, "float64", fold_bn=False,
                               logits=True, groups=32, width_per_group=4)
     assert relative_error(ours, theirs) <= TOLERANCE["float64"]
+
+
+@pytest.mark.parametrize("spec", FAMILY)
+def test_torchvision_family_per_module_shapes_and_params_at_a_non_square_size(spec):
+    """Each module the torchvision column names: its parameter count (weights + bias, torch's
+    parameters()) is our trainable count, and its output shape (forward hook) our traced shape."""
+    from resnet_inspect import trace
+    from resnet_inspect.naming import names_in
+
+    family = dict(FAMILY[spec])
+    layers = family.pop("layers", (3, 4, 6, 3))
+    graph = build_graph(load_spec(spec))
+    weights = random_weights(graph, seed=2)
+    model = torch_resnet.build(list(layers), torch_resnet.TORCHVISION, weights, torchvision_names(graph), **family)
+    modules = dict(model.named_modules())
+    shapes = {}
+    for name, module in modules.items():
+        module.register_forward_hook(lambda m, i, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:])))
+    torch_resnet.run(model, np.zeros((1, 160, 224, 3), np.float32))
+    ours = trace(load_spec(spec), input="160x224")
+    checked = 0
+    for blog, path in names_in(graph, "torchvision").items():
+        if path is None:
+            continue
+        info = ours.layer(blog)
+        assert sum(p.numel() for p in modules[path].parameters()) == info.trainable_params, path
+        theirs = shapes[path]
+        theirs = (*theirs[1:], theirs[0]) if len(theirs) == 3 else theirs  # CHW -> HWC
+        assert theirs == info.output_shape, path
+        checked += 1
+    assert checked == len(torchvision_names(graph)) + 2  # + maxpool and avgpool

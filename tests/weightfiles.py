@@ -91,7 +91,7 @@ def write_keras_h5(path: Path, weights: dict = WEIGHTS, chunks: int = 1, root_gr
     """Keras 2's ``save_weights`` layout with h5py alone (``layer_names`` split in ``chunks`` as Keras does)."""
     import h5py
 
-    with h5py.File(path, "w") as f:
+    with h5py.File(path, "w", locking=False) as f:  # see LOCKING in test_hostile_weights
         root = f.create_group(root_group) if root_group else f
         names = np.array([name.encode() for name in weights])
         if chunks == 1:
