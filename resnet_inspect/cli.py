@@ -408,7 +408,7 @@ app.add_typer(weights_app, name="weights")
 RunFormat = RecordFormat
 
 
-WeightsFileOpt = Annotated[str, typer.Option("--weights", "-w", help="Weights: .npz, .safetensors (torchvision) or .h5 (Keras).")]
+WeightsFileOpt = Annotated[str, typer.Option("--weights", "-w", help="Weights: .npz, .safetensors (torchvision), .h5, .weights.h5 or .keras (Keras).")]
 OutputFileOpt = Annotated[str, typer.Option("--output", "-o", help="File to write: .npz or .h5 (Keras layout).")]
 
 

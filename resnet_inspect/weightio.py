@@ -46,7 +46,7 @@ NAME_SHOWN = 80  # characters of a file's own name quoted in an error
 MiB = 1 << 20
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
 WRITE_SUFFIXES = (".npz", ".h5", ".hdf5")
-FORMATS = {".npz": ".npz", ".safetensors": "safetensors", ".h5": "HDF5", ".hdf5": "HDF5"}
+FORMATS = {".npz": ".npz", ".safetensors": "safetensors", ".h5": "HDF5", ".hdf5": "HDF5", ".keras": "Keras archive"}
 FLOAT_DTYPES = ("float16", "float32", "float64")  # what a weight may be; others are reported by name
 TORCH_TO_KERAS = {  # torchvision parameter name -> Keras key, per op kind
     "conv": {"weight": "kernel", "bias": "bias"},
@@ -303,12 +303,14 @@ def _describer(path: Path) -> Describer:
         raise _error(path, f"{suffix} files are Python pickles and are never loaded (unpickling runs code); "
                            "convert the state dict to safetensors once, where torch is installed: "
                            f"{torch_convert_line(path)}")
+    from .kerasio import keras_describer  # Keras' own files (.weights.h5, .keras, Keras 3-named .h5)
+
     describers: dict[str, Describer] = {".npz": describe_npz, ".safetensors": describe_safetensors,
                                         ".h5": describe_h5, ".hdf5": describe_h5}
-    if suffix not in describers:
+    if suffix not in describers and suffix != ".keras":
         raise _error(path, f"unknown weights format {visible(suffix or '(no extension)')!r}; "
-                           "expected .npz, .safetensors, .h5 or .hdf5")
-    return describers[suffix]
+                           "expected .npz, .safetensors, .h5, .hdf5, .weights.h5 or .keras")
+    return keras_describer(path) or describers[suffix]
 
 
 def torch_convert_line(path: Path) -> str:
@@ -570,15 +572,22 @@ def h5_names(group: Any, name: str, limits: Limits, path: Path, layer: str | Non
         shape, dtype = attribute.shape, attribute.dtype
         if shape == (0,):
             continue  # Keras writes a weightless layer's empty list as float64 []
-        if shape is None or len(shape) != 1 or dtype.kind != "S":
-            raise _error(path, f"attribute {chunk!r} must be a list of fixed-length names as Keras writes "
+        variable = dtype.kind == "O" and _h5_string(dtype)  # Keras 3 writes variable-length UTF-8 names
+        if shape is None or len(shape) != 1 or not (dtype.kind == "S" or variable):
+            raise _error(path, f"attribute {chunk!r} must be a list of names as Keras writes "
                                f"them, found {'no data' if shape is None else f'shape {shape}'} of {dtype}",
                          layer=layer)
         if len(names) + shape[0] > limits.entries or attribute.get_storage_size() > limits.header_bytes:
             raise _error(path, f"attribute {chunk!r} lists more names than a file for this spec holds "
                                f"(at most {limits.entries:,})", layer=layer)
-        names.extend(value.decode("utf8") for value in group.attrs[chunk])
+        names.extend(value.decode("utf8") if isinstance(value, bytes) else str(value) for value in group.attrs[chunk])
     return names
+
+
+def _h5_string(dtype: Any) -> bool:
+    import h5py
+
+    return h5py.check_string_dtype(dtype) is not None
 
 
 def _h5_object(parent: Any, name: str, path: Path, layer: str | None, kind: type) -> Any:
@@ -687,11 +696,14 @@ def save_weights(weights: Weights, path: str | Path, graph: Graph | None = None,
     leaves the old file as it was and no partial file. ``reads`` are the files the command reads
     (a ``convert`` source): writing onto one of them is refused before anything is written.
     """
-    writers = {".npz": save_npz, ".h5": save_h5, ".hdf5": save_h5}
+    from .kerasio import save_keras3
+
+    writers = {".npz": save_npz, ".h5": save_h5, ".hdf5": save_h5, ".weights.h5": save_keras3}
     with atomic_write(path, suffixes=WRITE_SUFFIXES, reads=reads, what="weights file") as temporary:
         path = Path(path)
         try:
-            writers[path.suffix.lower()](weights, temporary, graph)
+            writer = ".weights.h5" if path.name.lower().endswith(".weights.h5") else path.suffix.lower()
+            writers[writer](weights, temporary, graph)
         except (ValueError, RuntimeError, MemoryError) as exc:  # OSError: atomic_write's own message
             raise _error(path, f"cannot write ({_reason(exc)}); the old file is unchanged") from None
     return path
@@ -709,13 +721,17 @@ def save_h5(weights: Weights, path: Path, graph: Graph | None = None) -> None:
     """Keras 2 ``save_weights`` layout, so Keras itself can ``load_weights(..., by_name=True)`` it.
 
     Every graph layer is listed in ``layer_names`` (weightless ones with empty ``weight_names``),
-    in execution order, as Keras does; without a graph only the weighted layers are listed.
+    in the order of Keras' ``model.layers`` for ``keras.applications``' ResNet
+    (:func:`.kerasio.keras_order`), so a plain ``model.load_weights`` (which matches weighted
+    layers by position) reads it too; without a graph only the weighted layers are listed.
     """
     import io
     import shutil
 
+    from .kerasio import keras_order
+
     h5py = _optional("h5py", "h5", path)
-    names = [layer.name for layer in graph] if graph else list(weights)
+    names = keras_order(graph) if graph else list(weights)
     image = io.BytesIO()  # built in memory, then copied: HDF5 failing to write (a full disk) prints
     with h5py.File(image, "w") as f:  # tracebacks from h5py's destructors that cannot be caught
         save_h5_names(f, "layer_names", names)

@@ -472,12 +472,13 @@ def h5_cases() -> list[Case]:
                                                    f.__setitem__("loop", h5py.SoftLink("/conv1")))),
                 ("group 'conv1' is a soft link",)),
         h5_case("virtual dataset", keras(virtual), ("'bn_conv1/gamma:0' is a virtual dataset",)),
-        h5_case("layer_names an int", keras(set_attr("/", "layer_names", 7)), ("'layer_names' must be a list of fixed-length names",)),
+        h5_case("layer_names an int", keras(set_attr("/", "layer_names", 7)), ("'layer_names' must be a list of names",)),
         h5_case("layer_names an int array", keras(set_attr("/", "layer_names", np.arange(5))), ("'layer_names' must be a list",)),
         h5_case("layer_names a scalar string", keras(set_attr("/", "layer_names", b"conv1")), ("'layer_names' must be a list",)),
         h5_case("layer_names a 2-D array", keras(set_attr("/", "layer_names", np.array([[b"a", b"b"]]))), ("shape (1, 2)",)),
+        # Keras 3 writes variable-length UTF-8 names: read as names (here two of the tiny graph's, the rest missing)
         h5_case("layer_names variable-length strings", keras(set_attr("/", "layer_names", ["conv1", "bn_conv1"])),
-                ("must be a list of fixed-length names",)),
+                ("missing: res2a_branch2a/kernel",)),
         h5_case("layer_names absent", keras(lambda f: f.attrs.__delitem__("layer_names")), ("no 'layer_names' attribute",)),
         h5_case("layer_names lists a missing group", keras(set_attr("/", "layer_names", np.array(layer_names + [b"ghost"]))),
                 ("group 'ghost' is listed but not stored",)),
@@ -594,6 +595,107 @@ def path_cases() -> list[Case]:
     ]
 
 
+# --------------------------------------------------------------------------- Keras 3 .weights.h5 and .keras
+
+
+def keras3(change: Callable[[h5py.File], None] | None = None) -> Callable[[Path], None]:
+    """A valid Keras 3 ``.weights.h5`` for tiny-run (our writer, which live Keras reads: test_keras_parity),
+    then ``change`` applied to it with h5py."""
+    from resnet_inspect.kerasio import save_keras3
+
+    def build(path: Path) -> None:
+        save_keras3(wf.WEIGHTS, path, wf.GRAPH)
+        if change is not None:
+            with h5py.File(path, "a") as f:
+                change(f)
+    return build
+
+
+def keras3_bytes(change: Callable[[h5py.File], None] | None = None) -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "w.weights.h5"
+        keras3(change)(path)
+        return path.read_bytes()
+
+
+def keras_zip(members: dict[str, bytes]) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def k3_case(name: str, build: Callable[[Path], None], expect: tuple[str, ...] = (), code: int = 2) -> Case:
+    return case("keras3", name, [*CHECK, "w.weights.h5"], {"w.weights.h5": build},
+                ("w.weights.h5", *expect) if code == 2 else (), code)
+
+
+def archive_case(name: str, data: bytes, expect: tuple[str, ...] = (), code: int = 2) -> Case:
+    return case("keras3", name, [*CHECK, "m.keras"], {"m.keras": data}, ("m.keras", *expect) if code == 2 else (), code)
+
+
+def set_link(group: str, link: Callable[[Path], object]) -> Callable[[h5py.File], None]:
+    def change(f: h5py.File) -> None:
+        del f[group]
+        f[group] = link(Path(f.filename))
+    return change
+
+
+def replace_var(group: str, index: int, **create: object) -> Callable[[h5py.File], None]:
+    def change(f: h5py.File) -> None:
+        del f[f"layers/{group}/vars/{index}"]
+        f[f"layers/{group}/vars"].create_dataset(str(index), **create)
+    return change
+
+
+@functools.cache
+def keras3_cases() -> list[Case]:
+    weights_h5 = keras3_bytes()
+    config = b'{"class_name": "Functional"}'
+    bomb = wf.deflate_bomb(b"", 2048)  # 2 GiB of zeros in ~2 MB
+    return [
+        k3_case("a valid .weights.h5", keras3(), code=0),
+        k3_case("no layers group", keras3(lambda f: f.__delitem__("layers")), ("no 'layers' group",)),
+        k3_case("a layer group that is a soft link", keras3(set_link("layers/conv2d", lambda p: h5py.SoftLink("/layers/conv2d_1"))),
+                ("group 'conv2d' is a soft link",)),
+        k3_case("a layer group that is an external link",
+                keras3(set_link("layers/conv2d", lambda p: h5py.ExternalLink(secret_h5(p), "/"))), ("'conv2d' is an external link",)),
+        k3_case("vars that is a soft link", keras3(set_link("layers/conv2d/vars", lambda p: h5py.SoftLink("/vars"))),
+                ("group 'vars' is a soft link",)),
+        k3_case("an external dataset", keras3(replace_var("batch_normalization", 0, shape=(4,), dtype="f4",
+                                                          external=[("outside.bin", 0, 16)])),
+                ("layers/batch_normalization/vars/0", "HDF5 external storage")),
+        k3_case("a vars dataset of the wrong shape", keras3(replace_var("conv2d", 0, data=np.zeros((3, 3, 3, 4), np.float32))),
+                ("conv1/kernel (layers/conv2d/vars/0) expected (7, 7, 3, 4) found (3, 3, 3, 4)",)),
+        k3_case("a variable a weightless layer cannot have",
+                keras3(lambda f: f["layers"].create_dataset("activation/vars/0", data=[1.0])),
+                ("1 extra: layers/activation/vars/0",)),
+        k3_case("10,000 layer groups", keras3(lambda f: [f["layers"].create_group(f"g{i}") for i in range(10_000)]),
+                ("10,025 groups under 'layers'",)),
+        archive_case("a valid .keras", keras_zip({"metadata.json": b"{}", "config.json": config,
+                                                  "model.weights.h5": weights_h5}), code=0),
+        archive_case("a .keras zip bomb", wf.raw_zip({"config.json": wf.stored(config),
+                                                      "model.weights.h5": (8, bomb, 0, 2048 << 20)}),
+                     ("'model.weights.h5' declares 2,147,483,648 bytes",)),
+        archive_case("a .keras member that lies about its size", wf.raw_zip({"model.weights.h5": (8, bomb, 0, 1 << 20)}),
+                     ("model.weights.h5",)),
+        archive_case("a traversal member name", keras_zip({"../../outside/evil.json": b"{}",
+                                                           "model.weights.h5": weights_h5}),
+                     ("'../../outside/evil.json' leaves the archive's folder",)),
+        archive_case("an absolute member name", keras_zip({"/etc/evil": b"{}", "model.weights.h5": weights_h5}),
+                     ("'/etc/evil' leaves the archive's folder",)),
+        archive_case("no weights member", keras_zip({"config.json": config}), ("no 'model.weights.h5' member",)),
+        archive_case("weights member that is not HDF5", keras_zip({"model.weights.h5": b"junk" * 100}),
+                     ("not a readable Keras archive file",)),
+        archive_case("not a zip", b"junk" * 100, ("not a readable Keras archive file",)),
+    ]
+
+
 # --------------------------------------------------------------------------- writes
 
 
@@ -646,7 +748,7 @@ def writes_left_no_trace(item: Case, work: Path) -> None:
 
 
 @pytest.mark.parametrize("klass, make", [("npz", npz_cases), ("safetensors", st_cases), ("h5", h5_cases),
-                                         ("paths", path_cases), ("writes", write_cases)])
+                                         ("paths", path_cases), ("writes", write_cases), ("keras3", keras3_cases)])
 def test_hostile_weights(tmp_path: Path, klass: str, make: Callable[[], list[Case]]) -> None:
     cases = make()
     assert len({c.name for c in cases}) == len(cases)
