@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .graph import Graph
 from .naming import names_in
 from .weights import Weights, weight_shapes
-from .weightio import (MiB, Described, Describer, Limits, _error, _h5_entry, _h5_object, _name, _optional,
+from .weightio import (MiB, Described, write_h5, Describer, Limits, _error, _h5_entry, _h5_object, _name, _optional,
                        describe_h5)
 
 if TYPE_CHECKING:
@@ -248,22 +248,19 @@ def save_keras3(weights: Weights, path: Path, graph: Graph | None = None, layout
     Only weighted layers get a group: Keras looks each layer's group up by its class and
     number, and a weightless layer with no group loads nothing.
     """
-    import shutil
-
-    h5py = _optional("h5py", "h5", path)
     if graph is None:
         raise _error(path, "writing a .weights.h5 file needs the spec (Keras 3 stores layers by position)")
-    image = io.BytesIO()  # built in memory, then copied, as weightio.save_h5 does (h5py destructors)
-    with h5py.File(image, "w") as f:
+    groups = keras_groups(graph, layout)
+
+    def build(f: Any) -> None:
         layers = f.create_group("layers")
-        for group_name, (layer, keys) in keras_groups(graph, layout).items():
+        for group_name, (layer, keys) in groups.items():
             variables = layers.create_group(group_name).create_group("vars")
             for index, key in enumerate(keys):
                 variables.create_dataset(str(index), data=_array(weights, layer, key, path))
         f.create_group("vars")
-    image.seek(0)
-    with open(path, "wb") as out:
-        shutil.copyfileobj(image, out, MiB)
+
+    write_h5(path, build)
 
 
 def _array(weights: Weights, layer: str, key: str, path: Path) -> np.ndarray:

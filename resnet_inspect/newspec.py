@@ -135,10 +135,3 @@ def write_atomic(path: Path, text: str, what: str = "output") -> None:
     """Through :func:`safeio.atomic_write` (temp file + rename): never a half-written file."""
     with atomic_write(path, what=what) as temporary:
         temporary.write_text(text, encoding="utf-8")
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a spec is an ordinary file
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

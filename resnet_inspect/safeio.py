@@ -129,6 +129,7 @@ def atomic_write(path: str | os.PathLike[str], *, suffixes: Iterable[str] | None
         raise InspectError(f"cannot write the {what}: {exc.strerror}", where=_where(path)) from None
     os.close(handle)
     temporary = Path(name)
+    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; the output is an ordinary file
     try:
         yield temporary
         os.replace(temporary, target)
@@ -138,3 +139,10 @@ def atomic_write(path: str | os.PathLike[str], *, suffixes: Iterable[str] | None
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it: there is no getter)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -725,15 +725,11 @@ def save_h5(weights: Weights, path: Path, graph: Graph | None = None) -> None:
     (:func:`.kerasio.keras_order`), so a plain ``model.load_weights`` (which matches weighted
     layers by position) reads it too; without a graph only the weighted layers are listed.
     """
-    import io
-    import shutil
-
     from .kerasio import keras_order
 
-    h5py = _optional("h5py", "h5", path)
     names = keras_order(graph) if graph else list(weights)
-    image = io.BytesIO()  # built in memory, then copied: HDF5 failing to write (a full disk) prints
-    with h5py.File(image, "w") as f:  # tracebacks from h5py's destructors that cannot be caught
+
+    def build(f: Any) -> None:
         save_h5_names(f, "layer_names", names)
         f.attrs["backend"] = b"tensorflow"
         f.attrs["keras_version"] = b"2.15.0"
@@ -743,6 +739,23 @@ def save_h5(weights: Weights, path: Path, graph: Graph | None = None) -> None:
             save_h5_names(group, "weight_names", [f"{layer}/{key}:0" for key in keys])
             for key, array in keys.items():
                 group.create_dataset(f"{layer}/{key}:0", data=array)
+
+    write_h5(path, build)
+
+
+def write_h5(path: Path, build: Callable[[Any], None]) -> None:
+    """An HDF5 file built in memory by ``build(file)``, then copied to ``path`` (a temporary).
+
+    HDF5 failing to write to disk (a full disk) prints tracebacks from h5py's destructors that
+    cannot be caught; failing in memory raises normally, and the copy fails as a plain OSError.
+    """
+    import io
+    import shutil
+
+    h5py = _optional("h5py", "h5", path)
+    image = io.BytesIO()
+    with h5py.File(image, "w") as f:
+        build(f)
     image.seek(0)
     with open(path, "wb") as out:
         shutil.copyfileobj(image, out, MiB)

@@ -84,3 +84,15 @@ def test_user_text_is_made_visible_and_markup_safe() -> None:
     assert visible("two\nlines") == "two\\x0alines" and visible("two\nlines", keep_newlines=True) == "two\nlines"
     assert markup("evil[/]") == "evil\\[/]" and markup("net[v1]") == "net\\[v1]"
     assert excerpt("x" * 100, 10) == "x" * 9 + "…"
+
+
+def test_a_written_file_has_an_ordinary_mode(tmp_path: Path) -> None:
+    # Regression: mkstemp's 0600 survived the rename, so weights and reports were private files.
+    # A plain open() gives 0666 minus the umask; with umask 022 that is 0644.
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "w.npz", suffixes=[".npz"]) as temporary:
+            temporary.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "w.npz").stat().st_mode & 0o777 == 0o644
