@@ -137,10 +137,11 @@ class TraceResult:
             "totals": asdict(self.totals),
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        import json
+    def to_json(self) -> str:
+        """What ``trace --format json`` prints for layers and totals: the one strict, versioned writer."""
+        from .formatting import to_json
 
-        return json.dumps(self.to_dict(), indent=indent)
+        return to_json(self.to_dict())
 
 
 def _group_kind(layers: list["LayerInfo"], depth: str) -> str:

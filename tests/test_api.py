@@ -158,3 +158,14 @@ def test_load_spec_by_name_works_from_any_folder(tmp_path, monkeypatch):
     with pytest.raises(SpecError, match="no such spec file"):  # the README's old path form, outside the repo
         load_spec("specs/resnet50.yaml")
     assert resnet_inspect.trace(Path(bundled_specs()["resnet50"])).totals.params == KERAS_PARAMS
+
+
+def test_to_json_is_the_cli_contract_writer():
+    # Regression: the API's to_json used plain json.dumps (no version key, bare NaN possible).
+    import json
+
+    import resnet_inspect
+
+    data = json.loads(resnet_inspect.trace("resnet50").to_json())
+    assert data["resnet_inspect"] == resnet_inspect.__version__
+    assert data["totals"]["params"] == 25_636_712  # Keras' ResNet50 model.summary()
