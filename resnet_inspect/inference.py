@@ -507,11 +507,13 @@ def check_run_options(top: int, repeat: int) -> None:
 
 def run(graph: Graph, weights_path: str | Path, x: np.ndarray, source: str, *, top: int = 5, repeat: int = 0,
         on_layer: Callable[[str, np.ndarray], None] | None = None,
-        on_pass: Callable[[], None] | None = None, max_memory: int | None = None) -> RunResult:
+        on_pass: Callable[[], None] | None = None, max_memory: int | None = None,
+        names: str | None = None, keras_layout: str | None = None) -> RunResult:
     """Load the weights once (checked against the graph at ``x``'s size), run, and rank the classes.
 
     Refuses before loading anything when the pass is estimated to need more than ``max_memory``
-    bytes (default: the executor's 4 GiB).
+    bytes (default: the executor's 4 GiB). Errors name layers and arrays under ``names``
+    (``--names``); ``keras_layout`` says which Keras code saved a ``.weights.h5``/``.keras`` file.
     """
     check_run_options(top, repeat)
     from .executor import DEFAULT_MAX_MEMORY, Executor, check_memory
@@ -520,34 +522,37 @@ def run(graph: Graph, weights_path: str | Path, x: np.ndarray, source: str, *, t
     hw = (int(x.shape[1]), int(x.shape[2]))
     check_memory(graph, hw, x.shape[0], "float32", limit)
     sized = at_size(graph, hw)
-    executor = Executor(sized, load_weights_at(weights_path, graph, hw))  # the file's arrays are dropped once prepared
+    executor = Executor(sized, load_weights_at(weights_path, graph, hw, names, keras_layout))  # the file's arrays are dropped once prepared
     output, timing = timed_forwards(executor, x, repeat, on_layer, on_pass)
     is_softmax = graph.layers[-1].op.kind == "softmax"
     return RunResult(graph.spec.name, str(weights_path), source, tuple(x.shape), output,
                      "softmax" if is_softmax else "logits", top_k(output, top, is_softmax), timing)
 
 
-def load_weights_at(path: str | Path, graph: Graph, input_hw: tuple[int, int]) -> Weights:
+def load_weights_at(path: str | Path, graph: Graph, input_hw: tuple[int, int], names: str | None = None,
+                    keras_layout: str | None = None) -> Weights:
     """The weights file checked against ``graph`` at the size being run.
 
     When a flatten head makes the Dense layer's input depend on the size and the file does not
     fit at this size but does at the spec's own, the error says which layer, how many inputs the
     weights take and give here, and which input sizes they fit.
     """
+    from .naming import shown
     from .weightio import WeightsError, load_weights
 
+    named = shown(graph, names)
     sized = at_size(graph, input_hw)
     try:
-        return load_weights(path, sized)
+        return load_weights(path, sized, shown=named, keras_layout=keras_layout)
     except WeightsError:
         if sized is graph or weight_shapes(sized) == weight_shapes(graph):
             raise
         error = sys.exc_info()[1]
     try:
-        load_weights(path, graph)
+        load_weights(path, graph, shown=named, keras_layout=keras_layout)
     except WeightsError:
         raise error from None
-    check_size_fits(graph, input_hw, where=Location(visible(str(path))))
+    check_size_fits(graph, input_hw, where=Location(visible(str(path))), shown=named)
     raise error  # not reached: the sizes differ, so check_size_fits raised
 
 

@@ -10,11 +10,18 @@ module and pads inside its convs and pools; Keras leaves a V2 block's max-pool s
 (``max_pooling2d_3``) and folds the softmax into ``predictions``; Caffe pads inside its layers.
 Caffe's BatchNorm is two layers (``bn…`` then ``scale…``) and is shown as both.
 
-The weight loaders and the CLI both read names from here (``names_in``); there is no second copy.
+A weight array is named as its framework names it: :data:`TORCH_PARAMS` gives torchvision's
+parameter for each of our keys (``layer1.0.bn1.running_var``); Keras 3 uses our keys
+(``conv2_block1_1_bn/moving_variance``); Caffe keeps a BN's statistics in its ``bn…`` layer and
+its gamma/beta in the ``scale…`` layer (:data:`CAFFE_SCALE_KEYS`).
+
+The weight loaders and the CLI both read names from here (``names_in``, :class:`Shown`); there is
+no second copy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -65,6 +72,15 @@ TABLE: dict[str, tuple[str | None, str | None, str | None]] = {
     "{dense}_softmax": ("prob", None, None),  # Keras: Dense(activation="softmax") is one layer
 }
 
+# our weight key -> torchvision's parameter name, per op kind (the weight loaders read it inverted)
+TORCH_PARAMS: dict[str, dict[str, str]] = {
+    "conv": {"kernel": "weight", "bias": "bias"},
+    "batch_norm": {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean",
+                   "moving_variance": "running_var"},
+    "dense": {"kernel": "weight", "bias": "bias"},
+}
+CAFFE_SCALE_KEYS = ("gamma", "beta")  # Caffe: a BN's scale and shift live in its Scale layer
+
 
 @dataclass(frozen=True)
 class LayerNames:
@@ -113,6 +129,67 @@ def names_in(graph: Graph, scheme: str) -> dict[str, str | None]:
     """
     check_scheme(scheme)
     return {row.name: row.under(scheme) for row in name_table(graph)}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How a command names layers and weight arrays in what it prints: under one scheme.
+
+    ``run`` and ``weights`` print names only in their errors (a missing array, a NaN, a Dense
+    layer the input size does not fit); with ``--names torchvision`` those say
+    ``layer1.0.conv1.weight`` instead of ``res2a_branch2a/kernel``. A layer the framework does
+    not have keeps our name, marked so, rather than an invented one.
+    """
+
+    scheme: str = "blog"
+    names: Mapping[str, str | None] | None = None  # blog -> scheme; None: the blog's own
+    kinds: Mapping[str, str] | None = None  # blog -> op kind, for torchvision's parameter names
+
+    def layer(self, name: str) -> str:
+        if self.names is None or name not in self.names:
+            return name
+        other = self.names[name]
+        return other if other is not None else f"{name} (no {self.scheme} layer)"
+
+    def array(self, layer: str, key: str) -> str:
+        if self.names is None or layer not in self.names:
+            return f"{layer}/{key}"
+        other = self.names[layer]
+        if other is None:
+            return f"{layer}/{key} (no {self.scheme} layer)"
+        return ARRAY_NAMES[self.scheme](other, (self.kinds or {}).get(layer, ""), key)
+
+
+def _slash(layer: str, kind: str, key: str) -> str:
+    """Keras (and our .npz): ``layer/key``."""
+    return f"{layer}/{key}"
+
+
+def _torch_param(module: str, kind: str, key: str) -> str:
+    """torchvision's state-dict key: ``module.param``."""
+    return f"{module}.{TORCH_PARAMS.get(kind, {}).get(key, key)}"
+
+
+def _caffe_blob(layer: str, kind: str, key: str) -> str:
+    """Caffe's BN is ``bn… + scale…``: the statistics in the first, gamma/beta in the second."""
+    bn, _, scale = layer.partition(" + ")
+    return f"{scale if scale and key in CAFFE_SCALE_KEYS else bn}/{key}"
+
+
+ARRAY_NAMES: dict[str, Callable[[str, str, str], str]] = {
+    "blog": _slash, "caffe": _caffe_blob, "keras3": _slash, "torchvision": _torch_param}
+
+
+BLOG = Shown()
+
+
+def shown(graph: Graph, scheme: str | None = None) -> Shown:
+    """The :class:`Shown` of ``scheme`` for ``graph`` (None or ``blog``: names as they are)."""
+    scheme = scheme or "blog"
+    check_scheme(scheme)
+    if scheme == "blog":
+        return BLOG
+    return Shown(scheme, names_in(graph, scheme), {layer.name: layer.op.kind for layer in graph})
 
 
 def check_scheme(scheme: str) -> None:

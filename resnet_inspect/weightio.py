@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .errors import InspectError, Location
 from .graph import Graph
+from .naming import BLOG, TORCH_PARAMS, Shown
 from .safeio import atomic_write, regular_file
 from .usertext import excerpt, visible
 from .weights import Weights, torchvision_names, weight_shapes
@@ -48,12 +49,8 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
 WRITE_SUFFIXES = (".npz", ".h5", ".hdf5")
 FORMATS = {".npz": ".npz", ".safetensors": "safetensors", ".h5": "HDF5", ".hdf5": "HDF5", ".keras": "Keras archive"}
 FLOAT_DTYPES = ("float16", "float32", "float64")  # what a weight may be; others are reported by name
-TORCH_TO_KERAS = {  # torchvision parameter name -> Keras key, per op kind
-    "conv": {"weight": "kernel", "bias": "bias"},
-    "batch_norm": {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
-                   "running_var": "moving_variance"},
-    "dense": {"weight": "kernel", "bias": "bias"},
-}
+TORCH_TO_KERAS = {kind: {param: key for key, param in params.items()}  # torchvision param -> our key
+                  for kind, params in TORCH_PARAMS.items()}
 TORCH_IGNORED = ("num_batches_tracked",)  # a training counter, not a weight
 # What a damaged file can make the parsers below raise (zipfile, NumPy's header parser, json,
 # h5py, zlib); each becomes one line naming the file and, when known, the array being read.
@@ -87,6 +84,7 @@ class Mismatch:
     extra: list[str] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)  # "name: expected (..) found (..)"
     dtypes: list[str] = field(default_factory=list)
+    layers: set[str] = field(default_factory=set)  # the file's or our layers the differences are in
 
     def __bool__(self) -> bool:
         return bool(self.missing or self.extra or self.shapes or self.dtypes)
@@ -107,37 +105,45 @@ def _lists(labelled: Iterable[tuple[str, list[str]]]) -> str:
 
 
 def compare(weights: dict[str, dict[str, Any]], graph: Graph, aliases: dict[str, str] | None = None,
-            unmapped: list[str] | None = None) -> Mismatch:
+            unmapped: list[str] | None = None, shown: Shown = BLOG) -> Mismatch:
     """Every difference between ``weights`` and what ``graph`` needs.
 
     ``weights`` holds arrays or :class:`Entry` headers (anything with ``shape`` and ``dtype``), so
     the same check runs on a file's description before its data is read. ``aliases`` gives a
     file's own name for ours (shown beside it); ``unmapped`` lists file entries that have no name
-    of ours at all (reported as extra under their own name).
+    of ours at all (reported as extra under their own name). ``shown`` names our arrays under the
+    scheme ``--names`` chose (``layer1.0.conv1.weight``); the file's own name follows when it differs.
     """
     aliases = aliases or {}
     expected = weight_shapes(graph)
     result = Mismatch()
     for layer, keys in expected.items():
         for key, shape in keys.items():
-            name = f"{layer}/{key}"
+            name = _alias(layer, key, aliases, shown)
             array = weights.get(layer, {}).get(key)
             if array is None:
-                result.missing.append(_alias(name, aliases))
+                result.missing.append(name)
             elif array.dtype.name not in FLOAT_DTYPES:
-                result.dtypes.append(f"{_alias(name, aliases)} is {array.dtype.name}")
+                result.dtypes.append(f"{name} is {array.dtype.name}")
             elif tuple(array.shape) != shape:
-                result.shapes.append(f"{_alias(name, aliases)} expected {_shape(shape)} found {_shape(array.shape)}")
+                result.shapes.append(f"{name} expected {_shape(shape)} found {_shape(array.shape)}")
+            else:
+                continue
+            result.layers.add(layer)
     for layer, keys in weights.items():
         for key in keys:
             if key not in expected.get(layer, {}):
-                result.extra.append(_alias(_name(f"{layer}/{key}" if layer else key), aliases))  # "kernel": no layer
+                result.extra.append(_alias(layer, key, aliases, shown) if layer else _name(key))  # "kernel": no layer
+                result.layers.add(_name(layer or key))
     result.extra.extend(_name(name) for name in unmapped or [])
+    result.layers.update(_name(name) for name in unmapped or [])
     return result
 
 
-def _alias(name: str, aliases: dict[str, str]) -> str:
-    return f"{name} ({_name(aliases[name])})" if name in aliases else name
+def _alias(layer: str, key: str, aliases: dict[str, str], shown: Shown) -> str:
+    """An array as ``--names`` shows it, then the file's own name for it when that differs."""
+    name, own = _name(shown.array(layer, key)), aliases.get(f"{layer}/{key}")
+    return f"{name} ({_name(own)})" if own is not None and own != name else name
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -145,29 +151,38 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 
 def check_weights(weights: dict[str, dict[str, Any]], graph: Graph, path: Path | str | None = None,
-                  aliases: dict[str, str] | None = None, unmapped: list[str] | None = None) -> None:
+                  aliases: dict[str, str] | None = None, unmapped: list[str] | None = None,
+                  shown: Shown = BLOG) -> None:
     """Raise one :class:`WeightsError` listing every way ``weights`` does not fit ``graph``."""
-    mismatch = compare(weights, graph, aliases, unmapped)
+    mismatch = compare(weights, graph, aliases, unmapped, shown)
     if mismatch:
-        entries = mismatch.missing + mismatch.extra + mismatch.shapes + mismatch.dtypes
-        layers = {entry.split("/")[0] for entry in entries}
         raise _error(path, f"weights do not fit spec {visible(graph.spec.name)}: {mismatch.describe()}",
-                     layer=layers.pop() if len(layers) == 1 else None)
+                     layer=_one_layer(mismatch.layers, shown))
 
 
-def value_problems(weights: Weights) -> tuple[list[str], list[str]]:
+def _one_layer(layers: set[str], shown: Shown) -> str | None:
+    """The layer an error is about, when it is about exactly one (under ``--names``)."""
+    return shown.layer(next(iter(layers))) if len(layers) == 1 else None
+
+
+def value_problems(weights: Weights, shown: Shown = BLOG) -> tuple[list[str], list[str]]:
     """(non-finite arrays, negative ``moving_variance`` arrays), each as ``layer/key: counts``.
 
     A NaN or an infinity in any weight, or a negative variance (``sqrt`` of it is NaN), makes
     every output of a forward pass meaningless without an error: these are silent wrong answers.
     Memory: one boolean array the size of the largest weight at a time.
     """
+    non_finite, negative, _ = _value_problems(weights, shown)
+    return non_finite, negative
+
+
+def _value_problems(weights: Weights, shown: Shown) -> tuple[list[str], list[str], set[str]]:
     import numpy as np
 
-    non_finite, negative = [], []
+    non_finite, negative, layers = [], [], set()
     for layer, keys in weights.items():
         for key, array in keys.items():
-            name = _name(f"{layer}/{key}")
+            name = _name(shown.array(layer, key))
             bad = array.size - int(np.count_nonzero(np.isfinite(array)))
             if bad:
                 nans = int(np.count_nonzero(np.isnan(array)))
@@ -175,17 +190,18 @@ def value_problems(weights: Weights) -> tuple[list[str], list[str]]:
             below = array[array < 0] if key == "moving_variance" else array[:0]
             if below.size:
                 negative.append(f"{name} has {below.size:,} below 0 (min {float(below.min()):.3g})")
-    return non_finite, negative
+            if bad or below.size:
+                layers.add(layer)
+    return non_finite, negative, layers
 
 
-def check_values(weights: Weights, path: Path | str | None = None) -> None:
+def check_values(weights: Weights, path: Path | str | None = None, shown: Shown = BLOG) -> None:
     """Refuse weights holding NaN/inf anywhere or a negative BN variance (``run`` must not use them)."""
-    non_finite, negative = value_problems(weights)
+    non_finite, negative, layers = _value_problems(weights, shown)
     if non_finite or negative:
-        named = [entry.split("/")[0] for entry in non_finite + negative]
         raise _error(path, "weights hold values no network can use: "
                      + _lists((("not finite", non_finite), ("negative moving_variance", negative))),
-                     layer=named[0] if len(set(named)) == 1 else None)
+                     layer=_one_layer(layers, shown))
 
 
 # --------------------------------------------------------------------------- describing
@@ -241,36 +257,41 @@ class Limits:
 Describer = Callable[[Path, Graph, Limits, ExitStack], Described]
 
 
-def open_weights(path: str | Path, graph: Graph, stack: ExitStack) -> Described:
+def open_weights(path: str | Path, graph: Graph, stack: ExitStack, shown: Shown = BLOG,
+                 keras_layout: str | None = None) -> Described:
     """Describe a weights file (headers only) and check it fits ``graph``; its data is not read yet.
 
     The file stays open on ``stack`` so each entry's ``read`` can fetch its data afterwards.
+    ``keras_layout`` says which Keras code saved a ``.weights.h5``/``.keras`` file (Keras 3
+    stores layers by position, and the two codes order them differently: :mod:`.kerasio`).
     """
     path = _given(path)
-    describe = _describer(path)
+    describe = _describer(path, keras_layout)
     regular_file(path, "weights file")
     with _reading(path, kind=FORMATS[path.suffix.lower()]):
         described = describe(path, graph, Limits.of(graph), stack)
-    check_weights(described.entries, graph, path, described.aliases, described.unmapped)
+    check_weights(described.entries, graph, path, described.aliases, described.unmapped, shown)
     return described
 
 
-def load_weights(path: str | Path, graph: Graph, check_finite: bool = True) -> Weights:
+def load_weights(path: str | Path, graph: Graph, check_finite: bool = True, shown: Shown = BLOG,
+                 keras_layout: str | None = None) -> Weights:
     """Read any supported weights file, checked against ``graph`` from its headers before any data.
 
     With ``check_finite`` (the default: ``run`` and ``weights check``), NaN/inf weights and
-    negative BN variances are refused too (:func:`check_values`).
+    negative BN variances are refused too (:func:`check_values`). Errors name arrays as ``shown``
+    says (``--names``); ``keras_layout`` is :func:`open_weights`'.
     """
     path = _given(path)
     with ExitStack() as stack:
-        described = open_weights(path, graph, stack)
+        described = open_weights(path, graph, stack, shown, keras_layout)
         weights: Weights = {}
         for layer, keys in described.entries.items():
             for key, entry in keys.items():
                 with _reading(path, entry.name, layer):
                     weights.setdefault(layer, {})[key] = entry.read()
     if check_finite:
-        check_values(weights, path)
+        check_values(weights, path, shown)
     return weights
 
 
@@ -297,7 +318,7 @@ def _reading(path: Path, name: str | None = None, layer: str | None = None, kind
         raise _error(path, f"{what}: {_reason(exc)}", layer=layer or None) from None
 
 
-def _describer(path: Path) -> Describer:
+def _describer(path: Path, keras_layout: str | None = None) -> Describer:
     suffix = path.suffix.lower()
     if suffix in PICKLE_SUFFIXES:
         raise _error(path, f"{suffix} files are Python pickles and are never loaded (unpickling runs code); "
@@ -310,7 +331,7 @@ def _describer(path: Path) -> Describer:
     if suffix not in describers and suffix != ".keras":
         raise _error(path, f"unknown weights format {visible(suffix or '(no extension)')!r}; "
                            "expected .npz, .safetensors, .h5, .hdf5, .weights.h5 or .keras")
-    return keras_describer(path) or describers[suffix]
+    return keras_describer(path, keras_layout) or describers[suffix]
 
 
 def torch_convert_line(path: Path) -> str:
@@ -689,16 +710,20 @@ def summary(weights: Weights) -> tuple[int, int]:
 
 
 def save_weights(weights: Weights, path: str | Path, graph: Graph | None = None,
-                 reads: Iterable[str | Path | None] = ()) -> Path:
+                 reads: Iterable[str | Path | None] = (), keras_layout: str | None = None) -> Path:
     """Write weights as .npz (``"layer/key"``) or Keras .h5, chosen by the file's extension.
 
     Atomic (a temporary file beside ``path``, renamed over it when complete): a failed write
     leaves the old file as it was and no partial file. ``reads`` are the files the command reads
     (a ``convert`` source): writing onto one of them is refused before anything is written.
+    ``keras_layout`` orders a Keras file's layers as that Keras code does (:mod:`.kerasio`).
     """
-    from .kerasio import save_keras3
+    from .kerasio import check_layout, save_keras3
 
-    writers = {".npz": save_npz, ".h5": save_h5, ".hdf5": save_h5, ".weights.h5": save_keras3}
+    layout = check_layout(keras_layout, graph)
+    writers: dict[str, Callable[[Weights, Path, Graph | None], None]] = {
+        ".npz": save_npz, ".h5": partial(save_h5, layout=layout), ".hdf5": partial(save_h5, layout=layout),
+        ".weights.h5": partial(save_keras3, layout=layout)}
     with atomic_write(path, suffixes=WRITE_SUFFIXES, reads=reads, what="weights file") as temporary:
         path = Path(path)
         try:
@@ -717,17 +742,17 @@ def save_npz(weights: Weights, path: Path, graph: Graph | None = None) -> None:
         np.savez(f, **{f"{layer}/{key}": array for layer, keys in weights.items() for key, array in keys.items()})
 
 
-def save_h5(weights: Weights, path: Path, graph: Graph | None = None) -> None:
+def save_h5(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None) -> None:
     """Keras 2 ``save_weights`` layout, so Keras itself can ``load_weights(..., by_name=True)`` it.
 
     Every graph layer is listed in ``layer_names`` (weightless ones with empty ``weight_names``),
-    in the order of Keras' ``model.layers`` for ``keras.applications``' ResNet
-    (:func:`.kerasio.keras_order`), so a plain ``model.load_weights`` (which matches weighted
+    in the order of Keras' ``model.layers`` for ``keras.applications``' ResNet, or for the blog's
+    code with ``layout="blog"`` (:func:`.kerasio.keras_order`), so a plain ``model.load_weights`` (which matches weighted
     layers by position) reads it too; without a graph only the weighted layers are listed.
     """
     from .kerasio import keras_order
 
-    names = keras_order(graph) if graph else list(weights)
+    names = keras_order(graph, layout) if graph else list(weights)
 
     def build(f: Any) -> None:
         save_h5_names(f, "layer_names", names)

@@ -19,6 +19,8 @@ from .graph import Graph
 if TYPE_CHECKING:
     import numpy as np
 
+    from .naming import Shown
+
 WeightShapes = dict[str, dict[str, tuple[int, ...]]]
 Weights = dict[str, dict[str, "np.ndarray"]]
 
@@ -96,12 +98,15 @@ def fitting_sizes(graph: Graph, layer: str, inputs: int, limit: int = 1 << 16) -
     return smallest, largest
 
 
-def check_size_fits(graph: Graph, input_hw: tuple[int, int], where: object = None) -> None:
+def check_size_fits(graph: Graph, input_hw: tuple[int, int], where: object = None, shown: Shown | None = None) -> None:
     """Refuse, with one line, an input size at which weights made for ``graph``'s own size do not fit.
 
     Names the Dense layer, the inputs its weights take, what this size gives, and the sizes the
     weights do fit, instead of a matmul error from deep in the executor.
     """
+    from .naming import BLOG
+
+    shown = shown or BLOG
     needed = weight_shapes(at_size(graph, input_hw))
     have = weight_shapes(graph)
     for layer in graph:
@@ -110,9 +115,9 @@ def check_size_fits(graph: Graph, input_hw: tuple[int, int], where: object = Non
         takes, gives = have[layer.name]["kernel"][0], needed[layer.name]["kernel"][0]
         sizes = fitting_sizes(graph, layer.name, takes)
         fits = f"; these weights fit square inputs from {sizes[0]} to {sizes[1]}" if sizes else ""
-        source = layer.inputs[0]
+        source = shown.layer(layer.inputs[0])
         raise InspectError(f"takes {takes:,} inputs in these weights, but at {input_hw[0]}×{input_hw[1]} "
-                           f"its input ({source}) gives {gives:,}{fits}", where=where, layer=layer.name)
+                           f"its input ({source}) gives {gives:,}{fits}", where=where, layer=shown.layer(layer.name))
 
 
 def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weights:
