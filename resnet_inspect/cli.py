@@ -101,6 +101,21 @@ class Names(str, Enum):
 NamesOpt = Annotated[Optional[Names], typer.Option(
     "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.",
     show_default="the spec's own (blog) names")]
+ArrayNamesOpt = Annotated[Optional[Names], typer.Option(
+    "--names", help="Name layers and arrays in errors (missing, extra, misshapen, NaN) under this framework's names.",
+    show_default="the spec's own (blog) names")]
+
+
+class KerasLayout(str, Enum):
+    keras3 = "keras3"
+    blog = "blog"
+
+
+KerasLayoutOpt = Annotated[Optional[KerasLayout], typer.Option(
+    "--keras-layout", help="The Keras code a .weights.h5/.keras file was saved by (or an .h5 will be loaded by): "
+    "keras3 (keras.applications, Add()(\\[shortcut, x])) or blog (the blog's code, add(\\[x, shortcut])). "
+    "Keras matches these by layer position, and the two codes order layers differently.",
+    show_default="the spec's conventions.keras_layout")]
 
 
 class DType(str, Enum):
@@ -422,7 +437,8 @@ def _load_graph(spec: str) -> Any:
 @reports_errors
 def weights_init(spec: SpecArg, output: OutputFileOpt,
                  seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 0,
-                 max_memory: MaxMemoryOpt = "4GB", fmt: RecordFormatOpt = RecordFormat.table) -> None:
+                 max_memory: MaxMemoryOpt = "4GB", keras_layout: KerasLayoutOpt = None,
+                 fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Write seeded random weights for a spec (He-normal convs, non-trivial BatchNorm statistics)."""
     from .executor import check_bytes, parse_memory
     from .weights import random_weights, weights_bytes
@@ -430,27 +446,34 @@ def weights_init(spec: SpecArg, output: OutputFileOpt,
     limit = parse_memory(max_memory)
     graph = _load_graph(spec)
     check_bytes(weights_bytes(graph), limit, f"making the weights of {graph.spec.name}")
-    _write_weights(random_weights(graph, seed), output, graph, fmt, reads=(spec,), seed=seed)
+    _write_weights(random_weights(graph, seed), output, graph, fmt, _value(keras_layout), reads=(spec,), seed=seed)
 
 
 @weights_app.command("convert")
 @reports_errors
 def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to read (any supported format).")],
                     output: OutputFileOpt, spec: Annotated[str, typer.Option("--spec", "-s", help="The spec the weights belong to.")] = "resnet50",
+                    names: ArrayNamesOpt = None, keras_layout: KerasLayoutOpt = None,
                     fmt: RecordFormatOpt = RecordFormat.table) -> None:
-    """Rewrite a weights file as .npz or Keras .h5, checked against the spec first."""
+    """Rewrite a weights file as .npz or Keras .h5, checked against the spec first (--keras-layout applies to both files)."""
+    from .naming import shown
     from .weightio import load_weights
 
     graph = _load_graph(spec)
-    _write_weights(load_weights(source, graph), output, graph, fmt, reads=(source, spec), source=source)
+    weights = load_weights(source, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout))
+    _write_weights(weights, output, graph, fmt, _value(keras_layout), reads=(source, spec), source=source)
 
 
-def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, reads: tuple[str, ...] = (),
-                   **facts: Any) -> None:
+def _value(option: Optional[Enum]) -> Optional[str]:
+    return None if option is None else option.value
+
+
+def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, keras_layout: Optional[str],
+                   reads: tuple[str, ...] = (), **facts: Any) -> None:
     from .weightio import save_weights, summary
     from .records import WeightsRecord, render_weights
 
-    path = save_weights(weights, output, graph, reads=reads)
+    path = save_weights(weights, output, graph, reads=reads, keras_layout=keras_layout)
     arrays, numbers = summary(weights)
     emit(render_weights(WeightsRecord("wrote", graph.spec.name, str(path), arrays, numbers, **facts), fmt.value))
 
@@ -458,13 +481,15 @@ def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, rea
 @weights_app.command("check")
 @reports_errors
 def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weights file to check.")],
+                  names: ArrayNamesOpt = None, keras_layout: KerasLayoutOpt = None,
                   fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array, NaN/inf or negative variance."""
+    from .naming import shown
     from .weightio import load_weights, summary
     from .records import WeightsRecord, render_weights
 
     graph = _load_graph(spec)
-    arrays, numbers = summary(load_weights(file, graph))
+    arrays, numbers = summary(load_weights(file, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout)))
     emit(render_weights(WeightsRecord("fits", graph.spec.name, file, arrays, numbers), fmt.value))
 
 
@@ -486,6 +511,8 @@ def run_network(
     top: Annotated[int, typer.Option("--top", "-k", help="How many classes to show per item.")] = 5,
     repeat: Annotated[int, typer.Option("--repeat", help="Timed forward passes after one warm-up (median and min).")] = 0,
     max_memory: MaxMemoryOpt = "4GB",
+    names: ArrayNamesOpt = None,
+    keras_layout: KerasLayoutOpt = None,
     fmt: RecordFormatOpt = RecordFormat.table,
 ) -> None:
     """Real inference with real weights: top ImageNet classes and the forward time."""
@@ -506,7 +533,8 @@ def run_network(
         inference.save_array(x, save_input, reads, "--save-input")
     with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as hooks:
         result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=hooks.on_layer,
-                               on_pass=hooks.on_pass, max_memory=limit)
+                               on_pass=hooks.on_pass, max_memory=limit, names=_value(names),
+                               keras_layout=_value(keras_layout))
     if save_output is not None:
         inference.save_output(result, save_output, reads)
     emit(render_run(result, fmt.value))

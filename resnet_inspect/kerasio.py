@@ -11,6 +11,10 @@ depth-first walk from the output that visits each layer's inputs in the order th
 Only the residual add's input order differs between the Keras codes we reproduce, so it is the
 one property of a :class:`KerasLayout`: ``keras.applications`` (Keras 2.x and 3) writes
 ``Add()([shortcut, x])``, the blog's ``keras_applications/resnet50.py`` ``add([x, shortcut])``.
+A spec says which code it reproduces (``conventions.keras_layout``; ``--keras-layout`` overrides
+it). Read in the other order a file does not fit: ``res2a``'s tied convs (``branch1`` and
+``branch2c``, both 1×1×64×256) would swap unseen, but from stage 3 on a conv block's shortcut
+takes twice the channels of its ``branch2c``, and the shape check refuses the file.
 
 Every reader here runs behind :mod:`.weightio`'s guards (describe → check → load; hard links
 only; no external storage, virtual datasets or unknown filters; bounded chunks) and reuses its
@@ -24,11 +28,14 @@ import io
 import zipfile
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import InspectError
 from .graph import Graph
 from .naming import names_in
+from .usertext import visible
 from .weights import Weights, weight_shapes
 from .weightio import (MiB, Described, write_h5, Describer, Limits, _error, _h5_entry, _h5_object, _name, _optional,
                        describe_h5)
@@ -58,9 +65,19 @@ LAYOUTS = {
 DEFAULT_LAYOUT = "keras3"  # what keras.applications builds, in Keras 2.x and 3 alike
 
 
-def keras_order(graph: Graph, layout: str = DEFAULT_LAYOUT) -> list[str]:
+def check_layout(layout: str | None, graph: Graph | None = None) -> str:
+    """``layout``; for None the spec's ``conventions.keras_layout`` (or the default without a graph).
+    An unknown one is a one-line error naming the option."""
+    if layout is None:
+        return graph.spec.conventions.keras_layout if graph is not None else DEFAULT_LAYOUT
+    if layout not in LAYOUTS:
+        raise InspectError(f"must be one of {', '.join(LAYOUTS)}, got {visible(str(layout))!r}", field="--keras-layout")
+    return layout
+
+
+def keras_order(graph: Graph, layout: str | None = None) -> list[str]:
     """Our layer names in the order of Keras' ``model.layers`` for the same network."""
-    shortcut_first = LAYOUTS[layout].shortcut_first
+    shortcut_first = LAYOUTS[check_layout(layout, graph)].shortcut_first
     layers = {layer.name: layer for layer in graph}
     height: dict[str, int] = {}  # longest path from the input: a block's main path is longer than its shortcut
     for layer in graph:
@@ -87,7 +104,7 @@ def keras_order(graph: Graph, layout: str = DEFAULT_LAYOUT) -> list[str]:
     return sorted(index, key=lambda name: (-depth[name], index[name]))
 
 
-def keras_groups(graph: Graph, layout: str = DEFAULT_LAYOUT) -> dict[str, tuple[str, tuple[str, ...]]]:
+def keras_groups(graph: Graph, layout: str | None = None) -> dict[str, tuple[str, tuple[str, ...]]]:
     """``.weights.h5`` group -> (our layer, its keys in ``vars/0..n`` order), for every weighted layer.
 
     Keras' variables come in the order the layer creates them: kernel then bias, BN's gamma,
@@ -110,14 +127,15 @@ def keras_groups(graph: Graph, layout: str = DEFAULT_LAYOUT) -> dict[str, tuple[
 # --------------------------------------------------------------------------- reading
 
 
-def describe_keras3(path: Path, graph: Graph, limits: Limits, stack: ExitStack) -> Described:
+def describe_keras3(path: Path, graph: Graph, limits: Limits, stack: ExitStack,
+                    layout: str | None = None) -> Described:
     """Keras 3's ``.weights.h5``."""
     h5py = _optional("h5py", "h5", path)
-    return describe_keras3_file(stack.enter_context(h5py.File(path, "r")), path, graph, limits)
+    return describe_keras3_file(stack.enter_context(h5py.File(path, "r")), path, graph, limits, layout)
 
 
 def describe_keras3_file(f: Any, path: Path, graph: Graph, limits: Limits,
-                         layout: str = DEFAULT_LAYOUT) -> Described:
+                         layout: str | None = None) -> Described:
     """``layers/<class>[_N]/vars/<i>`` mapped by position onto our layers (:func:`keras_groups`).
 
     Groups of weightless classes (``activation``, ``add``, …) are expected and skipped when their
@@ -172,7 +190,8 @@ def _size(shape: tuple[int, ...]) -> int:
     return size
 
 
-def describe_keras_archive(path: Path, graph: Graph, limits: Limits, stack: ExitStack) -> Described:
+def describe_keras_archive(path: Path, graph: Graph, limits: Limits, stack: ExitStack,
+                           layout: str | None = None) -> Described:
     """A ``.keras`` zip (``model.save``): its ``model.weights.h5`` read in memory as a ``.weights.h5``.
 
     Refused from the zip's headers before anything is inflated: too many members, a member name
@@ -204,7 +223,7 @@ def describe_keras_archive(path: Path, graph: Graph, limits: Limits, stack: Exit
     if len(data) != info.file_size:
         raise _error(path, f"{ARCHIVE_WEIGHTS!r} holds {len(data):,} bytes, its header says {info.file_size:,}")
     f = stack.enter_context(h5py.File(io.BytesIO(data), "r"))
-    return describe_keras3_file(f, path, graph, limits)
+    return describe_keras3_file(f, path, graph, limits, layout)
 
 
 def describe_h5_any_names(path: Path, graph: Graph, limits: Limits, stack: ExitStack) -> Described:
@@ -227,13 +246,19 @@ def describe_h5_any_names(path: Path, graph: Graph, limits: Limits, stack: ExitS
     return renamed
 
 
-def keras_describer(path: Path) -> Describer | None:
-    """The reader for Keras' own files by name (``x.weights.h5``, ``x.keras``, ``x.h5``), else None."""
+def keras_describer(path: Path, layout: str | None = None) -> Describer | None:
+    """The reader for Keras' own files by name (``x.weights.h5``, ``x.keras``, ``x.h5``), else None.
+
+    ``layout`` (None: the spec's ``conventions.keras_layout``) matters only where Keras stores
+    layers by position (``.weights.h5``, ``.keras``); a legacy ``.h5`` is read by its layer names.
+    """
     name = path.name.lower()
+    if layout is not None:
+        check_layout(layout)  # an unknown one is refused before the file is opened
     if name.endswith(".weights.h5"):
-        return describe_keras3
+        return partial(describe_keras3, layout=layout)
     if name.endswith(".keras"):
-        return describe_keras_archive
+        return partial(describe_keras_archive, layout=layout)
     if name.endswith((".h5", ".hdf5")):
         return describe_h5_any_names
     return None
@@ -242,7 +267,7 @@ def keras_describer(path: Path) -> Describer | None:
 # --------------------------------------------------------------------------- writing
 
 
-def save_keras3(weights: Weights, path: Path, graph: Graph | None = None, layout: str = DEFAULT_LAYOUT) -> None:
+def save_keras3(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None) -> None:
     """Keras 3's ``model.save_weights("x.weights.h5")`` layout, so ``model.load_weights`` reads it.
 
     Only weighted layers get a group: Keras looks each layer's group up by its class and

@@ -42,6 +42,7 @@ class Conventions:
     preprocessing: str = "caffe"
     stride_block: str = "first"
     strided_shortcut: str = "conv"
+    keras_layout: str = "keras3"  # the Keras code whose layer order a Keras 3 weights file follows
 
 
 @dataclass(frozen=True)
@@ -377,6 +378,7 @@ class _Evaluator:
             preprocessing=self.get(c + ("preprocessing",), defaults.preprocessing),
             stride_block=self.get(c + ("stride_block",), defaults.stride_block),
             strided_shortcut=self.get(c + ("strided_shortcut",), defaults.strided_shortcut),
+            keras_layout=self.get(c + ("keras_layout",), defaults.keras_layout),
         )
 
     def stem(self) -> StemSpec:

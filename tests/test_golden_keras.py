@@ -67,7 +67,7 @@ def test_blog_layout_puts_the_main_path_first_at_a_tie():
     # keras_applications/resnet50.py (the blog's Keras 2 code) writes layers.add([x, shortcut]): the walk
     # from the output reaches res2a_branch2c before res2a_branch1, both at the same depth (hand-traced).
     graph = build_graph(load_spec("resnet50"))
-    blog, keras3 = keras_order(graph, layout="blog"), keras_order(graph)
+    blog, keras3 = keras_order(graph, layout="blog"), keras_order(graph, layout="keras3")
     assert blog.index("res2a_branch2c") < blog.index("res2a_branch1")
     assert keras3.index("res2a_branch1") < keras3.index("res2a_branch2c")
     assert sorted(blog) == sorted(keras3) == sorted(layer.name for layer in graph)

@@ -21,8 +21,8 @@ from resnet_inspect import build_graph, load_spec  # noqa: E402
 from resnet_inspect.executor import forward  # noqa: E402
 from resnet_inspect.kerasio import keras_order  # noqa: E402
 from resnet_inspect.naming import names_in  # noqa: E402
-from resnet_inspect.weightio import load_weights, save_weights  # noqa: E402
-from resnet_inspect.weights import random_weights  # noqa: E402
+from resnet_inspect.weightio import WeightsError, load_weights, save_weights  # noqa: E402
+from resnet_inspect.weights import random_weights, weight_shapes  # noqa: E402
 
 pytestmark = pytest.mark.keras
 HW = (64, 64)  # valid for the global pool (stage 5 is 2×2) and keeps both forward passes fast
@@ -104,4 +104,98 @@ def test_plain_load_weights_reads_our_h5(resnet50, tmp_path):
     error = relative_error(mine, theirs)
     print(f"parity legacy .h5: max abs {np.abs(mine - theirs).max():.3g}, max|ref| {np.abs(theirs).max():.3g}, "
           f"relative {error:.3g}")
+    assert error <= TOLERANCE
+
+
+def test_errors_name_arrays_as_keras_does(resnet50):
+    # --names keras3: every array of ours is named as Keras 3 names the variable (its .path), so a
+    # "missing" list reads like the model it came from. The oracle: the live model's own weights.
+    from resnet_inspect.naming import shown
+
+    model, graph, _, _ = resnet50
+    named = shown(graph, "keras3")
+    ours = {named.array(layer, key) for layer, keys in weight_shapes(graph).items() for key in keys}
+    assert ours == {variable.path for variable in model.weights}
+
+
+# --------------------------------------------------------------------------- the blog's Keras code
+
+
+def blog_resnet50(input_shape: tuple[int, int, int]):
+    """The blog's code, keras_applications/resnet50.py as of 2019 (no pool1 padding), in Keras 3.
+
+    Transcribed from the walk-through (../shared/seed-blog-resnet50.txt) and keras_applications:
+    the residual add is ``layers.add([x, shortcut])`` (main path first) and the ReLUs are unnamed.
+    """
+    layers = keras.layers
+
+    def block(x, filters, stage, name, strides=None):
+        f1, f2, f3 = filters
+        conv, bn = f"res{stage}{name}_branch", f"bn{stage}{name}_branch"
+        y = layers.Conv2D(f1, 1, strides=strides or 1, name=conv + "2a")(x)
+        y = layers.Activation("relu")(layers.BatchNormalization(name=bn + "2a")(y))
+        y = layers.Conv2D(f2, 3, padding="same", name=conv + "2b")(y)
+        y = layers.Activation("relu")(layers.BatchNormalization(name=bn + "2b")(y))
+        y = layers.BatchNormalization(name=bn + "2c")(layers.Conv2D(f3, 1, name=conv + "2c")(y))
+        if strides is not None:  # conv_block: a 1x1 conv (and BN) on the shortcut
+            x = layers.BatchNormalization(name=bn + "1")(layers.Conv2D(f3, 1, strides=strides, name=conv + "1")(x))
+        return layers.Activation("relu")(layers.add([y, x]))
+
+    inputs = keras.Input(input_shape)
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)
+    x = layers.Conv2D(64, 7, strides=2, name="conv1")(x)
+    x = layers.Activation("relu")(layers.BatchNormalization(name="bn_conv1")(x))
+    x = layers.MaxPooling2D(3, strides=2)(x)
+    for stage, filters, blocks, stride in ((2, (64, 64, 256), 3, 1), (3, (128, 128, 512), 4, 2),
+                                           (4, (256, 256, 1024), 6, 2), (5, (512, 512, 2048), 3, 2)):
+        x = block(x, filters, stage, "a", strides=stride)
+        for index in range(1, blocks):
+            x = block(x, filters, stage, "bcdef"[index - 1])
+    x = layers.Flatten()(layers.AveragePooling2D(7, name="avg_pool")(x))
+    return keras.Model(inputs, layers.Dense(1000, activation="softmax", name="fc1000")(x))
+
+
+@pytest.fixture(scope="module")
+def blog():
+    if keras.backend.backend() != "torch":
+        pytest.skip(f"KERAS_BACKEND is {keras.backend.backend()}; these tests run Keras on torch")
+    graph = build_graph(load_spec("resnet50-2019"))  # conventions.keras_layout: blog
+    model = blog_resnet50(graph.spec.input_shape)  # 224: the 7x7 avg_pool needs stage 5 at 7x7
+    weights = random_weights(graph, seed=5, dtype="float32")
+    x = np.random.default_rng(6).normal(size=(1, *graph.spec.input_shape)).astype("float32")
+    return model, graph, weights, x
+
+
+def test_blog_spec_orders_layers_as_the_blog_model_does(blog):
+    model, graph, _, _ = blog
+    weighted = {name for name in weight_shapes(graph)}
+    theirs = [layer.name for layer in model.layers if layer.name in weighted]
+    assert [name for name in keras_order(graph) if name in weighted] == theirs
+    assert [name for name in keras_order(graph, "keras3") if name in weighted] != theirs
+
+
+def test_blog_weights_h5_both_ways(blog, tmp_path):
+    model, graph, weights, x = blog
+    save_weights(weights, tmp_path / "ours.weights.h5", graph)  # the spec's layout: blog
+    model.load_weights(str(tmp_path / "ours.weights.h5"))
+    theirs = keras_output(model, x)
+    mine = forward(graph, load_weights(tmp_path / "ours.weights.h5", graph), x)
+    error = relative_error(mine, theirs)
+    print(f"parity blog .weights.h5: max abs {np.abs(mine - theirs).max():.3g}, relative {error:.3g}")
+    assert error <= TOLERANCE
+    model.save_weights(str(tmp_path / "keras.weights.h5"))
+    same_weights(load_weights(tmp_path / "keras.weights.h5", graph), weights)
+    # In keras.applications' order the blog's file does not fit: res2a's tied 1x1x64x256 convs
+    # would swap unseen, but from stage 3 on the shortcut conv takes twice the channels of 2c.
+    with pytest.raises(WeightsError, match=r"shapes differ: res3a_branch2c/kernel .* expected \(1, 1, 128, 512\)"):
+        load_weights(tmp_path / "keras.weights.h5", graph, keras_layout="keras3")
+
+
+def test_blog_plain_h5_loads_by_position(blog, tmp_path):
+    model, graph, _, x = blog
+    other = random_weights(graph, seed=8, dtype="float32")
+    save_weights(other, tmp_path / "init.h5", graph)
+    model.load_weights(str(tmp_path / "init.h5"))  # no by_name: Keras matches weighted layers by position
+    error = relative_error(forward(graph, other, x), keras_output(model, x))
+    print(f"parity blog legacy .h5: relative {error:.3g}")
     assert error <= TOLERANCE
