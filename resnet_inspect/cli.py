@@ -200,10 +200,10 @@ def trace(
 
     formatting.columns(columns)  # an unknown column is an error before any work
     result = run_trace(spec, input)
-    if names is not None and depth == Depth.layer:  # block and stage rows keep the blog's block names
+    if names is not None:
         from .naming import rename_trace
 
-        result = rename_trace(result, _load_graph(spec), names.value)
+        result = rename_trace(result, _load_graph(spec), names.value, depth.value)
     emit(formatting.render_trace(result, fmt.value, depth.value, columns))
 
 

@@ -258,8 +258,38 @@ def _shown(names: dict[str, str | None], name: str | None) -> str | None:
     return name if name is None else (names.get(name) or MISSING)
 
 
-def rename_trace(result: "TraceResult", graph: Graph, scheme: str) -> "TraceResult":
-    """The same trace with each layer (and each input) under its ``scheme`` name, MISSING where none."""
+# how each framework counts a block and a stage (from a block layer's _Place); the blog's and
+# Caffe's are our own (Caffe's layers are prefixed res2a…, and it has no stages)
+GROUP_NAMES: dict[str, Callable[[_Place, str, str], tuple[str, str]]] = {
+    "blog": lambda place, block, stage: (block, stage),
+    "caffe": lambda place, block, stage: (block, stage),
+    "keras3": lambda place, block, stage: (place.k, place.k.partition("_")[0]),  # conv2_block1, conv2
+    "torchvision": lambda place, block, stage: (place.t, place.t.partition(".")[0]),  # layer1.0, layer1
+}
+
+
+def group_names(graph: Graph, scheme: str) -> dict[str, str]:
+    """Our block and stage names (``res2a``, ``stage2``) -> ``scheme``'s (``conv2_block1``, ``conv2``;
+    ``layer1.0``, ``layer1``); the stem and head keep theirs."""
+    check_scheme(scheme)
+    names: dict[str, str] = {}
+    places = _places(graph)
+    for layer in graph:
+        if layer.block not in ("stem", "head"):
+            block, stage = GROUP_NAMES[scheme](places[layer.name], layer.block, layer.stage)
+            names[layer.block], names[layer.stage] = block, stage
+    return names
+
+
+def rename_trace(result: "TraceResult", graph: Graph, scheme: str, depth: str = "layer") -> "TraceResult":
+    """The same trace under ``scheme``: at ``depth`` layer each layer (and input) by its name there,
+    MISSING where none; at block or stage depth each block and stage by that framework's count
+    (the layers keep ours: which block is a conv block is read off them)."""
+    if depth != "layer":
+        groups = group_names(graph, scheme)
+        return replace(result, layers=tuple(replace(info, block=groups.get(info.block, info.block),
+                                                    stage=groups.get(info.stage, info.stage))
+                                            for info in result.layers))
     names = names_in(graph, scheme)
     layers = tuple(replace(info, name=_shown(names, info.name), inputs=tuple(_shown(names, i) for i in info.inputs))
                    for info in result.layers)

@@ -191,3 +191,23 @@ def test_executor_matches_keras_forward(spec, builder):
     ours = logits["predictions"].astype(np.float64)
     assert ours.shape == theirs.shape == (2, 1000)
     assert np.abs(ours - theirs).max() <= 1e-4 * np.abs(theirs).max()
+
+
+@pytest.mark.parametrize("scheme, blocks, stages", [
+    # Keras 3 resnet.py: stack_residual_blocks_v1(x, 256, 23, name="conv4") names blocks
+    # conv4_block1 … conv4_block23; torchvision resnet.py: layer3 = Sequential of 23 Bottlenecks, 0 … 22.
+    ("keras3", ["conv2_block1", "conv4_block23", "conv5_block3"], ["conv2", "conv3", "conv4", "conv5"]),
+    ("torchvision", ["layer1.0", "layer3.22", "layer4.2"], ["layer1", "layer2", "layer3", "layer4"]),
+    ("caffe", ["res2a", "res4b22", "res5c"], ["stage2", "stage3", "stage4", "stage5"]),  # Caffe's ResNet-101 numbers 4b1…4b22
+])
+def test_block_and_stage_rows_take_names(scheme, blocks, stages):
+    by_block = json.loads(runner.invoke(app, ["trace", "resnet101", "--depth", "block", "--names", scheme,
+                                              "-f", "json"]).stdout)["groups"]
+    names = [group["name"] for group in by_block]
+    assert names[0] == "stem" and names[-1] == "head" and len(names) == 2 + 3 + 4 + 23 + 3
+    assert set(blocks) <= set(names)
+    # the first block of each stage is still a conv block: kinds are read off our own layers
+    assert [group["kind"] for group in by_block[1:3]] == ["conv_block", "identity_block"]
+    by_stage = json.loads(runner.invoke(app, ["trace", "resnet101", "--depth", "stage", "--names", scheme,
+                                              "-f", "json"]).stdout)["groups"]
+    assert [group["name"] for group in by_stage] == ["stem", *stages, "head"]
