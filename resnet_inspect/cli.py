@@ -622,4 +622,28 @@ def report(
 
 
 def main() -> None:
-    app()
+    """The console script. Click's own usage errors (an unknown option, a value not among the
+    choices, a missing argument) become one ``error:`` line and exit 2, like every other error,
+    instead of a usage box; the command's own exit codes pass through."""
+    usage_error, click_error = _click_errors()
+    try:
+        code = app(standalone_mode=False)
+    except usage_error as exc:
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            command = f"`{exc.ctx.command_path} --help`" if exc.ctx is not None else "`resnet-inspect --help`"
+            sys.stderr.write(f"error: {visible(exc.format_message())} (see {visible(command)})\n")
+        raise SystemExit(2) from None
+    except click_error as exc:  # any other error click reports itself
+        sys.stderr.write(f"error: {visible(exc.format_message())}\n")
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        sys.stderr.write("error: aborted\n")
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _click_errors() -> tuple[type[Exception], type[Exception]]:
+    """Click's UsageError and ClickException, found through typer's public BadParameter (typer
+    vendors click in recent releases, so ``import click`` may not exist)."""
+    bases = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+    return bases["UsageError"], bases["ClickException"]
