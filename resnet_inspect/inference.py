@@ -2,10 +2,12 @@
 
 This module computes; :mod:`resnet_inspect.inference_report` renders. Preprocessing follows the
 convention the spec declares, because a ResNet's weights are only right for the input they were
-trained with: ``caffe`` (Keras' ``load_img`` stretch with nearest neighbour, then RGB -> BGR minus
-the ImageNet mean per channel) or ``torch`` (torchvision's preset: shorter side to 256 with
-Pillow's bilinear filter, centre crop 224, [0, 1], mean/std per channel). ``--resize`` picks the
-other resize (:data:`RESIZES`); the normalisation always stays the spec's.
+trained with. Each convention is one row of :data:`PREPROCESSINGS` (its default resize and its
+normalisation): ``caffe`` (Keras' ``load_img`` stretch with nearest neighbour, then RGB -> BGR
+minus the ImageNet mean per channel), ``tf`` (the same Keras resize, then x / 127.5 - 1: RGB in
+[-1, 1], as ``resnet_v2.preprocess_input``) or ``torch`` (torchvision's preset: shorter side to
+256 with Pillow's bilinear filter, centre crop 224, [0, 1], mean/std per channel). ``--resize``
+picks another resize (:data:`RESIZES`); the normalisation always stays the spec's.
 
 Every input file is checked from its header before its data is read (:func:`plan_input`), so
 the memory estimate comes before any decoding, loading or resizing.
@@ -327,7 +329,8 @@ class TorchResize(Resize):
 
 class CaffeResize(Resize):
     """Keras' ``keras.utils.load_img(path, target_size=(H, W))``: a stretch to H×W with its default
-    interpolation, nearest (the blog's and Keras' documented ResNet50 examples)."""
+    interpolation, nearest (the blog's and Keras' documented ResNet50 examples). Named ``caffe``
+    after the first convention that used it; the ``tf`` convention resizes with it too."""
 
     name = "caffe"
     describe = "stretch to 224×224, nearest neighbour"
@@ -372,12 +375,68 @@ def center_crop(image: PILImage, size: tuple[int, int]) -> PILImage:
     return image.crop((left, top, left + crop_w, top + crop_h))
 
 
+def _caffe(x: np.ndarray) -> np.ndarray:
+    """Keras ``imagenet_utils`` mode "caffe": RGB -> BGR, minus the ImageNet mean, no scaling."""
+    import numpy as np
+
+    return x[..., ::-1] - np.array(CAFFE_MEAN_BGR, np.float32)
+
+
+def _tf(x: np.ndarray) -> np.ndarray:
+    """Keras ``imagenet_utils`` mode "tf": ``x /= 127.5; x -= 1.0`` (RGB kept), in float32 as Keras does."""
+    import numpy as np
+
+    return x / np.float32(127.5) - np.float32(1.0)
+
+
+def _torch(x: np.ndarray) -> np.ndarray:
+    """torchvision's ``Normalize`` after ``convert_image_dtype``: /255, minus mean, over std (RGB)."""
+    import numpy as np
+
+    return (x / 255.0 - np.array(TORCH_MEAN_RGB, np.float32)) / np.array(TORCH_STD_RGB, np.float32)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """One ``conventions.preprocessing`` value: how a picture becomes the input its weights expect.
+
+    ``resize`` is the framework's own resize, used unless ``--resize`` picks another;
+    ``normalise`` maps float32 RGB in 0–255 (H×W×3) to the network's input. ``describe`` and
+    ``reproduces`` are the README's words for the row (tests keep the two in step).
+    """
+
+    name: str
+    resize: Resize
+    normalise: Callable[[np.ndarray], np.ndarray]
+    describe: str
+    reproduces: str
+
+
+PREPROCESSINGS: dict[str, Preprocessing] = {row.name: row for row in (
+    Preprocessing("torch", RESIZES["torch"], _torch, "÷255, mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225]",
+                  "torchvision's `ResNet50_Weights.IMAGENET1K_V1.transforms()` on a PIL image"),
+    Preprocessing("caffe", RESIZES["caffe"], _caffe, "RGB → BGR, minus [103.939, 116.779, 123.68]",
+                  "Keras' `load_img(path, target_size=(224, 224))` + `resnet50.preprocess_input`"),
+    Preprocessing("tf", RESIZES["caffe"], _tf, "÷127.5 − 1: RGB in [−1, 1]",
+                  "Keras' `load_img(path, target_size=(224, 224))` + `resnet_v2.preprocess_input`"),
+)}
+
+
+def preprocessing(convention: str) -> Preprocessing:
+    """The row of :data:`PREPROCESSINGS` a spec names (the schema allows no other; the API may)."""
+    if convention not in PREPROCESSINGS:
+        raise InspectError(f"must be one of {', '.join(PREPROCESSINGS)}, got {visible(convention)!r}",
+                           field="conventions.preprocessing")
+    return PREPROCESSINGS[convention]
+
+
 def resize_choice(name: str | None, convention: str) -> Resize:
     """The resize ``--resize`` names, or by default the one of the spec's ``preprocessing``."""
-    chosen = convention if name is None else name
-    if chosen not in RESIZES:
-        raise InspectError(f"must be one of {', '.join(RESIZES)}, got {visible(chosen)!r}", field="--resize")
-    return RESIZES[chosen]
+    if name is None:
+        return preprocessing(convention).resize
+    if name not in RESIZES:
+        raise InspectError(f"must be one of {', '.join(RESIZES)}, got {visible(name)!r}", field="--resize")
+    return RESIZES[name]
 
 
 def load_image(path: str | Path, size: tuple[int, int], convention: str, resize: str | None = None) -> np.ndarray:
@@ -395,12 +454,7 @@ def preprocess(rgb: np.ndarray, convention: str) -> np.ndarray:
     """H×W×3 RGB in 0–255 -> the float32 input the weights were trained on."""
     import numpy as np
 
-    x = rgb.astype(np.float32)
-    if convention == "caffe":
-        return x[..., ::-1] - np.array(CAFFE_MEAN_BGR, np.float32)
-    if convention == "torch":
-        return (x / 255.0 - np.array(TORCH_MEAN_RGB, np.float32)) / np.array(TORCH_STD_RGB, np.float32)
-    raise InspectError(f"unknown preprocessing convention {convention!r}", field="conventions.preprocessing")
+    return preprocessing(convention).normalise(rgb.astype(np.float32))
 
 
 # --------------------------------------------------------------------------- running

@@ -14,12 +14,16 @@ Independent sources:
   torchvision cannot be installed beside torch 2.13, so the test reproduces both paths with the
   formulas copied from those files, and torch's own interpolate for the tensor path.
 * Keras: ``keras.utils.load_img(path, target_size=(224, 224))`` (interpolation "nearest") and
-  ``keras.applications.resnet50.preprocess_input`` (mode "caffe"), run live when Keras installs
+  ``keras.applications.resnet50.preprocess_input`` (mode "caffe") or
+  ``keras.applications.resnet_v2.preprocess_input`` (mode "tf"), run live when Keras installs
   (``KERAS_BACKEND=torch``), else skipped.
+* By hand, Keras' mode "tf" as ``keras/src/applications/imagenet_utils.py`` states it
+  (``x /= 127.5; x -= 1.0``, RGB kept): pixel v becomes (2v - 255) / 255.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -27,8 +31,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from resnet_inspect import build_graph, load_spec
 from resnet_inspect.cli import app
-from resnet_inspect.inference import load_image
+from resnet_inspect.errors import InspectError
+from resnet_inspect.inference import PREPROCESSINGS, load_image, load_input, preprocess
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -138,14 +144,19 @@ def keras():
     return pytest.importorskip("keras")
 
 
-@pytest.mark.parametrize("width, height", SIZES)
-def test_caffe_pipeline_is_keras_load_img_and_preprocess_input(tmp_path, keras, width, height):
-    from keras.applications.resnet50 import preprocess_input
+# Our convention -> the keras.applications module whose preprocess_input it reproduces.
+KERAS_MODES = [("caffe", "resnet50"), ("tf", "resnet_v2")]
 
+
+@pytest.mark.parametrize("convention, module", KERAS_MODES)
+@pytest.mark.parametrize("width, height", SIZES)
+def test_keras_pipelines_are_load_img_and_preprocess_input(tmp_path, keras, convention, module, width, height):
+    preprocess_input = getattr(keras.applications, module).preprocess_input
     path = picture(tmp_path / "p.png", width, height)
     image = keras.utils.load_img(str(path), target_size=(224, 224))  # default interpolation: nearest
-    expected = preprocess_input(keras.utils.img_to_array(image)[np.newaxis])
-    ours = load_image(path, (224, 224), "caffe")
+    expected = preprocess_input(np.asarray(image).astype("float32")[np.newaxis])
+    ours = load_image(path, (224, 224), convention)
+    assert ours.shape == (1, 224, 224, 3) and ours.dtype == np.float32
     np.testing.assert_array_equal(ours, np.asarray(expected, np.float32))
 
 
@@ -197,3 +208,78 @@ def test_resize_errors_are_one_line(tmp_path):
         assert result.exit_code == 2, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], lines
+
+
+# --------------------------------------------------------------------------- tf (Keras' ResNetV2)
+
+
+def test_tf_normalisation_by_hand(tmp_path):
+    # A 2x2 PNG at the size asked for: the stretch leaves it as it is. Pixel v -> (2v - 255) / 255.
+    rgb = np.array([[[0, 255, 51], [127, 128, 255]],
+                    [[255, 0, 0], [10, 20, 30]]], np.uint8)
+    Image.fromarray(rgb, "RGB").save(tmp_path / "p.png")
+    expected = [[[-1.0, 1.0, -153 / 255], [-1 / 255, 1 / 255, 1.0]],  # 2*51-255 = -153; 2*127-255 = -1
+                [[1.0, -1.0, -1.0], [-235 / 255, -215 / 255, -195 / 255]]]
+    x = load_image(tmp_path / "p.png", (2, 2), "tf")
+    assert x.shape == (1, 2, 2, 3) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0], expected, rtol=0, atol=1e-7)  # RGB kept: channel 0 is R
+    assert preprocess(np.array([[[127.5, 0.0, 255.0]]]), "tf").tolist() == [[[0.0, -1.0, 1.0]]]  # 127.5: the centre
+
+
+def two_colour_png(path: Path) -> Path:
+    """300x200: top half (200, 100, 50), bottom half (0, 255, 128); the nearest stretch keeps both halves."""
+    rgb = np.zeros((200, 300, 3), np.uint8)
+    rgb[:100] = (200, 100, 50)
+    rgb[100:] = (0, 255, 128)
+    Image.fromarray(rgb, "RGB").save(path)
+    return path
+
+
+# Hand calculation of x / 127.5 - 1 for the two colours above, channel by channel (R, G, B).
+TOP_TF = [200 / 127.5 - 1, 100 / 127.5 - 1, 50 / 127.5 - 1]  # [0.5686, -0.2157, -0.6078]
+BOTTOM_TF = [-1.0, 1.0, 128 / 127.5 - 1]  # [-1, 1, 0.0039]
+
+
+@pytest.mark.parametrize("spec", ["resnet50v2", "resnet101v2", "resnet152v2"])
+def test_resnet_v2_specs_take_keras_tf_input(tmp_path, spec):
+    # keras.applications.resnet_v2.preprocess_input is mode "tf" (keras/src/applications/resnet_v2.py).
+    x, _ = load_input(build_graph(load_spec(spec)), image=two_colour_png(tmp_path / "p.png"))
+    assert x.shape == (1, 224, 224, 3)
+    np.testing.assert_allclose(x[0, 0, 0], TOP_TF, atol=1e-6)
+    np.testing.assert_allclose(x[0, 223, 223], BOTTOM_TF, atol=1e-6)
+
+
+def test_run_resnet50v2_saves_rgb_input_in_minus_one_to_one(tmp_path):
+    weights, saved = tmp_path / "w.npz", tmp_path / "in.npy"
+    assert runner.invoke(app, ["weights", "init", "resnet50v2", "-o", str(weights)]).exit_code == 0
+    image = two_colour_png(tmp_path / "x.png")
+    result = runner.invoke(app, ["run", "resnet50v2", "-w", str(weights), "--image", str(image), "--save-input", str(saved)])
+    assert result.exit_code == 0, result.output
+    x = np.load(saved)
+    assert x.shape == (1, 224, 224, 3) and x.dtype == np.float32
+    assert x.min() == -1.0 and x.max() == 1.0  # 0 and 255 land exactly on the ends: (2v - 255) / 255
+    np.testing.assert_allclose(x[0, :112].reshape(-1, 3), np.tile(TOP_TF, (224 * 112, 1)), atol=1e-6)  # R, G, B
+    np.testing.assert_allclose(x[0, 112:].reshape(-1, 3), np.tile(BOTTOM_TF, (224 * 112, 1)), atol=1e-6)
+
+
+def test_an_unknown_convention_is_one_clear_error(tmp_path):
+    # Only the Python API can get here: the schema refuses any other value in a spec.
+    with pytest.raises(InspectError, match="must be one of torch, caffe, tf, got 'keras'") as error:
+        load_image(two_colour_png(tmp_path / "p.png"), (32, 32), "keras")
+    assert error.value.field == "conventions.preprocessing"
+
+
+# --------------------------------------------------------------------------- the table agrees with its documents
+
+
+def test_schema_enum_is_the_preprocessing_table():
+    schema_file = Path(__file__).resolve().parent.parent / "resnet_inspect" / "spec.schema.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    assert set(schema["properties"]["conventions"]["properties"]["preprocessing"]["enum"]) == set(PREPROCESSINGS)
+
+
+def test_readme_preprocessing_table_has_a_row_per_convention():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for row in PREPROCESSINGS.values():
+        (line,) = [line for line in readme.splitlines() if line.startswith(f"| `{row.name}` |")]
+        assert row.describe in line and row.reproduces in line, line
