@@ -9,7 +9,8 @@ is reported as one move, because that is how people describe it.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .engine import LayerInfo, parse_input, trace_graph
@@ -82,6 +83,29 @@ class DiffResult:
     blocks: tuple[BlockDiff, ...] = ()
     file_a: str = ""
     file_b: str = ""
+    # set by naming.rename_diff: each side's names -> a framework's (None where it has none); display only
+    shown_names_a: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
+    shown_names_b: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
+
+    def shown(self, side: str, name: str | None) -> str | None:
+        """A layer of side ``a`` or ``b`` as shown: ours, or the framework's (None where it has none)."""
+        names = self.shown_names_a if side == "a" else self.shown_names_b
+        return name if name is None or names is None else names.get(name)
+
+    def label(self, side: str, name: str | None) -> str | None:
+        """As :meth:`shown`, but MISSING (not None) for a layer the framework does not name."""
+        from .naming import MISSING
+
+        shown = self.shown(side, name)
+        return MISSING if shown is None and name is not None else shown
+
+    def shown_layer(self, d: LayerDiff) -> LayerDiff:
+        """``d`` with each side's name as printed."""
+        return replace(d, name_a=self.label("a", d.name_a), name_b=self.label("b", d.name_b))
+
+    def shown_move(self, move: StrideMove) -> StrideMove:
+        return replace(move, from_layer=self.label("b", move.from_layer) or "",
+                       to_layer=self.label("b", move.to_layer) or "")
 
     # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
     def __repr__(self) -> str:

@@ -41,7 +41,7 @@ def trace_repr(result: "TraceResult") -> str:
 def verify_repr(result: "VerifyResult") -> str:
     return (f"VerifyResult(spec={result.spec!r}, input={shape_text(result.input_shape)}, batch={result.batch}, "
             f"dtype={result.dtype!r}, ok={result.ok}, layers={len(result.layers)}, "
-            f"mismatches={[c.name for c in result.mismatches][:3]}, forward={result.total_seconds * 1e3:.1f} ms)")
+            f"mismatches={[result.label(c.name) for c in result.mismatches][:3]}, forward={result.total_seconds * 1e3:.1f} ms)")
 
 
 def check_repr(report: "CheckReport") -> str:
@@ -97,7 +97,7 @@ def trace_html(result: "TraceResult", depth: str = "layer") -> str:
 
 
 def verify_html(result: "VerifyResult") -> str:
-    body = [[c.name, c.op, shape_text(c.predicted), shape_text(c.actual), "✓" if c.ok else "✗",
+    body = [[result.label(c.name), c.op, shape_text(c.predicted), shape_text(c.actual), "✓" if c.ok else "✗",
              f"{c.seconds * 1e3:.2f}"] for c in result.layers]
     verdict = "all shapes as predicted" if result.ok else f"{len(result.mismatches)} layers differ"
     caption = (f"verify {result.spec}: input {shape_text(result.input_shape)}, batch {result.batch}, "
@@ -114,7 +114,7 @@ def check_html(report: "CheckReport") -> str:
 
 
 def diff_html(result: "DiffResult") -> str:
-    body = [[d.status, d.name, d.op, d.block,
+    body = [[d.status, result.shown_layer(d).name, d.op, d.block,
              "; ".join(f"{c.field}: {c.a} → {c.b}" for c in d.changes)] for d in result.layers]
     caption = f"diff {result.spec_a} → {result.spec_b}: " + ("identical" if result.identical else "they differ")
     return html_table(caption, ["Status", "Layer", "Op", "Block", "Changes"], body)

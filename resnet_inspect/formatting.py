@@ -91,11 +91,20 @@ class Row:
 
 def rows(result: TraceResult, depth: str = "layer") -> list[Row]:
     if depth == "layer":
-        return [Row(i.name, i.op, i.detail, i.inputs, i.output_shape, Totals.of([i]), i.stage, i.block, (i,), result)
+        return [Row(_shown(result, i.name), i.op, i.detail, tuple(_shown(result, n) for n in i.inputs), i.output_shape,
+                    Totals.of([i]), i.stage, i.block, (i,), result)
                 for i in result.layers]
     return [Row(g.name, "" if depth == "stage" else g.kind, f"{len(g.layers)} layers", (), g.output_shape, g.totals,
                 g.layers[0].stage, g.layers[0].block if depth == "block" else "", g.layers, result)
             for g in result.groups(depth)]
+
+
+def _shown(result: TraceResult, name: str) -> str:
+    """A layer's name as printed: the framework's under ``--names``, MISSING where it has none."""
+    from .naming import MISSING
+
+    shown = result.shown(name)
+    return MISSING if shown is None else shown
 
 
 def shape_text(shape: tuple[int, ...], sep: str = "×") -> str:
@@ -644,10 +653,10 @@ def render_verify(result: "VerifyResult", fmt: str) -> "str | RenderableType":
         return to_json(result.to_dict())
     header = ["layer", "op", "predicted", "actual", "ok", "ms"]
     if fmt == "csv":  # machine-readable: shapes as 56x56x256, ok as true/false
-        body = [[c.name, c.op, shape_text(c.predicted, "x"), shape_text(c.actual, "x"), str(c.ok).lower(),
+        body = [[result.label(c.name), c.op, shape_text(c.predicted, "x"), shape_text(c.actual, "x"), str(c.ok).lower(),
                  f"{c.seconds * 1e3:.3f}"] for c in result.layers]
         return _grid("", header, body, None, fmt)
-    body = [[c.name, c.op, shape_text(c.predicted), shape_text(c.actual), "✓" if c.ok else "✗",
+    body = [[result.label(c.name), c.op, shape_text(c.predicted), shape_text(c.actual), "✓" if c.ok else "✗",
              f"{c.seconds * 1e3:.2f}"] for c in result.layers]
     stages = ", ".join(f"{stage} {seconds * 1e3:.1f} ms" for stage, seconds in result.stage_seconds().items())
     verdict = ("all shapes as predicted" if result.ok

@@ -254,10 +254,6 @@ def _keras_block_end(rows: list[LayerNames], places: dict[str, _Place]) -> list[
 # --------------------------------------------------------------------------- results under a scheme
 
 
-def _shown(names: dict[str, str | None], name: str | None) -> str | None:
-    return name if name is None else (names.get(name) or MISSING)
-
-
 # how each framework counts a block and a stage (from a block layer's _Place); the blog's and
 # Caffe's are our own (Caffe's layers are prefixed res2a…, and it has no stages)
 GROUP_NAMES: dict[str, Callable[[_Place, str, str], tuple[str, str]]] = {
@@ -282,29 +278,24 @@ def group_names(graph: Graph, scheme: str) -> dict[str, str]:
 
 
 def rename_trace(result: "TraceResult", graph: Graph, scheme: str, depth: str = "layer") -> "TraceResult":
-    """The same trace under ``scheme``: at ``depth`` layer each layer (and input) by its name there,
-    MISSING where none; at block or stage depth each block and stage by that framework's count
-    (the layers keep ours: which block is a conv block is read off them)."""
+    """The same trace shown under ``scheme``: at ``depth`` layer each layer (and input) by its name
+    there, None where none (display only: see ``TraceResult.shown_names``); at block or stage depth
+    each block and stage by that framework's count (the layers keep ours: which block is a conv
+    block is read off them)."""
     if depth != "layer":
         groups = group_names(graph, scheme)
         return replace(result, layers=tuple(replace(info, block=groups.get(info.block, info.block),
                                                     stage=groups.get(info.stage, info.stage))
                                             for info in result.layers))
-    names = names_in(graph, scheme)
-    layers = tuple(replace(info, name=_shown(names, info.name), inputs=tuple(_shown(names, i) for i in info.inputs))
-                   for info in result.layers)
-    return replace(result, layers=layers)
+    return replace(result, shown_names=names_in(graph, scheme))
 
 
 def rename_diff(result: "DiffResult", graph_a: Graph, graph_b: Graph, scheme: str) -> "DiffResult":
-    """A diff whose layers carry each side's ``scheme`` names."""
-    a, b = names_in(graph_a, scheme), names_in(graph_b, scheme)
-    layers = tuple(replace(d, name_a=_shown(a, d.name_a), name_b=_shown(b, d.name_b)) for d in result.layers)
-    moves = tuple(replace(m, from_layer=_shown(b, m.from_layer), to_layer=_shown(b, m.to_layer))
-                  for m in result.stride_moves)
-    return replace(result, layers=layers, stride_moves=moves)
+    """The same diff shown under ``scheme``, each side by its own names (display only: see
+    ``DiffResult.shown_names_a``)."""
+    return replace(result, shown_names_a=names_in(graph_a, scheme), shown_names_b=names_in(graph_b, scheme))
 
 
 def rename_verify(result: "VerifyResult", graph: Graph, scheme: str) -> "VerifyResult":
-    names = names_in(graph, scheme)
-    return replace(result, layers=tuple(replace(c, name=_shown(names, c.name)) for c in result.layers))
+    """The same check shown under ``scheme`` (display only: see ``VerifyResult.shown_names``)."""
+    return replace(result, shown_names=names_in(graph, scheme))

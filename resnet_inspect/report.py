@@ -169,15 +169,18 @@ def diff_dict(result: DiffResult) -> dict[str, Any]:
         "b": {"spec": result.spec_b, "file": result.file_b, "input": list(result.input_b)},
         "identical": result.identical,
         "totals": totals,
-        "stride_moves": [asdict(move) for move in result.stride_moves],
+        "stride_moves": [asdict(result.shown_move(move)) for move in result.stride_moves],
         "blocks": [asdict(block) for block in result.blocks],
-        "layers": [_layer_diff_dict(d) for d in result.layers],
+        "layers": [_layer_diff_dict(result, d) for d in result.layers],
     }
 
 
-def _layer_diff_dict(d: LayerDiff) -> dict[str, Any]:
-    return {"status": d.status, "a": d.name_a, "b": d.name_b, "op": d.op, "block": d.block,
-            "changes": {c.field: {"a": c.a, "b": c.b} for c in d.changes}}
+def _layer_diff_dict(result: DiffResult, d: LayerDiff) -> dict[str, Any]:
+    """A layer's difference; under ``--names``, ``a``/``b`` are the framework's names (null where it
+    has none, or where that side has no such layer) and ``blog_a``/``blog_b`` keep ours."""
+    ours = {"blog_a": d.name_a, "blog_b": d.name_b} if result.shown_names_a is not None else {}
+    return {"status": d.status, "a": result.shown("a", d.name_a), "b": result.shown("b", d.name_b), **ours,
+            "op": d.op, "block": d.block, "changes": {c.field: {"a": c.a, "b": c.b} for c in d.changes}}
 
 
 def change_text(d: LayerDiff) -> str:
@@ -228,7 +231,7 @@ def diff_table(result: DiffResult) -> "RenderableType":
         for name in ("layer", "op", "block", "what changed"):
             layers.add_column(name)
         for d in loose:
-            layers.add_row(markup(d.name), d.op, markup(d.block), markup(change_text(d)))
+            layers.add_row(markup(result.shown_layer(d).name), d.op, markup(d.block), markup(change_text(d)))
         parts.append(layers)
     totals = Table(title="totals")
     for name, justify in (("", "left"), (label_a, "right"), (label_b, "right"), ("change", "right")):
@@ -237,7 +240,7 @@ def diff_table(result: DiffResult) -> "RenderableType":
         change = f"{row['change']:+,}" + (f" ({_scaled(row['change'], max(row['a'], row['b']))})" if row["change"] else "")
         totals.add_row(key, count(row["a"]), count(row["b"]), change)
     moves = [markup(f"stride {m.stride} moved in {m.block}: {m.from_layer} → {m.to_layer}")
-             for m in result.stride_moves]
+             for m in map(result.shown_move, result.stride_moves)]
     return Group(*parts, *moves, totals)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -59,11 +60,22 @@ class Group:
 
 @dataclass(frozen=True)
 class TraceResult:
-    """A whole trace: the spec, the input and one :class:`LayerInfo` per layer, in order."""
+    """A whole trace: the spec, the input and one :class:`LayerInfo` per layer, in order.
+
+    ``shown_names`` (set by :func:`resnet_inspect.naming.rename_trace`) maps each of our layer
+    names to a framework's, or to None where it has none. It changes what is shown, never what is
+    computed: the layers keep our names, which are unique, so analyses that follow the graph by
+    name (receptive field, memory) stay right when several layers have no name in the framework.
+    """
 
     spec: str
     input_shape: tuple[int, int, int]
     layers: tuple["LayerInfo", ...]
+    shown_names: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
+
+    def shown(self, name: str) -> str | None:
+        """``name`` as this trace shows it: ours, or the framework's (None where it has none)."""
+        return name if self.shown_names is None else self.shown_names.get(name)
 
     @property
     def totals(self) -> Totals:
@@ -92,7 +104,7 @@ class TraceResult:
         ``name``, ``kind``, ``output_shape`` and the totals' keys.
         """
         if depth == "layer":
-            return [_layer_dict(info) for info in self.layers]
+            return [self._layer_dict(info) for info in self.layers]
         return [{"name": g.name, "kind": g.kind, "output_shape": list(g.output_shape), **asdict(g.totals)}
                 for g in self.groups(depth)]
 
@@ -133,9 +145,19 @@ class TraceResult:
         return {
             "spec": self.spec,
             "input": list(self.input_shape),
-            "layers": [{**_layer_dict(info), "receptive_field": fields[info.name].to_dict()} for info in self.layers],
+            "layers": [{**self._layer_dict(info), "receptive_field": fields[info.name].to_dict()}
+                       for info in self.layers],
             "totals": asdict(self.totals),
         }
+
+    def _layer_dict(self, info: "LayerInfo") -> dict[str, Any]:
+        """A layer's record; under a framework's names, ``name`` and ``inputs`` are its (null where
+        it has none) and ``blog_name``/``blog_inputs`` keep ours, so the graph can still be followed."""
+        record = _layer_dict(info)
+        if self.shown_names is not None:
+            record.update(name=self.shown(info.name), inputs=[self.shown(i) for i in info.inputs],
+                          blog_name=info.name, blog_inputs=list(info.inputs))
+        return record
 
     def to_json(self) -> str:
         """What ``trace --format json`` prints for layers and totals: the one strict, versioned writer."""

@@ -10,8 +10,8 @@ where it is wrong. Rendering lives in :mod:`.formatting`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .engine import parse_input, trace_graph
@@ -47,6 +47,19 @@ class VerifyResult:
     dtype: str
     layers: tuple[LayerCheck, ...]
     total_seconds: float
+    # set by naming.rename_verify: our names -> a framework's (None where it has none); display only
+    shown_names: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
+
+    def shown(self, name: str) -> str | None:
+        """``name`` as this result shows it: ours, or the framework's (None where it has none)."""
+        return name if self.shown_names is None else self.shown_names.get(name)
+
+    def label(self, name: str) -> str:
+        """``name`` as printed: the framework's, or MISSING where it has none."""
+        from .naming import MISSING
+
+        shown = self.shown(name)
+        return MISSING if shown is None else shown
 
     @property
     def ok(self) -> bool:
@@ -92,9 +105,11 @@ class VerifyResult:
             "seed": self.seed,
             "dtype": self.dtype,
             "ok": self.ok,
-            "mismatches": [layer.name for layer in self.mismatches],
-            "layers": [{"name": layer.name, "op": layer.op, "stage": layer.stage, "predicted": list(layer.predicted),
-                        "actual": list(layer.actual), "ok": layer.ok, "seconds": layer.seconds}
+            "mismatches": [self.shown(layer.name) for layer in self.mismatches],
+            "layers": [{"name": self.shown(layer.name), "op": layer.op, "stage": layer.stage,
+                        "predicted": list(layer.predicted), "actual": list(layer.actual), "ok": layer.ok,
+                        "seconds": layer.seconds,
+                        **({"blog_name": layer.name} if self.shown_names is not None else {})}
                        for layer in self.layers],
             "stage_seconds": self.stage_seconds(),
             "total_seconds": self.total_seconds,
@@ -104,7 +119,8 @@ class VerifyResult:
         """One line naming the first mismatching layer (and how many more there are)."""
         first, count = self.mismatches[0], len(self.mismatches)
         more = f" ({count - 1} more layers differ)" if count > 1 else ""
-        return (f"layer {first.name}: predicted {shape_text(first.predicted)}, "
+        name = self.label(first.name) + (f" ({first.name})" if self.shown(first.name) != first.name else "")
+        return (f"layer {name}: predicted {shape_text(first.predicted)}, "
                 f"actual {shape_text(first.actual)}{more}")
 
 

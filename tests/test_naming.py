@@ -114,7 +114,7 @@ def test_trace_names_json_renames_layers_and_inputs():
     by_name = {layer["name"]: layer for layer in layers}
     assert by_name["conv3_block1_1_conv"]["output_shape"] == [28, 28, 128]
     assert by_name["conv3_block1_add"]["inputs"] == ["conv3_block1_3_bn", "conv3_block1_0_bn"]
-    assert layers[0]["name"] == MISSING  # Keras' input layer has no fixed name
+    assert layers[0]["name"] is None and layers[0]["blog_name"] == "input"  # Keras names its input layer input_layer_N
 
 
 def test_verify_and_diff_take_names():
@@ -211,3 +211,68 @@ def test_block_and_stage_rows_take_names(scheme, blocks, stages):
     by_stage = json.loads(runner.invoke(app, ["trace", "resnet101", "--depth", "stage", "--names", scheme,
                                               "-f", "json"]).stdout)["groups"]
     assert [group["name"] for group in by_stage] == ["stem", *stages, "head"]
+
+
+def test_trace_names_do_not_change_any_number():
+    """Renaming is display only: torchvision has no name for 30-odd layers of ResNet-50 (its shared
+    ``relu``, padding inside convs), and before this test those all became one key "—", so the
+    receptive field and memory columns, which follow the graph by name, came out wrong (the input
+    layer's receptive field was 675×675 instead of 1×1, by hand: a pixel sees itself)."""
+    args = ["trace", "resnet50", "-c", "rf,output_bytes,live_bytes", "--format", "json"]
+    ours = json.loads(runner.invoke(app, args).stdout)["layers"]
+    renamed = runner.invoke(app, [*args, "--names", "torchvision"])
+    assert renamed.exit_code == 0
+    theirs = json.loads(renamed.stdout)["layers"]
+    assert ours[0]["receptive_field"]["size"] == [1, 1]
+    for a, b in zip(ours, theirs, strict=True):
+        assert b["blog_name"] == a["name"] and b["blog_inputs"] == a["inputs"]
+        assert {k: v for k, v in a.items() if k not in ("name", "inputs")} == \
+            {k: v for k, v in b.items() if k not in ("name", "inputs", "blog_name", "blog_inputs")}
+
+
+def test_trace_names_json_null_where_a_framework_has_no_layer():
+    """torchvision.models.resnet50 has no module for the stem's ReLU (it reuses ``self.relu``) nor
+    for the padding (inside ``conv1``): JSON says null there, never a made-up or display name."""
+    layers = json.loads(runner.invoke(app, ["trace", "resnet50", "--names", "torchvision", "-f", "json"]).stdout)["layers"]
+    by_blog = {layer["blog_name"]: layer for layer in layers}
+    assert by_blog["conv1_relu"]["name"] is None and by_blog["conv1_pad"]["name"] is None
+    assert by_blog["pool1"]["name"] == "maxpool" and by_blog["pool1"]["inputs"] == [None]  # its input is pool1_pad
+    assert by_blog["bn_conv1"]["name"] == "bn1" and by_blog["bn_conv1"]["inputs"] == ["conv1"]
+    table = runner.invoke(app, ["trace", "resnet50", "--names", "torchvision"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and MISSING in table.stdout and "layer1.0.downsample.0" in table.stdout
+
+
+def test_default_trace_json_has_no_blog_fields():
+    layers = json.loads(runner.invoke(app, ["trace", "resnet18", "-f", "json"]).stdout)["layers"]
+    assert "blog_name" not in layers[0] and "blog_inputs" not in layers[0]
+
+
+def test_verify_and_diff_json_null_where_a_framework_has_no_layer():
+    """Same contract as trace: null, never "—", and our own name beside it."""
+    checked = json.loads(runner.invoke(app, ["verify", "resnet18-torchvision", "--input", "64", "--names",
+                                             "torchvision", "-f", "json"]).stdout)["layers"]
+    by_blog = {layer["blog_name"]: layer for layer in checked}
+    assert by_blog["conv1_relu"]["name"] is None and by_blog["res2a_branch2a"]["name"] == "layer1.0.conv1"
+    diff = json.loads(runner.invoke(app, ["diff", "resnet50", "resnet50-torchvision", "--names", "torchvision",
+                                          "-f", "json"]).stdout)
+    softmax = next(d for d in diff["layers"] if d["blog_a"] == "fc1000_softmax")
+    assert softmax["status"] == "removed" and softmax["a"] is None and softmax["b"] is None
+    bn = next(d for d in diff["layers"] if d["blog_a"] == "bn_conv1")
+    assert (bn["a"], bn["b"]) == ("bn1", "bn1")
+    # stride on the 1×1 in the blog's layout, on the 3×3 in torchvision's (torchvision's Bottleneck)
+    assert diff["stride_moves"][0]["from_layer"] == "layer2.0.conv1"
+    assert diff["stride_moves"][0]["to_layer"] == "layer2.0.conv2"
+
+
+def test_verify_failure_line_names_both():
+    """A mismatch under --names says the framework's name and ours where they differ."""
+    from resnet_inspect.naming import rename_verify
+    from resnet_inspect.verify import LayerCheck, VerifyResult
+
+    checks = (LayerCheck("res2a_branch2a", "conv", "stage2", (56, 56, 64), (55, 55, 64), 0.0),
+              LayerCheck("res2a_branch2a_relu", "relu", "stage2", (56, 56, 64), (55, 55, 64), 0.0))
+    result = rename_verify(VerifyResult("resnet18", (224, 224, 3), 1, 0, "float32", checks, 0.0),
+                           load_graph("resnet18"), "torchvision")
+    assert result.failure() == ("layer layer1.0.conv1 (res2a_branch2a): predicted 56×56×64, actual 55×55×64 "
+                                "(1 more layers differ)")
+    assert result.to_dict()["mismatches"] == ["layer1.0.conv1", None]
