@@ -15,6 +15,7 @@ from typing import Any
 
 from .engine import LayerInfo, parse_input, trace_graph
 from .graph import Graph, Layer, load_graph
+from .naming import printed, shown_name
 from .spec import Spec
 from .statistics import Totals, TraceResult
 
@@ -89,15 +90,11 @@ class DiffResult:
 
     def shown(self, side: str, name: str | None) -> str | None:
         """A layer of side ``a`` or ``b`` as shown: ours, or the framework's (None where it has none)."""
-        names = self.shown_names_a if side == "a" else self.shown_names_b
-        return name if name is None or names is None else names.get(name)
+        return None if name is None else shown_name(self.shown_names_a if side == "a" else self.shown_names_b, name)
 
     def label(self, side: str, name: str | None) -> str | None:
         """As :meth:`shown`, but MISSING (not None) for a layer the framework does not name."""
-        from .naming import MISSING
-
-        shown = self.shown(side, name)
-        return MISSING if shown is None and name is not None else shown
+        return None if name is None else printed(self.shown(side, name))
 
     def shown_layer(self, d: LayerDiff) -> LayerDiff:
         """``d`` with each side's name as printed."""

@@ -91,20 +91,12 @@ class Row:
 
 def rows(result: TraceResult, depth: str = "layer") -> list[Row]:
     if depth == "layer":
-        return [Row(_shown(result, i.name), i.op, i.detail, tuple(_shown(result, n) for n in i.inputs), i.output_shape,
+        return [Row(result.label(i.name), i.op, i.detail, tuple(map(result.label, i.inputs)), i.output_shape,
                     Totals.of([i]), i.stage, i.block, (i,), result)
                 for i in result.layers]
     return [Row(g.name, "" if depth == "stage" else g.kind, f"{len(g.layers)} layers", (), g.output_shape, g.totals,
                 g.layers[0].stage, g.layers[0].block if depth == "block" else "", g.layers, result)
             for g in result.groups(depth)]
-
-
-def _shown(result: TraceResult, name: str) -> str:
-    """A layer's name as printed: the framework's under ``--names``, MISSING where it has none."""
-    from .naming import MISSING
-
-    shown = result.shown(name)
-    return MISSING if shown is None else shown
 
 
 def shape_text(shape: tuple[int, ...], sep: str = "×") -> str:
@@ -639,7 +631,9 @@ def render_names(spec: str, table: "list[LayerNames]", fmt: str) -> "str | Rende
     schemes = ["blog", "caffe", "keras3", "torchvision"]
     if fmt == "json":
         return to_json({"spec": spec, "schemes": schemes, "layers": [asdict(row) for row in table]})
-    body = [[row.op] + [row.under(s) or "—" for s in schemes] for row in table]
+    from .naming import printed
+
+    body = [[row.op] + [printed(row.under(s)) for s in schemes] for row in table]
     return _grid(f"{spec}: layer names", ["op"] + schemes, body, None, fmt,
                  note="— : that framework has no layer of its own here")
 

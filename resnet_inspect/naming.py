@@ -254,6 +254,33 @@ def _keras_block_end(rows: list[LayerNames], places: dict[str, _Place]) -> list[
 # --------------------------------------------------------------------------- results under a scheme
 
 
+def shown_name(names: Mapping[str, str | None] | None, name: str) -> str | None:
+    """Our layer ``name`` under ``names`` (from :func:`names_in`): the framework's, None where it
+    has none; ours when no scheme was chosen (``names`` None)."""
+    return name if names is None else names.get(name)
+
+
+def printed(shown: str | None) -> str:
+    """A shown name as printed in tables: MISSING where the framework has none."""
+    return MISSING if shown is None else shown
+
+
+class ShownNames:
+    """Display-only renaming for a result (trace, verify): ``shown_names`` is set by the
+    ``rename_*`` functions below. The result keeps our names, which are unique, so whatever is
+    computed from it by name stays right; only what is shown changes."""
+
+    shown_names: Mapping[str, str | None] | None
+
+    def shown(self, name: str) -> str | None:
+        """``name`` as shown: ours, or the framework's (None where it has none)."""
+        return shown_name(self.shown_names, name)
+
+    def label(self, name: str) -> str:
+        """``name`` as printed: as :meth:`shown`, MISSING where the framework has none."""
+        return printed(self.shown(name))
+
+
 # how each framework counts a block and a stage (from a block layer's _Place); the blog's and
 # Caffe's are our own (Caffe's layers are prefixed res2a…, and it has no stages)
 GROUP_NAMES: dict[str, Callable[[_Place, str, str], tuple[str, str]]] = {

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from .naming import ShownNames
+
 if TYPE_CHECKING:
     from .engine import LayerInfo
 
@@ -59,7 +61,7 @@ class Group:
 
 
 @dataclass(frozen=True)
-class TraceResult:
+class TraceResult(ShownNames):
     """A whole trace: the spec, the input and one :class:`LayerInfo` per layer, in order.
 
     ``shown_names`` (set by :func:`resnet_inspect.naming.rename_trace`) maps each of our layer
@@ -72,10 +74,6 @@ class TraceResult:
     input_shape: tuple[int, int, int]
     layers: tuple["LayerInfo", ...]
     shown_names: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
-
-    def shown(self, name: str) -> str | None:
-        """``name`` as this trace shows it: ours, or the framework's (None where it has none)."""
-        return name if self.shown_names is None else self.shown_names.get(name)
 
     @property
     def totals(self) -> Totals:

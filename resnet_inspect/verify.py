@@ -18,6 +18,7 @@ from .engine import parse_input, trace_graph
 from .errors import InspectError
 from .formatting import shape_text
 from .graph import load_graph
+from .naming import ShownNames
 from .ops import Shape
 from .spec import Spec
 
@@ -39,7 +40,7 @@ class LayerCheck:
 
 
 @dataclass(frozen=True)
-class VerifyResult:
+class VerifyResult(ShownNames):
     spec: str
     input_shape: tuple[int, int, int]
     batch: int
@@ -49,17 +50,6 @@ class VerifyResult:
     total_seconds: float
     # set by naming.rename_verify: our names -> a framework's (None where it has none); display only
     shown_names: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
-
-    def shown(self, name: str) -> str | None:
-        """``name`` as this result shows it: ours, or the framework's (None where it has none)."""
-        return name if self.shown_names is None else self.shown_names.get(name)
-
-    def label(self, name: str) -> str:
-        """``name`` as printed: the framework's, or MISSING where it has none."""
-        from .naming import MISSING
-
-        shown = self.shown(name)
-        return MISSING if shown is None else shown
 
     @property
     def ok(self) -> bool:

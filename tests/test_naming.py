@@ -214,8 +214,8 @@ def test_block_and_stage_rows_take_names(scheme, blocks, stages):
 
 
 def test_trace_names_do_not_change_any_number():
-    """Renaming is display only: torchvision has no name for 30-odd layers of ResNet-50 (its shared
-    ``relu``, padding inside convs), and before this test those all became one key "—", so the
+    """Renaming is display only: torchvision has no name for 70 of ResNet-50's 179 layers (its shared
+    ``relu``, its adds, padding inside convs), and before this test those all became one key "—", so the
     receptive field and memory columns, which follow the graph by name, came out wrong (the input
     layer's receptive field was 675×675 instead of 1×1, by hand: a pixel sees itself)."""
     args = ["trace", "resnet50", "-c", "rf,output_bytes,live_bytes", "--format", "json"]
