@@ -37,7 +37,7 @@ WORKERS = ("numpy", "torch-nchw", "torch-channels_last", "onnxruntime")
 
 def _graph_and_weights():
     from resnet_inspect import build_graph, load_spec
-    from resnet_inspect.weights import random_weights
+    from resnet_inspect.model.weights import random_weights
 
     graph = build_graph(load_spec(SPEC))
     return graph, random_weights(graph, SEED)
@@ -46,7 +46,7 @@ def _graph_and_weights():
 def numpy_step(batch: int, threads: int) -> Callable[[], object]:
     import numpy as np
 
-    from resnet_inspect.executor import Executor
+    from resnet_inspect.execute.executor import Executor
 
     graph, weights = _graph_and_weights()
     executor = Executor(graph, weights, dtype="float32", fold_bn=True)
@@ -59,7 +59,7 @@ def _torch_model():
 
     sys.path.insert(0, str(ROOT / "scripts"))
     import torch_resnet
-    from resnet_inspect.weights import torchvision_names
+    from resnet_inspect.model.weights import torchvision_names
 
     graph, weights = _graph_and_weights()
     return torch, torch_resnet.build([3, 4, 6, 3], torch_resnet.TORCHVISION, weights, torchvision_names(graph))

@@ -16,11 +16,11 @@ import argparse
 import time
 from collections.abc import Callable
 
-from resnet_inspect.check import check_spec
-from resnet_inspect.diff import diff_specs
-from resnet_inspect.engine import _fits, smallest_input, trace_graph
-from resnet_inspect.graph import build_graph
-from resnet_inspect.spec import parse_spec
+from resnet_inspect.analysis.check import check_spec
+from resnet_inspect.analysis.diff import diff_specs
+from resnet_inspect.model.engine import _fits, smallest_input, trace_graph
+from resnet_inspect.model.graph import build_graph
+from resnet_inspect.language.spec import parse_spec
 
 SPEC = """\
 name: deep-{blocks}

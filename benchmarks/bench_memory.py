@@ -35,8 +35,8 @@ MAKE_FILES = r"""
 import sys
 import numpy as np
 from resnet_inspect import build_graph, load_spec
-from resnet_inspect.weightio import save_weights
-from resnet_inspect.weights import random_weights
+from resnet_inspect.io.weightio import save_weights
+from resnet_inspect.model.weights import random_weights
 spec, batch, weights, array = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 graph = build_graph(load_spec(spec))
 save_weights(random_weights(graph, seed=0), weights)
@@ -62,7 +62,7 @@ def main() -> None:
         size = weights.stat().st_size / 1e6
 
     from resnet_inspect import build_graph, load_spec
-    from resnet_inspect.executor import estimate_memory
+    from resnet_inspect.execute.executor import estimate_memory
 
     graph = build_graph(load_spec(args.spec))
     h, w, _ = graph.spec.input_shape

@@ -47,8 +47,8 @@ def whole_process(fmt: str, runs: int) -> tuple[float, float]:
 def in_process(runs: int) -> tuple[float, float]:
     """CPU seconds: the sweep (graph built once) and a full `trace()` per size (the naive way)."""
     from resnet_inspect import trace
-    from resnet_inspect.graph import load_graph
-    from resnet_inspect.sweep import parse_sizes, sweep
+    from resnet_inspect.model.graph import load_graph
+    from resnet_inspect.analysis.sweep import parse_sizes, sweep
 
     sizes = parse_sizes([SIZES])
 

@@ -6,16 +6,16 @@
     (56, 56, 256)
 """
 
-from .engine import LayerInfo, parse_input, smallest_input, trace, trace_graph
-from .errors import InspectError, ShapeError, SpecError
-from .graph import Graph, Layer, build_graph, load_graph
-from .spec import Spec, bundled_specs, load_spec, parse_spec
-from .statistics import Totals, TraceResult
+from .model.engine import LayerInfo, parse_input, smallest_input, trace, trace_graph
+from .core.errors import InspectError, ShapeError, SpecError
+from .model.graph import Graph, Layer, build_graph, load_graph
+from .language.spec import Spec, bundled_specs, load_spec, parse_spec
+from .model.statistics import Totals, TraceResult
 from ._version import __version__
 
 
 # The pictures load on first use, so a plain `trace` process never pays for them.
-_LAZY = {"Diagram": "diagrams", "diagram": "diagrams", "report_html": "html_report"}
+_LAZY = {"Diagram": "render.diagrams", "diagram": "render.diagrams", "report_html": "render.html_report"}
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]

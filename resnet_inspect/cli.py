@@ -11,9 +11,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from . import formatting
-from .errors import InspectError
-from .usertext import visible
+from .render import formatting
+from .core.errors import InspectError
+from .core.usertext import visible
 
 app = typer.Typer(
     name="resnet-inspect",
@@ -178,7 +178,7 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
 
 def out_of_memory(exc: MemoryError) -> InspectError:
     """NumPy's ``Unable to allocate 119. GiB ...`` (or a bare MemoryError) as one line."""
-    from .usertext import excerpt
+    from .core.usertext import excerpt
 
     detail = str(exc).split(" for an array")[0].strip() or "an allocation failed"
     return InspectError(f"out of memory: {excerpt(detail, 80)}; the estimate was within --max-memory "
@@ -196,12 +196,12 @@ def trace(
     names: NamesOpt = None,
 ) -> None:
     """One row per layer (or block, or stage): name, op, output shape, params, MACs; totals and sizes below."""
-    from .engine import trace as run_trace
+    from .model.engine import trace as run_trace
 
     formatting.columns(columns)  # an unknown column is an error before any work
     result = run_trace(spec, input)
     if names is not None:
-        from .naming import rename_trace
+        from .model.naming import rename_trace
 
         result = rename_trace(result, _load_graph(spec), names.value, depth.value)
     emit(formatting.render_trace(result, fmt.value, depth.value, columns))
@@ -226,13 +226,13 @@ ConventionOpt = Annotated[Optional[Convention], typer.Option(
 def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table,
           convention: ConventionOpt = None) -> None:
     """MACs and FLOPs per input size, with a per-stage breakdown (or a peer's count by op); a range (160:640:32) gives one row per size."""
-    from .engine import trace as run_trace
-    from .spec import load_spec
-    from .sweep import is_range
+    from .model.engine import trace as run_trace
+    from .language.spec import load_spec
+    from .analysis.sweep import is_range
 
     if input and any(is_range(text) for text in input):
-        from .graph import load_graph
-        from .sweep import parse_sizes, sweep
+        from .model.graph import load_graph
+        from .analysis.sweep import parse_sizes, sweep
 
         if convention:
             raise InspectError("--convention counts one size at a time; give plain --input sizes, not a range",
@@ -249,7 +249,7 @@ def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = 
 @reports_errors
 def params(spec: SpecArg = "resnet50", input: InputOpt = None, fmt: FormatOpt = Format.table) -> None:
     """Total, trainable and non-trainable parameters, per stage (at an input size: a flatten before a dense layer makes them depend on it)."""
-    from .engine import trace as run_trace
+    from .model.engine import trace as run_trace
 
     emit(formatting.render_params(run_trace(spec, input), fmt.value))
 
@@ -258,7 +258,7 @@ def params(spec: SpecArg = "resnet50", input: InputOpt = None, fmt: FormatOpt = 
 @reports_errors
 def list_specs(fmt: FormatOpt = Format.table) -> None:
     """The bundled specs and what each reproduces."""
-    from .spec import bundled_specs, load_spec
+    from .language.spec import bundled_specs, load_spec
 
     specs = [(name, load_spec(path).description) for name, path in bundled_specs().items()]
     emit(formatting.render_list(specs, fmt.value))
@@ -272,8 +272,8 @@ def check(
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, github (annotations) or junit (XML).")] = CheckFormat.table,
 ) -> None:
     """Check specs build and keep their `expect:` promises. Exit 0 all hold, 1 any fails, 2 misuse."""
-    from . import report
-    from .check import check_paths
+    from .render import report
+    from .analysis.check import check_paths
 
     result = check_paths(paths or ["."])
     emit(report.render_check(result, fmt.value))
@@ -291,12 +291,12 @@ def diff(
     names: NamesOpt = None,
 ) -> None:
     """Layer-by-layer differences between two specs. Exit 0 identical, 1 they differ, 2 misuse."""
-    from . import report
-    from .diff import diff_specs
+    from .render import report
+    from .analysis.diff import diff_specs
 
     result = diff_specs(a, b, input)
     if names is not None:
-        from .naming import rename_diff
+        from .model.naming import rename_diff
 
         result = rename_diff(result, _load_graph(a), _load_graph(b), names.value)
     emit(report.render_diff(result, fmt.value))
@@ -308,7 +308,7 @@ def diff(
 @reports_errors
 def names_table(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> None:
     """Every layer's name in the blog, Caffe, Keras 3 and torchvision (— where a framework has none)."""
-    from .naming import name_table
+    from .model.naming import name_table
 
     graph = _load_graph(spec)
     emit(formatting.render_names(graph.spec.name, name_table(graph), fmt.value))
@@ -323,8 +323,8 @@ def rf(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Receptive field per layer (size, effective stride and padding), and whether the last stage sees the whole input."""
-    from .engine import trace as run_trace
-    from .receptive import parse_unit, receptive_report
+    from .model.engine import trace as run_trace
+    from .analysis.receptive import parse_unit, receptive_report
 
     report = receptive_report(run_trace(spec, input), None if unit is None else parse_unit(unit))
     emit(formatting.render_rf(report, fmt.value))
@@ -353,8 +353,8 @@ def memory(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Activation memory per layer, its peak over a forward pass, and parameter bytes."""
-    from .engine import trace as run_trace
-    from .memory import memory_profile
+    from .model.engine import trace as run_trace
+    from .analysis.memory import memory_profile
 
     profile = memory_profile(run_trace(spec, input), batch, dtype.value, convention.value)
     emit(formatting.render_memory(profile, fmt.value))
@@ -374,7 +374,7 @@ def explain(
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="Output format.")] = ExplainFormat.table,
 ) -> None:
     """The arithmetic behind one layer, step by step: its input, output size, params, MACs and FLOPs."""
-    from .explain import explain as explain_layer
+    from .analysis.explain import explain as explain_layer
 
     emit(formatting.render_explain(explain_layer(spec, layer, input), fmt.value))
 
@@ -387,9 +387,9 @@ def schema(
     fmt: Annotated[RecordFormat, typer.Option("--format", "-f", help="With -o: a one-line note (table) or a JSON record; without: the schema is JSON either way.")] = RecordFormat.table,
 ) -> None:
     """Print (or write with -o) the JSON Schema of the spec format, the one the loader validates against."""
-    from .newspec import write_schema
-    from .records import render_schema_written
-    from .spec import SCHEMA_PATH
+    from .analysis.newspec import write_schema
+    from .render.records import render_schema_written
+    from .language.spec import SCHEMA_PATH
 
     if output is None:
         emit(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -409,8 +409,8 @@ def new(
     fmt: RecordFormatOpt = RecordFormat.table,
 ) -> None:
     """Start a spec from another, with a working $schema line and an expect: block of today's numbers."""
-    from .newspec import write_new_spec
-    from .records import render_new
+    from .analysis.newspec import write_new_spec
+    from .render.records import render_new
 
     emit(render_new(write_new_spec(name, source, output, schema_file), fmt.value))
 
@@ -428,7 +428,7 @@ OutputFileOpt = Annotated[str, typer.Option("--output", "-o", help="File to writ
 
 
 def _load_graph(spec: str) -> Any:
-    from .graph import load_graph
+    from .model.graph import load_graph
 
     return load_graph(spec)
 
@@ -440,8 +440,8 @@ def weights_init(spec: SpecArg, output: OutputFileOpt,
                  max_memory: MaxMemoryOpt = "4GB", keras_layout: KerasLayoutOpt = None,
                  fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Write seeded random weights for a spec (He-normal convs, non-trivial BatchNorm statistics)."""
-    from .executor import check_bytes, parse_memory
-    from .weights import random_weights, weights_bytes
+    from .execute.executor import check_bytes, parse_memory
+    from .model.weights import random_weights, weights_bytes
 
     limit = parse_memory(max_memory)
     graph = _load_graph(spec)
@@ -456,8 +456,8 @@ def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to 
                     names: ArrayNamesOpt = None, keras_layout: KerasLayoutOpt = None,
                     fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Rewrite a weights file as .npz or Keras .h5, checked against the spec first (--keras-layout applies to both files)."""
-    from .naming import shown
-    from .weightio import load_weights
+    from .model.naming import shown
+    from .io.weightio import load_weights
 
     graph = _load_graph(spec)
     weights = load_weights(source, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout))
@@ -470,8 +470,8 @@ def _value(option: Optional[Enum]) -> Optional[str]:
 
 def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, keras_layout: Optional[str],
                    reads: tuple[str, ...] = (), **facts: Any) -> None:
-    from .weightio import save_weights, summary
-    from .records import WeightsRecord, render_weights
+    from .io.weightio import save_weights, summary
+    from .render.records import WeightsRecord, render_weights
 
     path = save_weights(weights, output, graph, reads=reads, keras_layout=keras_layout)
     arrays, numbers = summary(weights)
@@ -484,9 +484,9 @@ def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weigh
                   names: ArrayNamesOpt = None, keras_layout: KerasLayoutOpt = None,
                   fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array, NaN/inf or negative variance."""
-    from .naming import shown
-    from .weightio import load_weights, summary
-    from .records import WeightsRecord, render_weights
+    from .model.naming import shown
+    from .io.weightio import load_weights, summary
+    from .render.records import WeightsRecord, render_weights
 
     graph = _load_graph(spec)
     arrays, numbers = summary(load_weights(file, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout)))
@@ -516,9 +516,9 @@ def run_network(
     fmt: RecordFormatOpt = RecordFormat.table,
 ) -> None:
     """Real inference with real weights: top ImageNet classes and the forward time."""
-    from . import inference
-    from .executor import parse_memory
-    from .inference_report import progress, render_run
+    from .execute import inference
+    from .execute.executor import parse_memory
+    from .render.inference_report import progress, render_run
 
     limit = parse_memory(max_memory)
     inference.check_run_options(top, repeat)
@@ -553,10 +553,10 @@ def verify(
     names: NamesOpt = None,
 ) -> None:
     """Prove the trace: a NumPy forward pass with seeded random weights, every layer's shape checked. Exit 1 on a mismatch."""
-    from .engine import parse_input
-    from .executor import parse_memory
-    from .inference_report import progress
-    from .verify import verify as run_verify
+    from .model.engine import parse_input
+    from .execute.executor import parse_memory
+    from .render.inference_report import progress
+    from .execute.verify import verify as run_verify
 
     graph = _load_graph(spec)
     hw = parse_input(input) if input is not None else graph.spec.input_shape[:2]
@@ -565,7 +565,7 @@ def verify(
         result = run_verify(graph.spec, hw, batch=batch, seed=seed, dtype=dtype.value, max_memory=limit,
                             on_layer=hooks.on_layer)
     if names is not None:
-        from .naming import rename_verify
+        from .model.naming import rename_verify
 
         result = rename_verify(result, graph, names.value)
     emit(formatting.render_verify(result, fmt.value))
@@ -597,7 +597,7 @@ def diagram(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid).", show_default="stdout")] = None,
 ) -> None:
     """The blog's figures from the spec: a block's convs, BN, ReLU, shortcut and add, or the network by stage, shapes on the edges."""
-    from .diagrams import diagram as lay_out, save
+    from .render.diagrams import diagram as lay_out, save
 
     text = lay_out(spec, level.value, block, input).render(fmt.value)
     if output is None:
@@ -615,7 +615,7 @@ def report(
     fmt: RecordFormatOpt = RecordFormat.table,
 ) -> None:
     """One self-contained HTML page: summary, per-stage chart, block diagrams, layer table, receptive field, memory."""
-    from .html_report import render_written, report_html, save
+    from .render.html_report import render_written, report_html, save
 
     page = report_html(spec, input)
     emit(render_written(save(page, output, reads=(spec,)), spec, len(page.encode()), fmt.value))

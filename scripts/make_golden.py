@@ -23,8 +23,8 @@ import torch
 
 import torch_resnet
 from resnet_inspect import build_graph, load_spec
-from resnet_inspect.graph import block_letters
-from resnet_inspect.weights import random_weights, torchvision_names
+from resnet_inspect.model.graph import block_letters
+from resnet_inspect.model.weights import random_weights, torchvision_names
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "executor"

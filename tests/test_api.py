@@ -13,9 +13,9 @@ from rich.console import Console
 
 import resnet_inspect
 from resnet_inspect import SpecError, build_graph, load_graph, load_spec, smallest_input, trace, trace_graph
-from resnet_inspect.check import check_paths
-from resnet_inspect.diff import diff_specs
-from resnet_inspect.spec import bundled_specs, parse_spec
+from resnet_inspect.analysis.check import check_paths
+from resnet_inspect.analysis.diff import diff_specs
+from resnet_inspect.language.spec import bundled_specs, parse_spec
 
 # Keras' model.summary() of ResNet50 (the blog's network): total and trainable params.
 KERAS_PARAMS, KERAS_TRAINABLE = 25_636_712, 25_583_592
@@ -104,7 +104,7 @@ def test_html_escapes_user_text():
 
 
 def test_verify_check_and_diff_display_in_a_notebook():
-    from resnet_inspect.verify import verify
+    from resnet_inspect.execute.verify import verify
 
     result = verify(Path(__file__).parent / "data" / "tiny-run.yaml")  # milliseconds, not seconds
     assert "ok=True" in repr(result) and len(repr(result)) < 300

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from resnet_inspect import InspectError, build_graph, parse_spec, trace_graph
 from resnet_inspect.cli import app
-from resnet_inspect.spec import bundled_specs
+from resnet_inspect.language.spec import bundled_specs
 
 runner = CliRunner()
 _TEXT = bundled_specs()["resnet50"].read_text(encoding="utf-8")

@@ -20,10 +20,10 @@ from xml.etree import ElementTree
 import pytest
 from typer.testing import CliRunner
 
-from resnet_inspect.check import check_paths, find_specs
+from resnet_inspect.analysis.check import check_paths, find_specs
 from resnet_inspect.cli import app
-from resnet_inspect.errors import InspectError
-from resnet_inspect.spec import bundled_specs
+from resnet_inspect.core.errors import InspectError
+from resnet_inspect.language.spec import bundled_specs
 
 runner = CliRunner()
 RESNET50 = bundled_specs()["resnet50"]

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import resnet_inspect
 from resnet_inspect.cli import app
-from resnet_inspect.spec import SCHEMA_PATH, schema
+from resnet_inspect.language.spec import SCHEMA_PATH, schema
 
 runner = CliRunner()
 # Keras' model.summary() of ResNet50: 25,636,712 params. Arrays, by hand: 53 convs × (kernel, bias)

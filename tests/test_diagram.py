@@ -18,12 +18,12 @@ from typer.testing import CliRunner
 
 import resnet_inspect
 from resnet_inspect.cli import app
-from resnet_inspect.diagrams import Diagram, TextBox, block_diagram, diagram, distinct_blocks, text_width
-from resnet_inspect.engine import trace_graph
-from resnet_inspect.errors import InspectError, Location
-from resnet_inspect.graph import Graph, Layer, load_graph
-from resnet_inspect.ops import Add, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, Input, MaxPool, ReLU
-from resnet_inspect.spec import bundled_specs
+from resnet_inspect.render.diagrams import Diagram, TextBox, block_diagram, diagram, distinct_blocks, text_width
+from resnet_inspect.model.engine import trace_graph
+from resnet_inspect.core.errors import InspectError, Location
+from resnet_inspect.model.graph import Graph, Layer, load_graph
+from resnet_inspect.model.ops import Add, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, Input, MaxPool, ReLU
+from resnet_inspect.language.spec import bundled_specs
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -187,7 +187,7 @@ def test_hostile_layer_names_stay_one_label_in_every_format():
 
 
 def test_hostile_spec_name_in_the_title_is_escaped(tmp_path):
-    text = (resnet_inspect.spec.bundled_specs()["resnet50"]).read_text(encoding="utf-8")
+    text = (resnet_inspect.language.spec.bundled_specs()["resnet50"]).read_text(encoding="utf-8")
     path = tmp_path / "evil.yaml"
     path.write_text(text.replace("name: resnet50", 'name: "</title><script>alert(1)</script>\\e]0;x\\a"'),
                     encoding="utf-8")

@@ -17,7 +17,7 @@ import json
 from typer.testing import CliRunner
 
 from resnet_inspect.cli import app
-from resnet_inspect.diff import diff_specs
+from resnet_inspect.analysis.diff import diff_specs
 
 runner = CliRunner()
 
@@ -90,7 +90,7 @@ def test_json_contract():
 def test_position_pairs_renamed_layers(tmp_path):
     # Renaming the dense layer keeps it paired (same op, same position among the leftovers).
     text = (tmp_path / "a.yaml")
-    from resnet_inspect.spec import bundled_specs
+    from resnet_inspect.language.spec import bundled_specs
 
     source = bundled_specs()["resnet50"].read_text()
     text.write_text(source.replace("name: fc1000,", "name: logits,").replace("fc1000: [1000]", "logits: [1000]"))
@@ -102,7 +102,7 @@ def test_position_pairs_renamed_layers(tmp_path):
 
 
 def test_added_stage_layers_are_added(tmp_path):
-    from resnet_inspect.spec import bundled_specs
+    from resnet_inspect.language.spec import bundled_specs
 
     source = bundled_specs()["resnet50"].read_text()
     path = tmp_path / "deeper.yaml"
@@ -123,7 +123,7 @@ def test_a_removed_block_is_one_row_not_ten(tmp_path):
     # 2 ReLUs inside, the add and its ReLU) and its params: identity block 256->64->64->256 with
     # biases = (256·64+64) + (9·64·64+64) + (64·256+256) = 70,016 plus BN 4·(64+64+256) = 1,536:
     # 71,552 (hand count).
-    from resnet_inspect.spec import bundled_specs
+    from resnet_inspect.language.spec import bundled_specs
 
     path = tmp_path / "shallower.yaml"
     path.write_text(bundled_specs()["resnet50"].read_text().replace("blocks: 3, stride: 1", "blocks: 2, stride: 1"))

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 import resnet_inspect
-from resnet_inspect import executor
-from resnet_inspect.errors import InspectError
-from resnet_inspect.executor import (KERNELS, Call, Executor, Scratch, estimate_memory, forward, im2col,
+from resnet_inspect.execute import executor
+from resnet_inspect.core.errors import InspectError
+from resnet_inspect.execute.executor import (KERNELS, Call, Executor, Scratch, estimate_memory, forward, im2col,
                                      parse_memory)
-from resnet_inspect.ops import (OPS, Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, MaxPool, ReLU,
+from resnet_inspect.model.ops import (OPS, Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, MaxPool, ReLU,
                                 Softmax, ZeroPad)
-from resnet_inspect.weights import random_weights
+from resnet_inspect.model.weights import random_weights
 
 RNG = np.random.default_rng(1234)
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from resnet_inspect import InspectError, ShapeError, trace
 from resnet_inspect.cli import app
-from resnet_inspect.explain import explain
+from resnet_inspect.analysis.explain import explain
 
 
 def steps(explanation):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from resnet_inspect.expr import ExprError, evaluate
+from resnet_inspect.language.expr import ExprError, evaluate
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from resnet_inspect import build_graph, load_spec
-from resnet_inspect.executor import forward
+from resnet_inspect.execute.executor import forward
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "executor"
 TOLERANCE = {"float32": 1e-4, "float64": 1e-9}

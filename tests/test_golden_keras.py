@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from resnet_inspect import build_graph, load_spec
-from resnet_inspect.executor import forward
-from resnet_inspect.kerasio import keras_order
-from resnet_inspect.naming import names_in
-from resnet_inspect.weightio import load_weights
+from resnet_inspect.execute.executor import forward
+from resnet_inspect.io.kerasio import keras_order
+from resnet_inspect.model.naming import names_in
+from resnet_inspect.io.weightio import load_weights
 
 pytest.importorskip("h5py")
 GOLDEN = Path(__file__).parent / "golden" / "keras"

@@ -190,7 +190,7 @@ def test_hostile_name(outcomes: dict[str, Outcome | BaseException], payload: str
 
 
 def _shown(text: str) -> str:
-    from resnet_inspect.usertext import visible
+    from resnet_inspect.core.usertext import visible
 
     return visible(text)
 

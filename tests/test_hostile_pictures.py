@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hostile import Case, run_case
-from resnet_inspect.spec import bundled_specs
+from resnet_inspect.language.spec import bundled_specs
 
 R50 = bundled_specs()["resnet50"].read_text(encoding="utf-8")
 

@@ -41,8 +41,8 @@ FLAT_SPEC = (DATA / "tiny-run-flatten.yaml").read_bytes()
 @lru_cache(maxsize=None)
 def weights_npz(spec: str = "tiny-run.yaml", seed: int = 3) -> bytes:
     """Seeded weights of a tiny spec as .npz bytes (the library's own writer, in memory)."""
-    from resnet_inspect.graph import load_graph
-    from resnet_inspect.weights import random_weights
+    from resnet_inspect.model.graph import load_graph
+    from resnet_inspect.model.weights import random_weights
 
     weights = random_weights(load_graph(str(DATA / spec)), seed)
     buffer = io.BytesIO()

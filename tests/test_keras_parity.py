@@ -18,11 +18,11 @@ keras = pytest.importorskip("keras")
 h5py = pytest.importorskip("h5py")
 
 from resnet_inspect import build_graph, load_spec  # noqa: E402
-from resnet_inspect.executor import forward  # noqa: E402
-from resnet_inspect.kerasio import keras_order  # noqa: E402
-from resnet_inspect.naming import names_in  # noqa: E402
-from resnet_inspect.weightio import WeightsError, load_weights, save_weights  # noqa: E402
-from resnet_inspect.weights import random_weights, weight_shapes  # noqa: E402
+from resnet_inspect.execute.executor import forward  # noqa: E402
+from resnet_inspect.io.kerasio import keras_order  # noqa: E402
+from resnet_inspect.model.naming import names_in  # noqa: E402
+from resnet_inspect.io.weightio import WeightsError, load_weights, save_weights  # noqa: E402
+from resnet_inspect.model.weights import random_weights, weight_shapes  # noqa: E402
 
 pytestmark = pytest.mark.keras
 HW = (64, 64)  # valid for the global pool (stage 5 is 2×2) and keeps both forward passes fast
@@ -110,7 +110,7 @@ def test_plain_load_weights_reads_our_h5(resnet50, tmp_path):
 def test_errors_name_arrays_as_keras_does(resnet50):
     # --names keras3: every array of ours is named as Keras 3 names the variable (its .path), so a
     # "missing" list reads like the model it came from. The oracle: the live model's own weights.
-    from resnet_inspect.naming import shown
+    from resnet_inspect.model.naming import shown
 
     model, graph, _, _ = resnet50
     named = shown(graph, "keras3")

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from resnet_inspect import InspectError, load_graph, trace, trace_graph
 from resnet_inspect.cli import app
-from resnet_inspect.executor import Executor
-from resnet_inspect.memory import memory_profile
-from resnet_inspect.weights import random_weights
+from resnet_inspect.execute.executor import Executor
+from resnet_inspect.analysis.memory import memory_profile
+from resnet_inspect.model.weights import random_weights
 
 TINY = str(Path(__file__).resolve().parent / "data" / "tiny-run.yaml")
 

@@ -21,10 +21,10 @@ import pytest
 from typer.testing import CliRunner
 
 from resnet_inspect.cli import app
-from resnet_inspect.graph import load_graph
-from resnet_inspect.naming import shown
-from resnet_inspect.weightio import load_weights, save_weights
-from resnet_inspect.weights import random_weights, weight_shapes
+from resnet_inspect.model.graph import load_graph
+from resnet_inspect.model.naming import shown
+from resnet_inspect.io.weightio import load_weights, save_weights
+from resnet_inspect.model.weights import random_weights, weight_shapes
 
 runner = CliRunner()
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))

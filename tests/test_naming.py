@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from resnet_inspect import trace
 from resnet_inspect.cli import app
-from resnet_inspect.errors import InspectError
-from resnet_inspect.graph import load_graph
-from resnet_inspect.naming import MISSING, name_table, names_in
-from resnet_inspect.weights import keras3_names, torchvision_names
+from resnet_inspect.core.errors import InspectError
+from resnet_inspect.model.graph import load_graph
+from resnet_inspect.model.naming import MISSING, name_table, names_in
+from resnet_inspect.model.weights import keras3_names, torchvision_names
 
 runner = CliRunner()
 
@@ -171,8 +171,8 @@ def test_executor_matches_keras_forward(spec, builder):
 
     os.environ.setdefault("KERAS_BACKEND", "torch")
     keras = pytest.importorskip("keras")
-    from resnet_inspect.executor import forward
-    from resnet_inspect.weights import random_weights
+    from resnet_inspect.execute.executor import forward
+    from resnet_inspect.model.weights import random_weights
 
     graph = load_graph(spec)
     weights = random_weights(graph, seed=3)
@@ -266,8 +266,8 @@ def test_verify_and_diff_json_null_where_a_framework_has_no_layer():
 
 def test_verify_failure_line_names_both():
     """A mismatch under --names says the framework's name and ours where they differ."""
-    from resnet_inspect.naming import rename_verify
-    from resnet_inspect.verify import LayerCheck, VerifyResult
+    from resnet_inspect.model.naming import rename_verify
+    from resnet_inspect.execute.verify import LayerCheck, VerifyResult
 
     checks = (LayerCheck("res2a_branch2a", "conv", "stage2", (56, 56, 64), (55, 55, 64), 0.0),
               LayerCheck("res2a_branch2a_relu", "relu", "stage2", (56, 56, 64), (55, 55, 64), 0.0))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from resnet_inspect.ops import (OPS, Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, MaxPool,
+from resnet_inspect.model.ops import (OPS, Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, MaxPool,
                                 OpError, ReLU, Softmax, ZeroPad)
 
 

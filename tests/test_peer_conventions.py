@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from resnet_inspect import trace
 from resnet_inspect.cli import app
-from resnet_inspect.peers import CONVENTIONS, count
+from resnet_inspect.analysis.peers import CONVENTIONS, count
 
 # The tools' own printed totals for torchvision.models.resnet50() at 1×3×224×224 (issue 8).
 PRINTED = {

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from resnet_inspect import trace
-from resnet_inspect.peers import peer_numbers
+from resnet_inspect.analysis.peers import peer_numbers
 
 torch = pytest.importorskip("torch")
 torchinfo = pytest.importorskip("torchinfo")

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 import chromium
-from resnet_inspect import charts
-from resnet_inspect.diagram_render import style
-from resnet_inspect.diagrams import diagram
-from resnet_inspect.html_report import report_html
+from resnet_inspect.render import charts
+from resnet_inspect.render.diagram_render import style
+from resnet_inspect.render.diagrams import diagram
+from resnet_inspect.render.html_report import report_html
 
 pytestmark = pytest.mark.skipif(chromium.binary() is None,
                                 reason="chromium not installed (apt-get install chromium; .ci/run does): "

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from resnet_inspect import InspectError, build_graph, parse_spec, trace_graph
-from resnet_inspect.check import check_spec
+from resnet_inspect.analysis.check import check_spec
 from resnet_inspect.cli import app
-from resnet_inspect.diff import diff_specs
-from resnet_inspect.spec import bundled_specs
-from resnet_inspect.yamlsafe import load
+from resnet_inspect.analysis.diff import diff_specs
+from resnet_inspect.language.spec import bundled_specs
+from resnet_inspect.language.yamlsafe import load
 
 TEXTS = [path.read_text(encoding="utf-8") for path in bundled_specs().values()]
 DATA = [load(text, "bundled").data for text in TEXTS]

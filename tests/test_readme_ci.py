@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from resnet_inspect.check import check_paths
+from resnet_inspect.analysis.check import check_paths
 from resnet_inspect.cli import app
-from resnet_inspect.spec import bundled_specs
+from resnet_inspect.language.spec import bundled_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from resnet_inspect import InspectError, trace
 from resnet_inspect.cli import app
-from resnet_inspect.receptive import ReceptiveField, parse_unit, receptive_fields, receptive_report
+from resnet_inspect.analysis.receptive import ReceptiveField, parse_unit, receptive_fields, receptive_report
 
 
 def last_stage(spec, size=224):

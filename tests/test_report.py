@@ -16,10 +16,10 @@ from xml.etree import ElementTree
 from typer.testing import CliRunner
 
 import resnet_inspect
-from resnet_inspect import charts
+from resnet_inspect.render import charts
 from resnet_inspect.cli import app
-from resnet_inspect.graph import load_graph
-from resnet_inspect.html_report import report_html
+from resnet_inspect.model.graph import load_graph
+from resnet_inspect.render.html_report import report_html
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -83,7 +83,7 @@ def test_bar_lengths_are_proportional_and_chart_texts_do_not_overlap():
 
 
 def test_hostile_spec_name_and_description_are_escaped(tmp_path: Path):
-    text = resnet_inspect.spec.bundled_specs()["resnet50"].read_text(encoding="utf-8")
+    text = resnet_inspect.language.spec.bundled_specs()["resnet50"].read_text(encoding="utf-8")
     text = text.replace("name: resnet50", 'name: "<img src=x onerror=alert(1)>\\e[2J"')
     text = re.sub(r"description: >-\n(  .*\n)+", 'description: "</style><script>alert(2)</script>"\n', text)
     path = tmp_path / "evil.yaml"
@@ -117,7 +117,7 @@ def test_receptive_field_and_memory_sections():
     # receptive_field library; Araujo et al., Distill 2019); padding 241 with the blog's
     # symmetric pool padding (issue 10).
     assert "each unit sees 483 px with an effective stride of 32 and an effective padding of 241" in page
-    from resnet_inspect.memory import memory_profile
+    from resnet_inspect.analysis.memory import memory_profile
 
     profile = memory_profile(resnet_inspect.trace("resnet50"))
     assert f"({profile.peak_activation_bytes:,} bytes) at <code>{profile.peak_layer}</code>" in page

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from resnet_inspect import build_graph, load_spec
 from resnet_inspect.cli import app
-from resnet_inspect.inference import imagenet_classes, load_image, top_k
-from resnet_inspect.inference_report import progress
+from resnet_inspect.execute.inference import imagenet_classes, load_image, top_k
+from resnet_inspect.render.inference_report import progress
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY = str(DATA / "tiny-run.yaml")
@@ -237,7 +237,7 @@ def test_progress_bar_only_for_long_runs_on_a_terminal(monkeypatch):
 
 
 def test_run_with_a_forced_bar_gives_the_same_output(tmp_path, keras_weights):
-    from resnet_inspect import inference
+    from resnet_inspect.execute import inference
 
     graph = build_graph(load_spec(TINY))
     x = np.random.default_rng(4).normal(0, 50, (1, 32, 32, 3)).astype(np.float32)

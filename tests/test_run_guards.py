@@ -16,13 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 from resnet_inspect.cli import app
-from resnet_inspect.engine import trace
-from resnet_inspect.errors import InspectError
-from resnet_inspect.executor import forward, parse_memory
-from resnet_inspect.graph import load_graph
-from resnet_inspect.inference import decode_rgb8, load_array, save_array
-from resnet_inspect.safeio import check_target
-from resnet_inspect.weights import (at_size, check_size_fits, fitting_sizes, random_weights, weight_shapes,
+from resnet_inspect.model.engine import trace
+from resnet_inspect.core.errors import InspectError
+from resnet_inspect.execute.executor import forward, parse_memory
+from resnet_inspect.model.graph import load_graph
+from resnet_inspect.execute.inference import decode_rgb8, load_array, save_array
+from resnet_inspect.core.safeio import check_target
+from resnet_inspect.model.weights import (at_size, check_size_fits, fitting_sizes, random_weights, weight_shapes,
                                     weights_bytes)
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from resnet_inspect.errors import InspectError
-from resnet_inspect.safeio import atomic_write, check_suffix, read_bytes, regular_file
-from resnet_inspect.usertext import excerpt, markup, visible
+from resnet_inspect.core.errors import InspectError
+from resnet_inspect.core.safeio import atomic_write, check_suffix, read_bytes, regular_file
+from resnet_inspect.core.usertext import excerpt, markup, visible
 
 
 def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:

@@ -10,5 +10,5 @@ def test_generated_validator_is_current():
     spec = importlib.util.spec_from_file_location("generate_validator", ROOT / "scripts" / "generate_validator.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    current = (ROOT / "resnet_inspect" / "_schema_validator.py").read_text(encoding="utf-8")
+    current = (ROOT / "resnet_inspect" / "language" / "_schema_validator.py").read_text(encoding="utf-8")
     assert current == module.generate(), "stale validator: run `python scripts/generate_validator.py`"

@@ -14,11 +14,11 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from resnet_inspect.check import check_paths
+from resnet_inspect.analysis.check import check_paths
 from resnet_inspect.cli import app
-from resnet_inspect.errors import SpecError
-from resnet_inspect.spec import SCHEMA_PATH, bundled_specs, parse_spec, schema
-from resnet_inspect.yamlsafe import load
+from resnet_inspect.core.errors import SpecError
+from resnet_inspect.language.spec import SCHEMA_PATH, bundled_specs, parse_spec, schema
+from resnet_inspect.language.yamlsafe import load
 
 SPECS = Path(__file__).parent / "specs"
 VALID = sorted((SPECS / "valid").glob("*.yaml")) + list(bundled_specs().values())

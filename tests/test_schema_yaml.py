@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from resnet_inspect._schema_validator import validate as compiled_validate
-from resnet_inspect.check import check_paths
-from resnet_inspect.spec import bundled_specs, schema
+from resnet_inspect.language._schema_validator import validate as compiled_validate
+from resnet_inspect.analysis.check import check_paths
+from resnet_inspect.language.spec import bundled_specs, schema
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 VALIDATOR = jsonschema.Draft7Validator(schema())

@@ -15,15 +15,15 @@ import pytest
 import yaml
 
 from resnet_inspect import InspectError, build_graph, load_graph, parse_spec, trace_graph
-from resnet_inspect import engine
-from resnet_inspect.check import _Traces, check_paths, find_specs
-from resnet_inspect.diff import diff_specs
-from resnet_inspect.engine import parse_input, smallest_input
-from resnet_inspect.expr import ExprError, evaluate
-from resnet_inspect.graph import MAX_LAYERS
-from resnet_inspect.spec import bundled_specs, is_path, load_spec, resolve
-from resnet_inspect.statistics import Totals
-from resnet_inspect.yamlsafe import MAX_NODES, read_text
+from resnet_inspect.model import engine
+from resnet_inspect.analysis.check import _Traces, check_paths, find_specs
+from resnet_inspect.analysis.diff import diff_specs
+from resnet_inspect.model.engine import parse_input, smallest_input
+from resnet_inspect.language.expr import ExprError, evaluate
+from resnet_inspect.model.graph import MAX_LAYERS
+from resnet_inspect.language.spec import bundled_specs, is_path, load_spec, resolve
+from resnet_inspect.model.statistics import Totals
+from resnet_inspect.language.yamlsafe import MAX_NODES, read_text
 
 _TEXT = bundled_specs()["resnet50"].read_text(encoding="utf-8")
 BASE = _TEXT[: _TEXT.index("expect:")]

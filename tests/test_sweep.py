@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from resnet_inspect import InspectError, load_graph, trace
 from resnet_inspect.cli import app
-from resnet_inspect.sweep import parse_sizes, sweep
+from resnet_inspect.analysis.sweep import parse_sizes, sweep
 
 
 def test_range_syntax_includes_stop():

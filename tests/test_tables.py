@@ -27,10 +27,10 @@ from rich.cells import cell_len
 from typer.testing import CliRunner
 
 import resnet_inspect
-from resnet_inspect import formatting
+from resnet_inspect.render import formatting
 from resnet_inspect.cli import app
-from resnet_inspect.engine import trace
-from resnet_inspect.spec import bundled_specs
+from resnet_inspect.model.engine import trace
+from resnet_inspect.language.spec import bundled_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = str(ROOT / "tests" / "specs" / "valid" / "minimal.yaml")

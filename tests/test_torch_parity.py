@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import torch_resnet  # noqa: E402
 
 from resnet_inspect import build_graph, load_spec  # noqa: E402
-from resnet_inspect.executor import forward  # noqa: E402
-from resnet_inspect.weights import random_weights, torchvision_names  # noqa: E402
+from resnet_inspect.execute.executor import forward  # noqa: E402
+from resnet_inspect.model.weights import random_weights, torchvision_names  # noqa: E402
 
 pytestmark = pytest.mark.torch
 TOLERANCE = {"float32": 1e-4, "float64": 1e-9}
@@ -106,7 +106,7 @@ def test_torchvision_family_per_module_shapes_and_params_at_a_non_square_size(sp
     """Each module the torchvision column names: its parameter count (weights + bias, torch's
     parameters()) is our trainable count, and its output shape (forward hook) our traced shape."""
     from resnet_inspect import trace
-    from resnet_inspect.naming import names_in
+    from resnet_inspect.model.naming import names_in
 
     family = dict(FAMILY[spec])
     layers = family.pop("layers", (3, 4, 6, 3))

@@ -19,13 +19,13 @@ import pytest
 from typer.testing import CliRunner
 
 import resnet_inspect
-from resnet_inspect import ops
+from resnet_inspect.model import ops
 from resnet_inspect.cli import app
-from resnet_inspect.engine import smallest_input
-from resnet_inspect.graph import load_graph
-from resnet_inspect.errors import InspectError
-from resnet_inspect.spec import bundled_specs
-from resnet_inspect.verify import verify
+from resnet_inspect.model.engine import smallest_input
+from resnet_inspect.model.graph import load_graph
+from resnet_inspect.core.errors import InspectError
+from resnet_inspect.language.spec import bundled_specs
+from resnet_inspect.execute.verify import verify
 
 runner = CliRunner()
 
@@ -193,7 +193,7 @@ def test_cli_verify_drives_the_same_bar_as_run(monkeypatch):
     # itself decides: drawn on a terminal for long runs, nothing when piped (test_run covers it).
     from contextlib import contextmanager
 
-    from resnet_inspect import inference_report
+    from resnet_inspect.render import inference_report
 
     calls, layers = [], []
 

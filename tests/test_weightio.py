@@ -17,10 +17,12 @@ import pytest
 
 from contextlib import ExitStack
 
-from resnet_inspect import InspectError, build_graph, load_spec, weightio
-from resnet_inspect.kerasio import keras_order
-from resnet_inspect.weightio import check_weights, load_weights, save_weights, summary
-from resnet_inspect.weights import random_weights, weight_shapes
+from resnet_inspect import InspectError, build_graph, load_spec
+
+from resnet_inspect.io import weightio
+from resnet_inspect.io.kerasio import keras_order
+from resnet_inspect.io.weightio import check_weights, load_weights, save_weights, summary
+from resnet_inspect.model.weights import random_weights, weight_shapes
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY = DATA / "tiny-run.yaml"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from resnet_inspect import SpecError, trace
-from resnet_inspect.graph import load_graph
-from resnet_inspect.spec import bundled_specs, parse_spec
+from resnet_inspect.model.graph import load_graph
+from resnet_inspect.language.spec import bundled_specs, parse_spec
 
 # name: (torchvision's num_params, its _ops in GMACs at 224, block, layers, groups, width_per_group)
 TORCHVISION = {

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from resnet_inspect import build_graph, load_spec
-from resnet_inspect.weights import random_weights, torchvision_names
+from resnet_inspect.model.weights import random_weights, torchvision_names
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY = DATA / "tiny-run.yaml"

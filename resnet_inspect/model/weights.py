@@ -13,7 +13,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from .engine import trace_graph
-from .errors import InspectError, ShapeError
+from ..core.errors import InspectError, ShapeError
 from .graph import Graph
 
 if TYPE_CHECKING:

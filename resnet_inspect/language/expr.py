@@ -11,7 +11,7 @@ import ast
 import re
 from collections.abc import Mapping
 
-from .usertext import excerpt
+from ..core.usertext import excerpt
 
 Number = int | float
 

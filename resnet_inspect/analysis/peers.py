@@ -16,10 +16,10 @@ from math import prod
 
 from typing import TYPE_CHECKING
 
-from .statistics import TraceResult
+from ..model.statistics import TraceResult
 
 if TYPE_CHECKING:
-    from .engine import LayerInfo
+    from ..model.engine import LayerInfo
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def count(result: TraceResult, convention: str) -> ConventionCount:
     try:
         rules = CONVENTIONS[convention]
     except KeyError:
-        from .errors import InspectError
+        from ..core.errors import InspectError
 
         raise InspectError(f"unknown convention {convention!r}; one of {', '.join(CONVENTIONS)}",
                            field="--convention") from None

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .engine import LayerInfo, parse_input, trace_graph
-from .graph import Graph, Layer, load_graph
-from .naming import printed, shown_name
-from .spec import Spec
-from .statistics import Totals, TraceResult
+from ..model.engine import LayerInfo, parse_input, trace_graph
+from ..model.graph import Graph, Layer, load_graph
+from ..model.naming import printed, shown_name
+from ..language.spec import Spec
+from ..model.statistics import Totals, TraceResult
 
 
 @dataclass(frozen=True)
@@ -106,17 +106,17 @@ class DiffResult:
 
     # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
     def __repr__(self) -> str:
-        from .display import diff_repr
+        from ..render.display import diff_repr
 
         return diff_repr(self)
 
     def __rich__(self) -> "Any":
-        from .report import diff_table
+        from ..render.report import diff_table
 
         return diff_table(self)
 
     def _repr_html_(self) -> str:
-        from .display import diff_html
+        from ..render.display import diff_html
 
         return diff_html(self)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape as _xml_escape
 
-from .usertext import visible
+from ..core.usertext import visible
 
 if TYPE_CHECKING:
     from .diagrams import Diagram, TextBox

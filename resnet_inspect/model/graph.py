@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import Location, SpecError
+from ..core.errors import Location, SpecError
 from .ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, Input, MaxPool, Op, ReLU,
                   Softmax, ZeroPad)
-from .spec import Spec, StageSpec, load_spec
+from ..language.spec import Spec, StageSpec, load_spec
 
 INPUT = "input"
 # The largest graph built. ResNet-1001 (3 stages of 111 bottlenecks) has 3,345 layers here and

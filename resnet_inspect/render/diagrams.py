@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InspectError
+from ..core.errors import InspectError
 from .formatting import count, shape_text, si
-from .usertext import excerpt, visible
+from ..core.usertext import excerpt, visible
 
 if TYPE_CHECKING:
-    from .graph import Graph, Layer
-    from .spec import Spec
-    from .statistics import TraceResult
+    from ..model.graph import Graph, Layer
+    from ..language.spec import Spec
+    from ..model.statistics import TraceResult
 
 LEVELS = ("network", "stage", "block")
 FORMATS = ("svg", "dot", "mermaid")
@@ -473,8 +473,8 @@ def diagram(spec: "str | Path | Spec", level: str = "block", block: str | None =
     ``"network"`` the whole network at stage level. Render with ``.to_svg()``, ``.to_dot()`` or
     ``.to_mermaid()``.
     """
-    from .engine import parse_input, trace_graph
-    from .graph import load_graph
+    from ..model.engine import parse_input, trace_graph
+    from ..model.graph import load_graph
 
     if level not in LEVELS:
         raise InspectError(f"level must be one of {', '.join(LEVELS)}, got {excerpt(level)!r}", field="--level")
@@ -503,7 +503,7 @@ SUFFIXES = {"svg": (".svg",), "dot": (".dot", ".gv"), "mermaid": (".mmd", ".merm
 
 def save(text: str, path: "str | Path", fmt: str, reads: tuple = ()) -> Path:
     """Write a rendered diagram (or page) atomically, the suffix checked against the format."""
-    from .safeio import atomic_write
+    from ..core.safeio import atomic_write
 
     with atomic_write(path, suffixes=SUFFIXES[fmt], reads=reads, what=f"{fmt} file") as temporary:
         temporary.write_text(text, encoding="utf-8")

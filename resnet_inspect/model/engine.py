@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import ShapeError
+from ..core.errors import ShapeError
 from .graph import Graph, Layer, load_graph
 from .ops import IDENTITY, OpError, Shape, Window
-from .spec import Spec
+from ..language.spec import Spec
 from .statistics import TraceResult
-from .usertext import excerpt
+from ..core.usertext import excerpt
 
 
 @dataclass(frozen=True)

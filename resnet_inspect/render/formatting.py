@@ -14,22 +14,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import InspectError
-from .peers import count as peer_count
-from .peers import peer_numbers, torchinfo_mult_adds
-from .statistics import Totals, TraceResult
-from .usertext import markup, visible
+from ..core.errors import InspectError
+from ..analysis.peers import count as peer_count
+from ..analysis.peers import peer_numbers, torchinfo_mult_adds
+from ..model.statistics import Totals, TraceResult
+from ..core.usertext import markup, visible
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
-    from .engine import LayerInfo
-    from .explain import Explanation
-    from .memory import MemoryProfile
-    from .receptive import ReceptiveReport
-    from .sweep import Sweep
-    from .verify import VerifyResult
-    from .naming import LayerNames
+    from ..model.engine import LayerInfo
+    from ..analysis.explain import Explanation
+    from ..analysis.memory import MemoryProfile
+    from ..analysis.receptive import ReceptiveReport
+    from ..analysis.sweep import Sweep
+    from ..execute.verify import VerifyResult
+    from ..model.naming import LayerNames
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -46,7 +46,7 @@ def to_json(data: dict[str, Any]) -> str:
     ``allow_nan=False`` turns anything that slips past into an error instead of invalid JSON.
     Control characters in user text are escaped by ``json`` itself (``\u001b``).
     """
-    from . import __version__
+    from .. import __version__
 
     return json.dumps({"resnet_inspect": __version__, **_finite(data)}, indent=2, allow_nan=False)
 
@@ -199,7 +199,7 @@ def _bytes_text(n: int | None) -> str:
 
 
 def _profile(result: TraceResult) -> Any:
-    from .memory import memory_profile
+    from ..analysis.memory import memory_profile
 
     return memory_profile(result)
 
@@ -246,7 +246,7 @@ register(Column("block", "Block", lambda row: row.block, doc="the block a row be
 
 
 def _receptive(row: Row) -> dict[str, list[int]] | None:
-    from .receptive import receptive_fields
+    from ..analysis.receptive import receptive_fields
 
     fields = per_result("receptive_fields", row.result, receptive_fields) if row.result else None
     return fields[row.layers[-1].name].to_dict() if fields and row.layers else None
@@ -341,7 +341,7 @@ def summary_lines(result: TraceResult, dtype: str = "float32") -> list[SummaryLi
 
 def _activation_lines(result: TraceResult, dtype: str) -> list[SummaryLine]:
     """The inference activation peak (:mod:`.memory`), then torchinfo's forward/backward figure."""
-    from .memory import memory_profile
+    from ..analysis.memory import memory_profile
 
     peak = memory_profile(result, 1, dtype, "inference")
     torchinfo = memory_profile(result, 1, dtype, "torchinfo")
@@ -631,7 +631,7 @@ def render_names(spec: str, table: "list[LayerNames]", fmt: str) -> "str | Rende
     schemes = ["blog", "caffe", "keras3", "torchvision"]
     if fmt == "json":
         return to_json({"spec": spec, "schemes": schemes, "layers": [asdict(row) for row in table]})
-    from .naming import printed
+    from ..model.naming import printed
 
     body = [[row.op] + [printed(row.under(s)) for s in schemes] for row in table]
     return _grid(f"{spec}: layer names", ["op"] + schemes, body, None, fmt,

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 from . import charts
 from .diagrams import block_diagram, distinct_blocks, network_diagram
 from .formatting import count, shape_text, si
-from .usertext import visible
+from ..core.usertext import visible
 
 if TYPE_CHECKING:
     from .diagrams import Diagram
-    from .graph import Graph
-    from .spec import Spec
-    from .statistics import TraceResult
+    from ..model.graph import Graph
+    from ..language.spec import Spec
+    from ..model.statistics import TraceResult
 
 SUFFIXES = (".html", ".htm")
 MACS_COLOUR = "#2563eb"
@@ -64,8 +64,8 @@ def text(value: object) -> str:
 
 def report_html(spec: "str | Path | Spec", input: "int | str | tuple[int, int] | None" = None) -> str:
     """The Python API of ``resnet-inspect report``: the whole page as a string."""
-    from .engine import parse_input, trace_graph
-    from .graph import load_graph
+    from ..model.engine import parse_input, trace_graph
+    from ..model.graph import load_graph
 
     graph = load_graph(spec)
     result = trace_graph(graph, None if input is None else parse_input(input))
@@ -169,7 +169,7 @@ def _stage_bands(result: "TraceResult") -> list[tuple[str, int, int]]:
 
 def _receptive_field(result: "TraceResult") -> str:
     """Field size per layer (H axis; W too where it differs), and the last stage's field in words."""
-    from .receptive import receptive_report
+    from ..analysis.receptive import receptive_report
 
     rf = receptive_report(result)
     rows = [row for row in rf.layers]
@@ -189,7 +189,7 @@ def _receptive_field(result: "TraceResult") -> str:
 
 def _memory(result: "TraceResult") -> str:
     """Live activation bytes after each layer (inference, batch 1, float32) with the peak marked."""
-    from .memory import memory_profile
+    from ..analysis.memory import memory_profile
 
     profile = memory_profile(result)
     live = [float(layer.live_bytes) for layer in profile.layers]
@@ -237,7 +237,7 @@ def render_written(path: Path, spec: "str | Path", size: int, fmt: str) -> str:
 
 def save(page: str, path: "str | Path", reads: tuple = ()) -> Path:
     """Write the page atomically (temporary file, then rename); the path must end in .html or .htm."""
-    from .safeio import atomic_write
+    from ..core.safeio import atomic_write
 
     with atomic_write(path, suffixes=SUFFIXES, reads=reads, what="report") as temporary:
         temporary.write_text(page, encoding="utf-8")

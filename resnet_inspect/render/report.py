@@ -11,11 +11,11 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
-from .check import CheckReport, Expectation, SpecCheck
-from .diff import DiffResult, LayerDiff
-from .errors import InspectError, Location
+from ..analysis.check import CheckReport, Expectation, SpecCheck
+from ..analysis.diff import DiffResult, LayerDiff
+from ..core.errors import InspectError, Location
 from .formatting import count, shape_text, si, to_json
-from .usertext import markup, visible
+from ..core.usertext import markup, visible
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -209,7 +209,7 @@ def spec_labels(result: DiffResult) -> tuple[str, str]:
 def _where(file: str) -> str:
     from pathlib import Path
 
-    from .spec import bundled_specs
+    from ..language.spec import bundled_specs
 
     return "bundled" if any(Path(file) == path for path in bundled_specs().values()) else file
 

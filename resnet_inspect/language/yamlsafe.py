@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from .errors import InspectError, Location, SpecError
-from .safeio import read_bytes
-from .usertext import excerpt, visible
+from ..core.errors import InspectError, Location, SpecError
+from ..core.safeio import read_bytes
+from ..core.usertext import excerpt, visible
 
 YamlPath = tuple[str | int, ...]
 

@@ -32,12 +32,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .errors import InspectError, Location
-from .graph import Graph
-from .naming import BLOG, TORCH_PARAMS, Shown
-from .safeio import atomic_write, regular_file
-from .usertext import excerpt, visible
-from .weights import Weights, torchvision_names, weight_shapes
+from ..core.errors import InspectError, Location
+from ..model.graph import Graph
+from ..model.naming import BLOG, TORCH_PARAMS, Shown
+from ..core.safeio import atomic_write, regular_file
+from ..core.usertext import excerpt, visible
+from ..model.weights import Weights, torchvision_names, weight_shapes
 
 if TYPE_CHECKING:
     import numpy as np

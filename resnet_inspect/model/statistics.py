@@ -81,17 +81,17 @@ class TraceResult(ShownNames):
 
     # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
     def __repr__(self) -> str:
-        from .display import trace_repr
+        from ..render.display import trace_repr
 
         return trace_repr(self)
 
     def __rich__(self) -> "Any":
-        from .formatting import trace_table
+        from ..render.formatting import trace_table
 
         return trace_table(self)
 
     def _repr_html_(self) -> str:
-        from .display import trace_html
+        from ..render.display import trace_html
 
         return trace_html(self)
 
@@ -137,7 +137,7 @@ class TraceResult(ShownNames):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``trace --format json`` (documented in the README)."""
-        from .receptive import receptive_fields
+        from ..analysis.receptive import receptive_fields
 
         fields = receptive_fields(self)
         return {
@@ -159,7 +159,7 @@ class TraceResult(ShownNames):
 
     def to_json(self) -> str:
         """What ``trace --format json`` prints for layers and totals: the one strict, versioned writer."""
-        from .formatting import to_json
+        from ..render.formatting import to_json
 
         return to_json(self.to_dict())
 

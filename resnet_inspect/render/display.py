@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from .formatting import count, rows, shape_text, si
 
 if TYPE_CHECKING:
-    from .check import CheckReport
-    from .diff import DiffResult
-    from .inference import RunResult
-    from .statistics import TraceResult
-    from .verify import VerifyResult
+    from ..analysis.check import CheckReport
+    from ..analysis.diff import DiffResult
+    from ..execute.inference import RunResult
+    from ..model.statistics import TraceResult
+    from ..execute.verify import VerifyResult
 
 
 # --------------------------------------------------------------------------- repr

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .engine import LayerInfo, parse_input, trace_graph
-from .errors import InspectError, Location
-from .graph import Graph, build_graph
-from .spec import SPEC_SUFFIXES, Spec, bundled_specs, is_path, parse_spec, resolve
-from .statistics import Totals, TraceResult
-from .usertext import excerpt, visible
-from .yamlsafe import read_text
+from ..model.engine import LayerInfo, parse_input, trace_graph
+from ..core.errors import InspectError, Location
+from ..model.graph import Graph, build_graph
+from ..language.spec import SPEC_SUFFIXES, Spec, bundled_specs, is_path, parse_spec, resolve
+from ..model.statistics import Totals, TraceResult
+from ..core.usertext import excerpt, visible
+from ..language.yamlsafe import read_text
 
 EXACT_TOTALS = ("params", "trainable_params", "non_trainable_params")
 BY_INPUT = {"macs": ("macs", "exact"), "flops": ("flops", "exact"),
@@ -67,17 +67,17 @@ class CheckReport:
 
     # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
     def __repr__(self) -> str:
-        from .display import check_repr
+        from ..render.display import check_repr
 
         return check_repr(self)
 
     def __rich__(self) -> "Any":
-        from .report import check_table
+        from ..render.report import check_table
 
         return check_table(self)
 
     def _repr_html_(self) -> str:
-        from .display import check_html
+        from ..render.display import check_html
 
         return check_html(self)
 

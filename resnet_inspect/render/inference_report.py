@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .formatting import shape_text, to_json
-from .usertext import markup, visible
-from .graph import Graph
-from .inference import RunResult
+from ..core.usertext import markup, visible
+from ..model.graph import Graph
+from ..execute.inference import RunResult
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -90,7 +90,7 @@ def progress(graph: Graph, input_hw: tuple[int, int], batch: int, runs: int, for
     Yields empty :class:`Hooks` (no bar: a short run, or stderr is not a terminal), so short and
     piped runs pay nothing.
     """
-    from .engine import trace_graph
+    from ..model.engine import trace_graph
 
     macs = {info.name: info.macs * batch for info in trace_graph(graph, input_hw).layers}
     per_pass = sum(macs.values())

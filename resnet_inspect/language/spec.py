@@ -17,12 +17,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import Location, SpecError
+from ..core.errors import Location, SpecError
 from .expr import ExprError, Number, evaluate
-from .usertext import excerpt
+from ..core.usertext import excerpt
 from .yamlsafe import Document, YamlPath, field_name, load, read_text
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the package root: resnet_inspect/
 # Filters each block kind takes (the block functions themselves live in graph.BLOCKS).
 BLOCK_FILTERS = {"bottleneck": 3, "basic": 2, "preact_bottleneck": 3}
 MAX_BLOCKS = 1000  # per stage; ResNet-1001 has 111. Bounds the graph so bad input cannot eat memory.

@@ -24,10 +24,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-from .errors import InspectError, Location
-from .graph import Graph
-from .usertext import excerpt, visible
-from .weights import Weights, at_size, check_size_fits, weight_shapes
+from ..core.errors import InspectError, Location
+from ..model.graph import Graph
+from ..core.usertext import excerpt, visible
+from ..model.weights import Weights, at_size, check_size_fits, weight_shapes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,17 +72,17 @@ class RunResult:
 
     # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
     def __repr__(self) -> str:
-        from .display import run_repr
+        from ..render.display import run_repr
 
         return run_repr(self)
 
     def __rich__(self) -> "Any":
-        from .inference_report import run_table
+        from ..render.inference_report import run_table
 
         return run_table(self)
 
     def _repr_html_(self) -> str:
-        from .display import run_html
+        from ..render.display import run_html
 
         return run_html(self)
 
@@ -205,7 +205,7 @@ def _product(shape: tuple[int, ...]) -> int:
 
 def _regular_file(path: str | Path, what: str, field: str) -> os.stat_result:
     """``safeio.regular_file``'s checks (no folders, FIFOs or devices), naming the option too."""
-    from .safeio import regular_file
+    from ..core.safeio import regular_file
 
     try:
         return regular_file(path, what)
@@ -591,8 +591,8 @@ def load_weights_at(path: str | Path, graph: Graph, input_hw: tuple[int, int], n
     fit at this size but does at the spec's own, the error says which layer, how many inputs the
     weights take and give here, and which input sizes they fit.
     """
-    from .naming import shown
-    from .weightio import WeightsError, load_weights
+    from ..model.naming import shown
+    from ..io.weightio import WeightsError, load_weights
 
     named = shown(graph, names)
     sized = at_size(graph, input_hw)
@@ -612,7 +612,7 @@ def load_weights_at(path: str | Path, graph: Graph, input_hw: tuple[int, int], n
 
 def check_output(path: str | Path, reads: tuple[str | Path | None, ...], field: str) -> None:
     """Refuse, before any work, an output path that is empty, not ``.npy``, or a file this command reads."""
-    from .safeio import check_target
+    from ..core.safeio import check_target
 
     try:
         check_target(path, suffixes=(".npy",), reads=reads, what=f"{field} file")
@@ -626,7 +626,7 @@ def save_array(array: np.ndarray, path: str | Path, reads: tuple[str | Path | No
     when complete, so a failed write leaves the old file intact and no partial file."""
     import numpy as np
 
-    from .safeio import atomic_write
+    from ..core.safeio import atomic_write
 
     check_output(path, reads, field)
     with atomic_write(path, suffixes=(".npy",), reads=reads, what=f"{field} file") as temporary:

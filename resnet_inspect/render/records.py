@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .usertext import visible
+from ..core.usertext import visible
 
 if TYPE_CHECKING:
-    from .newspec import Written
+    from ..analysis.newspec import Written
 
 
 @dataclass(frozen=True)

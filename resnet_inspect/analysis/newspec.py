@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
-from .engine import trace_graph
-from .errors import InspectError, Location
-from .safeio import atomic_write
-from .graph import load_graph
-from .spec import SCHEMA_PATH, Spec, load_spec
-from .statistics import TraceResult
-from .yamlsafe import read_text
+from .._version import __version__
+from ..model.engine import trace_graph
+from ..core.errors import InspectError, Location
+from ..core.safeio import atomic_write
+from ..model.graph import load_graph
+from ..language.spec import SCHEMA_PATH, Spec, load_spec
+from ..model.statistics import TraceResult
+from ..language.yamlsafe import read_text
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 SCHEMA_FILE = "spec.schema.json"

@@ -1,0 +1,1 @@
+"""analysis: questions answered from a trace (receptive field, memory, peers, sweeps, checks, diffs)."""

@@ -1,0 +1,168 @@
+"""Receptive fields: which input pixels each layer's units see, per axis (H, W).
+
+Built on the trace: each :class:`~resnet_inspect.engine.LayerInfo` carries its op's
+:class:`~resnet_inspect.ops.Window` (``receptive``: kernel, stride, padding), and the field of a layer is its
+input's field seen through that window (Araujo, Norouzi and Kornblith, "Computing Receptive
+Fields of Convolutional Neural Networks", Distill 2019, eqs. 1-3 in recursive form):
+
+* size     ``r_out = r_in + (kernel − 1)·j_in``
+* stride   ``j_out = j_in·stride``  (the "effective stride": input pixels between two units)
+* padding  ``p_out = p_in + padding·j_in``  (the "effective padding")
+
+A residual add takes the widest of its inputs, axis by axis (the largest size, then the largest
+padding), so the field follows the widest path through the graph; a 1×1 shortcut never widens
+it. Unit ``i`` is centred on input pixel ``−padding + i·stride + (size − 1)/2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.errors import InspectError
+from ..model.ops import IDENTITY, Window
+from ..model.statistics import TraceResult
+
+Pair = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """A layer's receptive field, per axis (H, W): size in input pixels, effective stride and padding."""
+
+    size: Pair
+    stride: Pair
+    padding: Pair
+
+    def through(self, window: Window) -> "ReceptiveField":
+        """The field one op further on (Distill's recursion, one axis at a time)."""
+        if window == IDENTITY:
+            return self
+        (r_h, r_w), (j_h, j_w), (p_h, p_w) = self.size, self.stride, self.padding
+        (k_h, k_w), (s_h, s_w), (q_h, q_w) = window.kernel, window.stride, window.padding
+        return ReceptiveField((r_h + (k_h - 1) * j_h, r_w + (k_w - 1) * j_w), (j_h * s_h, j_w * s_w),
+                              (p_h + q_h * j_h, p_w + q_w * j_w))
+
+    def center(self, unit: Pair) -> tuple[float, float]:
+        """Input coordinates (H, W) of the centre of output unit ``unit``: −p + i·j + (r − 1)/2."""
+        return tuple(-p + i * j + (r - 1) / 2 for p, i, j, r in  # type: ignore[return-value]
+                     zip(self.padding, unit, self.stride, self.size))
+
+    def span(self, unit: Pair) -> tuple[Pair, Pair]:
+        """First and last input pixel (H, W) that unit ``unit`` sees (may lie in the padding)."""
+        first = tuple(-p + i * j for p, i, j in zip(self.padding, unit, self.stride))
+        last = tuple(f + r - 1 for f, r in zip(first, self.size))
+        return first, last  # type: ignore[return-value]
+
+    def to_dict(self) -> dict[str, list[int]]:
+        """The JSON form: always ``[H, W]`` lists, equal or not, so readers need one code path."""
+        return {"size": list(self.size), "stride": list(self.stride), "padding": list(self.padding)}
+
+
+PIXEL = ReceptiveField((1, 1), (1, 1), (0, 0))
+
+
+def receptive_fields(result: TraceResult) -> dict[str, ReceptiveField]:
+    """Every layer's receptive field, in execution order, along the widest path."""
+    fields: dict[str, ReceptiveField] = {}
+    for info in result.layers:
+        inputs = info.inputs
+        source = (PIXEL if not inputs else fields[inputs[0]] if len(inputs) == 1
+                  else _widest([fields[name] for name in inputs]))
+        fields[info.name] = source.through(info.receptive)
+    return fields
+
+
+def _widest(fields: list[ReceptiveField]) -> ReceptiveField:
+    """Per axis, the input whose field is largest (ties: the larger padding, i.e. reaching further out)."""
+    picks = [max(fields, key=lambda f, a=axis: (f.size[a], f.padding[a])) for axis in (0, 1)]
+    return ReceptiveField(*(tuple(getattr(pick, key)[axis] for axis, pick in enumerate(picks))  # type: ignore[misc]
+                            for key in ("size", "stride", "padding")))
+
+
+# --------------------------------------------------------------------------- the `rf` report
+
+
+@dataclass(frozen=True)
+class LayerField:
+    name: str
+    op: str
+    output_shape: tuple[int, ...]
+    field: ReceptiveField
+
+
+@dataclass(frozen=True)
+class UnitCenter:
+    """Where one output unit of the last stage looks: its centre and the pixels it spans."""
+
+    layer: str
+    unit: Pair
+    center: tuple[float, float]
+    first: Pair
+    last: Pair
+
+
+@dataclass(frozen=True)
+class ReceptiveReport:
+    """What ``resnet-inspect rf`` prints: every layer's field, the last stage's coverage, a unit's centre."""
+
+    spec: str
+    input_shape: tuple[int, int, int]
+    layers: tuple[LayerField, ...]
+    last_stage_layer: str
+    covers_input: bool
+    unit: UnitCenter | None = None
+
+    def layer(self, name: str) -> ReceptiveField:
+        return next(row.field for row in self.layers if row.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``rf --format json`` (documented in the README)."""
+        unit = self.unit
+        return {
+            "spec": self.spec,
+            "input": list(self.input_shape),
+            "last_stage": {"layer": self.last_stage_layer, **self.layer(self.last_stage_layer).to_dict(),
+                           "covers_input": self.covers_input},
+            "unit": None if unit is None else {"layer": unit.layer, "index": list(unit.unit),
+                                               "center": list(unit.center), "first": list(unit.first),
+                                               "last": list(unit.last)},
+            "layers": [{"name": row.name, "op": row.op, "output_shape": list(row.output_shape),
+                        "receptive_field": row.field.to_dict()} for row in self.layers],
+        }
+
+
+def receptive_report(result: TraceResult, unit: Pair | None = None) -> ReceptiveReport:
+    """Fields of every layer; whether every unit of the last stage sees the whole input; a unit's centre.
+
+    The last stage is the last layer before the head (``res5c_relu`` in ResNet-50). "Covers the
+    input" means every one of its units does: the first unit's field reaches the last pixel and
+    the last unit's field reaches pixel 0, on both axes.
+    """
+    fields = receptive_fields(result)
+    rows = tuple(LayerField(i.name, i.op, i.output_shape, fields[i.name]) for i in result.layers)
+    last = next(i for i in reversed(result.layers) if i.stage != "head" and len(i.output_shape) == 3)
+    field, grid = fields[last.name], last.output_shape[:2]
+    first_seen, last_seen = field.span((0, 0))[1], field.span((grid[0] - 1, grid[1] - 1))[0]
+    covers = all(first_seen[a] >= result.input_shape[a] - 1 and last_seen[a] <= 0 for a in (0, 1))
+    return ReceptiveReport(result.spec, result.input_shape, rows, last.name, covers,
+                           None if unit is None else _unit(last.name, field, grid, unit))
+
+
+def _unit(layer: str, field: ReceptiveField, grid: tuple[int, ...], unit: Pair) -> UnitCenter:
+    if not all(0 <= i < n for i, n in zip(unit, grid)):
+        raise InspectError(f"unit {unit[0]},{unit[1]} is outside {layer}'s {grid[0]}×{grid[1]} grid "
+                           f"(indices run from 0,0 to {grid[0] - 1},{grid[1] - 1})", field="--unit")
+    first, last = field.span(unit)
+    return UnitCenter(layer, unit, field.center(unit), first, last)
+
+
+def parse_unit(text: str) -> Pair:
+    """``3,4`` -> (3, 4) as (row, column); ``3`` -> (3, 3)."""
+    try:
+        parts = [int(p) for p in text.replace(" ", "").split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) < 0:
+        raise InspectError(f"--unit must be a row,column index like 3,4, got {text!r}", field="--unit")
+    return (parts[0], parts[-1])

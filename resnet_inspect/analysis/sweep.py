@@ -1,0 +1,107 @@
+"""Input-size sweeps: MACs, FLOPs, params and the final feature map for many input sizes at once.
+
+The graph is built once and only the shape, parameter and cost rules run per size (no
+:class:`~resnet_inspect.engine.LayerInfo` rows, no receptive-field windows), so a thousand sizes
+of ResNet-50 cost well under a second. A size the network cannot take is a row with the reason,
+not an error: a sweep is for finding where a network works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..model.engine import parse_input, smallest_input
+from ..core.errors import ShapeError
+from ..model.graph import Graph
+from ..model.ops import OpError, Shape
+
+MAX_SIZES = 100_000  # a sweep is printed row by row; more than this is a typo, not a plot
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One input size: its totals and final feature map, or why the network cannot take it."""
+
+    input_shape: tuple[int, int, int]
+    macs: int | None = None
+    flops: int | None = None
+    params: int | None = None
+    final_feature_map: Shape | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"input": list(self.input_shape), "macs": self.macs, "flops": self.flops, "params": self.params,
+                "final_feature_map": None if self.final_feature_map is None else list(self.final_feature_map),
+                "error": self.error}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    spec: str
+    final_layer: str  # the layer whose output is the final feature map (the last stage's last layer)
+    rows: tuple[SweepRow, ...]
+    smallest_input: int | None = None  # found only when some size failed (None: all worked, or none can)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``flops --input A:B:S --format json`` (documented in the README)."""
+        return {"spec": self.spec, "unit": {"macs": "multiply-accumulates", "flops": "floating-point operations"},
+                "final_layer": self.final_layer, "smallest_input": self.smallest_input,
+                "results": [row.to_dict() for row in self.rows]}
+
+
+def is_range(text: str) -> bool:
+    return ":" in str(text)
+
+
+def parse_sizes(texts: list[str]) -> list[tuple[int, int]]:
+    """``--input`` values in order: ``224``, ``224x320`` or a range ``start:stop:step`` (stop
+    included, step 1 when left out) of square sizes."""
+    sizes: list[tuple[int, int]] = []
+    for text in texts:
+        sizes += [(s, s) for s in _range(text)] if is_range(text) else [parse_input(text)]
+        if len(sizes) > MAX_SIZES:
+            raise ShapeError(f"at most {MAX_SIZES:,} input sizes in one sweep, got more from {text!r}", field="--input")
+    return sizes
+
+
+def _range(text: str) -> range:
+    parts = str(text).split(":")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (2, 3) or min(numbers) < 1 or numbers[1] < numbers[0]:
+        raise ShapeError(f"--input range must be start:stop:step with 1 <= start <= stop and step >= 1 "
+                         f"(stop included), like 160:640:32, got {text!r}", field="--input")
+    start, stop, step = (numbers + [1])[:3]
+    if (stop - start) // step + 1 > MAX_SIZES:
+        raise ShapeError(f"at most {MAX_SIZES:,} input sizes in one sweep, {text!r} has "
+                         f"{(stop - start) // step + 1:,}", field="--input")
+    return range(start, stop + 1, step)
+
+
+def sweep(graph: Graph, sizes: list[tuple[int, int]]) -> Sweep:
+    """One row per size, in the order given; the graph is walked once per size, shapes only."""
+    final = next(layer.name for layer in reversed(graph.layers) if layer.stage != "head")
+    rows = tuple(_row(graph, size, final) for size in sizes)
+    failed = any(row.error for row in rows)
+    return Sweep(graph.spec.name, final, rows, smallest_input(graph) if failed else None)
+
+
+def _row(graph: Graph, size: tuple[int, int], final: str) -> SweepRow:
+    input_shape = (size[0], size[1], graph.spec.input_shape[2])
+    shapes: dict[str, Shape] = {}
+    macs = flops = params = 0
+    for layer in graph:
+        op, ins = layer.op, [shapes[name] for name in layer.inputs]
+        try:
+            out = input_shape if op.kind == "input" else op.output_shape(ins)
+        except OpError as exc:
+            return SweepRow(input_shape, error=f"layer {layer.name}: {exc}")
+        counted = op.params(ins)
+        params += counted.trainable + counted.non_trainable
+        macs += op.macs(ins, out)
+        flops += op.flops(ins, out)
+        shapes[layer.name] = out
+    return SweepRow(input_shape, macs, flops, params, shapes[final])

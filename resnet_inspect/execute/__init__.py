@@ -1,0 +1,1 @@
+"""execute: the NumPy reference executor, its inputs, ``verify`` and ``run``."""

@@ -1,0 +1,1 @@
+"""io: weight files, each format described, checked against the graph, then loaded."""

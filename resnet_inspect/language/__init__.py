@@ -1,0 +1,1 @@
+"""language: the YAML spec language, from text to a typed, evaluated ``Spec``."""
