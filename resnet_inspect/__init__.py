@@ -12,6 +12,7 @@ from .model.graph import Graph, Layer, build_graph, load_graph
 from .language.spec import Spec, bundled_specs, load_spec, parse_spec
 from .model.statistics import Totals, TraceResult
 from ._version import __version__
+from .render import display as _display  # noqa: F401 (registers each result's repr/Rich/HTML hooks; loads no renderer)
 
 
 # The pictures load on first use, so a plain `trace` process never pays for them.

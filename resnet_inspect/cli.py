@@ -201,7 +201,7 @@ def trace(
     formatting.columns(columns)  # an unknown column is an error before any work
     result = run_trace(spec, input)
     if names is not None:
-        from .model.naming import rename_trace
+        from .model.statistics import rename_trace
 
         result = rename_trace(result, _load_graph(spec), names.value, depth.value)
     emit(formatting.render_trace(result, fmt.value, depth.value, columns))
@@ -296,7 +296,7 @@ def diff(
 
     result = diff_specs(a, b, input)
     if names is not None:
-        from .model.naming import rename_diff
+        from .analysis.diff import rename_diff
 
         result = rename_diff(result, _load_graph(a), _load_graph(b), names.value)
     emit(report.render_diff(result, fmt.value))
@@ -565,7 +565,7 @@ def verify(
         result = run_verify(graph.spec, hw, batch=batch, seed=seed, dtype=dtype.value, max_memory=limit,
                             on_layer=hooks.on_layer)
     if names is not None:
-        from .model.naming import rename_verify
+        from .execute.verify import rename_verify
 
         result = rename_verify(result, graph, names.value)
     emit(formatting.render_verify(result, fmt.value))

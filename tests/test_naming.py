@@ -266,7 +266,7 @@ def test_verify_and_diff_json_null_where_a_framework_has_no_layer():
 
 def test_verify_failure_line_names_both():
     """A mismatch under --names says the framework's name and ours where they differ."""
-    from resnet_inspect.model.naming import rename_verify
+    from resnet_inspect.execute.verify import rename_verify
     from resnet_inspect.execute.verify import LayerCheck, VerifyResult
 
     checks = (LayerCheck("res2a_branch2a", "conv", "stage2", (56, 56, 64), (55, 55, 64), 0.0),

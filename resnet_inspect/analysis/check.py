@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..core.display import Displayable
+from ..core.text import to_json
 from ..model.engine import LayerInfo, parse_input, trace_graph
 from ..core.errors import InspectError, Location
 from ..model.graph import Graph, build_graph
@@ -61,25 +63,9 @@ class SpecCheck:
         return tuple(e for e in self.expectations if not e.ok)
 
 
-@dataclass(frozen=True)
-class CheckReport:
+@dataclass(frozen=True, repr=False)
+class CheckReport(Displayable):
     specs: tuple[SpecCheck, ...]
-
-    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
-    def __repr__(self) -> str:
-        from ..render.display import check_repr
-
-        return check_repr(self)
-
-    def __rich__(self) -> "Any":
-        from ..render.report import check_table
-
-        return check_table(self)
-
-    def _repr_html_(self) -> str:
-        from ..render.display import check_html
-
-        return check_html(self)
 
     @property
     def ok(self) -> bool:
@@ -91,6 +77,24 @@ class CheckReport:
         return {"specs": len(self.specs), "passed": sum(s.ok for s in self.specs),
                 "failed": sum(not s.ok for s in self.specs), "expectations": len(expectations),
                 "expectations_failed": sum(not e.ok for e in expectations)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``check --format json`` (documented in the README)."""
+        return {"ok": self.ok, "summary": self.counts, "specs": [_spec_dict(s) for s in self.specs]}
+
+    def to_json(self) -> str:
+        return to_json(self.to_dict())
+
+
+def _spec_dict(check: SpecCheck) -> dict[str, Any]:
+    return {"file": check.file, "spec": check.spec, "ok": check.ok,
+            "error": check.error.to_dict()["error"] if check.error else None,
+            "expectations": [_expectation_dict(e) for e in check.expectations]}
+
+
+def _expectation_dict(e: Expectation) -> dict[str, Any]:
+    return {"name": e.name, "kind": e.kind, "expected": e.expected, "found": e.found, "ok": e.ok,
+            "message": e.message, "file": e.where.file, "line": e.where.line, "column": e.where.column}
 
 
 # --------------------------------------------------------------------------- finding files

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from ..core.display import Displayable
+from ..core.text import to_json
 from ..model.engine import LayerInfo, parse_input, trace_graph
 from ..model.graph import Graph, Layer, load_graph
-from ..model.naming import printed, shown_name
+from ..model.naming import names_in, printed, shown_name
 from ..language.spec import Spec
 from ..model.statistics import Totals, TraceResult
 
@@ -71,8 +73,8 @@ class BlockDiff:
     macs: int
 
 
-@dataclass(frozen=True)
-class DiffResult:
+@dataclass(frozen=True, repr=False)
+class DiffResult(Displayable):
     spec_a: str
     spec_b: str
     input_a: tuple[int, int, int]
@@ -104,31 +106,40 @@ class DiffResult:
         return replace(move, from_layer=self.label("b", move.from_layer) or "",
                        to_layer=self.label("b", move.to_layer) or "")
 
-    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
-    def __repr__(self) -> str:
-        from ..render.display import diff_repr
-
-        return diff_repr(self)
-
-    def __rich__(self) -> "Any":
-        from ..render.report import diff_table
-
-        return diff_table(self)
-
-    def _repr_html_(self) -> str:
-        from ..render.display import diff_html
-
-        return diff_html(self)
-
     @property
     def identical(self) -> bool:
         return not self.layers and self.totals_a == self.totals_b and self.input_a == self.input_b
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``diff --format json`` (documented in the README)."""
+        totals = {key: {"a": a, "b": b, "change": b - a}
+                  for (key, a), b in zip(asdict(self.totals_a).items(), asdict(self.totals_b).values())}
+        return {
+            "a": {"spec": self.spec_a, "file": self.file_a, "input": list(self.input_a)},
+            "b": {"spec": self.spec_b, "file": self.file_b, "input": list(self.input_b)},
+            "identical": self.identical,
+            "totals": totals,
+            "stride_moves": [asdict(self.shown_move(move)) for move in self.stride_moves],
+            "blocks": [asdict(block) for block in self.blocks],
+            "layers": [_layer_diff_dict(self, d) for d in self.layers],
+        }
+
+    def to_json(self) -> str:
+        return to_json(self.to_dict())
 
     @property
     def loose_layers(self) -> tuple[LayerDiff, ...]:
         """The layer differences not already told by a whole-block entry of ``blocks``."""
         covered = {(b.status, b.block_b if b.status == "added" else b.block_a) for b in self.blocks}
         return tuple(d for d in self.layers if (_block_status(d), d.block) not in covered)
+
+
+def _layer_diff_dict(result: DiffResult, d: LayerDiff) -> dict[str, Any]:
+    """A layer's difference; under ``--names``, ``a``/``b`` are the framework's names (null where it
+    has none, or where that side has no such layer) and ``blog_a``/``blog_b`` keep ours."""
+    ours = {"blog_a": d.name_a, "blog_b": d.name_b} if result.shown_names_a is not None else {}
+    return {"status": d.status, "a": result.shown("a", d.name_a), "b": result.shown("b", d.name_b), **ours,
+            "op": d.op, "block": d.block, "changes": {c.field: {"a": c.a, "b": c.b} for c in d.changes}}
 
 
 @dataclass(frozen=True)
@@ -237,3 +248,9 @@ def _stride_moves(layers: tuple[LayerDiff, ...]) -> tuple[StrideMove, ...]:
             if c_from.a == c_to.b:
                 moves.append(StrideMove(block, c_from.a, d_from.name, d_to.name))
     return tuple(moves)
+
+
+def rename_diff(result: DiffResult, graph_a: Graph, graph_b: Graph, scheme: str) -> DiffResult:
+    """The same diff shown under ``scheme``, each side by its own names (display only: see
+    ``DiffResult.shown_names_a``)."""
+    return replace(result, shown_names_a=names_in(graph_a, scheme), shown_names_b=names_in(graph_b, scheme))

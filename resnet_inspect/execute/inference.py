@@ -19,11 +19,13 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
+from ..core.display import Displayable
+from ..core.text import to_json
 from ..core.errors import InspectError, Location
 from ..model.graph import Graph
 from ..core.usertext import excerpt, visible
@@ -59,8 +61,8 @@ class Timing:
     runs: int
 
 
-@dataclass(frozen=True)
-class RunResult:
+@dataclass(frozen=True, repr=False)
+class RunResult(Displayable):
     spec: str
     weights: str
     source: str  # the image or array file
@@ -70,25 +72,32 @@ class RunResult:
     top: list[list[Prediction]]  # per batch item, best first
     timing: Timing
 
-    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
-    def __repr__(self) -> str:
-        from ..render.display import run_repr
-
-        return run_repr(self)
-
-    def __rich__(self) -> "Any":
-        from ..render.inference_report import run_table
-
-        return run_table(self)
-
-    def _repr_html_(self) -> str:
-        from ..render.display import run_html
-
-        return run_html(self)
-
     @property
     def output_shape(self) -> tuple[int, ...]:
         return tuple(self.output.shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract: spec, output_shape, top (first item), forward_s; more keys may be added."""
+        tops = [[_prediction(p) for p in item] for item in self.top]
+        data = {
+            "spec": self.spec,
+            "weights": self.weights,
+            "input": {"file": self.source, "shape": list(self.input_shape)},
+            "output_shape": list(self.output_shape),
+            "output": self.output_kind,
+            "top": tops[0] if tops else [],
+            "forward_s": asdict(self.timing),
+        }
+        if len(tops) > 1:
+            data["top_per_item"] = tops
+        return data
+
+    def to_json(self) -> str:
+        return to_json(self.to_dict())
+
+
+def _prediction(p: Prediction) -> dict[str, Any]:
+    return {"class": p.name, "index": p.index, "score": p.score}
 
 
 # --------------------------------------------------------------------------- inputs

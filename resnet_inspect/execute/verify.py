@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..core.display import Displayable
 from ..model.engine import parse_input, trace_graph
 from ..core.errors import InspectError
-from ..render.formatting import shape_text
-from ..model.graph import load_graph
-from ..model.naming import ShownNames
+from ..core.text import shape_text
+from ..model.graph import Graph, load_graph
+from ..model.naming import ShownNames, names_in
 from ..model.ops import Shape
 from ..language.spec import Spec
 
@@ -39,8 +40,8 @@ class LayerCheck:
         return self.predicted == self.actual
 
 
-@dataclass(frozen=True)
-class VerifyResult(ShownNames):
+@dataclass(frozen=True, repr=False)
+class VerifyResult(ShownNames, Displayable):
     spec: str
     input_shape: tuple[int, int, int]
     batch: int
@@ -54,22 +55,6 @@ class VerifyResult(ShownNames):
     @property
     def ok(self) -> bool:
         return all(layer.ok for layer in self.layers)
-
-    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
-    def __repr__(self) -> str:
-        from ..render.display import verify_repr
-
-        return verify_repr(self)
-
-    def __rich__(self) -> "Any":
-        from ..render.formatting import render_verify
-
-        return render_verify(self, "table")
-
-    def _repr_html_(self) -> str:
-        from ..render.display import verify_html
-
-        return verify_html(self)
 
     @property
     def mismatches(self) -> list[LayerCheck]:
@@ -157,3 +142,8 @@ def verify(spec: str | Spec, input: int | str | tuple[int, int] | None = None, *
     checks = tuple(LayerCheck(info.name, info.op, info.stage, info.output_shape, *actual[info.name])
                    for info in predicted.layers)
     return VerifyResult(graph.spec.name, predicted.input_shape, batch, seed, dtype, checks, total)
+
+
+def rename_verify(result: VerifyResult, graph: Graph, scheme: str) -> VerifyResult:
+    """The same check shown under ``scheme`` (display only: see ``VerifyResult.shown_names``)."""
+    return replace(result, shown_names=names_in(graph, scheme))

@@ -22,16 +22,10 @@ no second copy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from ..core.errors import InspectError
 from .graph import Graph, Layer
-
-if TYPE_CHECKING:
-    from ..analysis.diff import DiffResult
-    from .statistics import TraceResult
-    from ..execute.verify import VerifyResult
 
 SCHEMES = ("blog", "caffe", "keras3", "torchvision")
 MISSING = "—"  # shown where a framework has no layer of its own for one of ours
@@ -302,27 +296,3 @@ def group_names(graph: Graph, scheme: str) -> dict[str, str]:
             block, stage = GROUP_NAMES[scheme](places[layer.name], layer.block, layer.stage)
             names[layer.block], names[layer.stage] = block, stage
     return names
-
-
-def rename_trace(result: "TraceResult", graph: Graph, scheme: str, depth: str = "layer") -> "TraceResult":
-    """The same trace shown under ``scheme``: at ``depth`` layer each layer (and input) by its name
-    there, None where none (display only: see ``TraceResult.shown_names``); at block or stage depth
-    each block and stage by that framework's count (the layers keep ours: which block is a conv
-    block is read off them)."""
-    if depth != "layer":
-        groups = group_names(graph, scheme)
-        return replace(result, layers=tuple(replace(info, block=groups.get(info.block, info.block),
-                                                    stage=groups.get(info.stage, info.stage))
-                                            for info in result.layers))
-    return replace(result, shown_names=names_in(graph, scheme))
-
-
-def rename_diff(result: "DiffResult", graph_a: Graph, graph_b: Graph, scheme: str) -> "DiffResult":
-    """The same diff shown under ``scheme``, each side by its own names (display only: see
-    ``DiffResult.shown_names_a``)."""
-    return replace(result, shown_names_a=names_in(graph_a, scheme), shown_names_b=names_in(graph_b, scheme))
-
-
-def rename_verify(result: "VerifyResult", graph: Graph, scheme: str) -> "VerifyResult":
-    """The same check shown under ``scheme`` (display only: see ``VerifyResult.shown_names``)."""
-    return replace(result, shown_names=names_in(graph, scheme))

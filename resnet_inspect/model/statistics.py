@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from .naming import ShownNames
+from ..core.display import Displayable
+from ..core.text import to_json
+from .fields import receptive_fields
+from .naming import ShownNames, group_names, names_in
 
 if TYPE_CHECKING:
+    from .graph import Graph
     from .engine import LayerInfo
 
 DEPTHS = ("layer", "block", "stage")
@@ -60,8 +64,8 @@ class Group:
     layers: tuple["LayerInfo", ...]
 
 
-@dataclass(frozen=True)
-class TraceResult(ShownNames):
+@dataclass(frozen=True, repr=False)
+class TraceResult(ShownNames, Displayable):
     """A whole trace: the spec, the input and one :class:`LayerInfo` per layer, in order.
 
     ``shown_names`` (set by :func:`resnet_inspect.naming.rename_trace`) maps each of our layer
@@ -78,22 +82,6 @@ class TraceResult(ShownNames):
     @property
     def totals(self) -> Totals:
         return Totals.of(self.layers)
-
-    # Display in a REPL, a terminal (rich.print) and Jupyter: see resnet_inspect.display.
-    def __repr__(self) -> str:
-        from ..render.display import trace_repr
-
-        return trace_repr(self)
-
-    def __rich__(self) -> "Any":
-        from ..render.formatting import trace_table
-
-        return trace_table(self)
-
-    def _repr_html_(self) -> str:
-        from ..render.display import trace_html
-
-        return trace_html(self)
 
     def to_records(self, depth: str = "layer") -> list[dict[str, Any]]:
         """Plain dicts, one per layer (or block, or stage), ready for ``pandas.DataFrame``.
@@ -137,8 +125,6 @@ class TraceResult(ShownNames):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``trace --format json`` (documented in the README)."""
-        from ..analysis.receptive import receptive_fields
-
         fields = receptive_fields(self)
         return {
             "spec": self.spec,
@@ -159,8 +145,6 @@ class TraceResult(ShownNames):
 
     def to_json(self) -> str:
         """What ``trace --format json`` prints for layers and totals: the one strict, versioned writer."""
-        from ..render.formatting import to_json
-
         return to_json(self.to_dict())
 
 
@@ -188,3 +172,16 @@ def _layer_dict(info: "LayerInfo") -> dict[str, Any]:
         "block": info.block,
         "detail": info.detail,
     }
+
+
+def rename_trace(result: TraceResult, graph: "Graph", scheme: str, depth: str = "layer") -> TraceResult:
+    """The same trace shown under ``scheme``: at ``depth`` layer each layer (and input) by its name
+    there, None where none (display only: see ``TraceResult.shown_names``); at block or stage depth
+    each block and stage by that framework's count (the layers keep ours: which block is a conv
+    block is read off them)."""
+    if depth != "layer":
+        groups = group_names(graph, scheme)
+        return replace(result, layers=tuple(replace(info, block=groups.get(info.block, info.block),
+                                                    stage=groups.get(info.stage, info.stage))
+                                            for info in result.layers))
+    return replace(result, shown_names=names_in(graph, scheme))

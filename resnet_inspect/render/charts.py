@@ -121,7 +121,7 @@ def nice_step(largest: float, ticks: int = 4) -> float:
 def svg(chart: Chart) -> str:
     """The chart as an inline ``<svg>`` element."""
     from .diagram_render import LABEL_COLOUR, TEXT_COLOUR, _num, svg_text, xml
-    from .diagrams import FONT
+    from .diagram_render import FONT
 
     w, h = _num(chart.width), _num(chart.height)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '

@@ -32,6 +32,8 @@ STYLES = {
     "stage": ("#e0f2fe", "#0284c7"),
     "io": ("#f1f5f9", "#64748b"),
 }
+# The SVG font; the layout in .diagrams measures text widths for it (CHAR_EM).
+FONT = "DejaVu Sans Mono, Menlo, Consolas, Liberation Mono, monospace"
 DEFAULT_STYLE = ("#f8fafc", "#475569")
 TEXT_COLOUR = "#0f172a"
 EDGE_COLOUR = "#334155"
@@ -66,8 +68,6 @@ def svg_text(box: "TextBox", colour: str = TEXT_COLOUR) -> str:
 
 def svg(diagram: "Diagram", id_prefix: str = "d") -> str:
     """A standalone SVG document (also fine inline in HTML: ids carry ``id_prefix``)."""
-    from .diagrams import FONT
-
     w, h = _num(diagram.width), _num(diagram.height)
     arrow = f"{xml(id_prefix)}-arrow"
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
@@ -106,8 +106,6 @@ def dot_string(text: str) -> str:
 
 
 def dot(diagram: "Diagram") -> str:
-    from .diagrams import FONT
-
     ids = {node.id: f"n{i}" for i, node in enumerate(diagram.nodes)}
     font = dot_string(FONT.split(",")[0])
     out = [f"digraph {dot_string(diagram.title)} {{",

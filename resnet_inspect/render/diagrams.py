@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import InspectError
-from .formatting import count, shape_text, si
+from ..core.text import count, shape_text, si
 from ..core.usertext import excerpt, visible
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 LEVELS = ("network", "stage", "block")
 FORMATS = ("svg", "dot", "mermaid")
 
-FONT = "DejaVu Sans Mono, Menlo, Consolas, Liberation Mono, monospace"
 CHAR_EM = 0.62  # DejaVu Sans Mono and Menlo advance 0.602 em, Consolas 0.55, Courier 0.6
 FONT_SIZE = 12.0
 LABEL_SIZE = 11.0

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InspectError
+from ..core.text import count, megabytes, shape_text, si, to_json  # noqa: F401 (re-exported to renderers)
 from ..analysis.peers import count as peer_count
 from ..analysis.peers import peer_numbers, torchinfo_mult_adds
 from ..model.statistics import Totals, TraceResult
@@ -35,30 +34,6 @@ FORMATS = ("table", "json", "csv", "markdown")
 
 
 # --------------------------------------------------------------------------- JSON and user text
-
-
-def to_json(data: dict[str, Any]) -> str:
-    """The one JSON writer of every command: strict JSON, led by the version that wrote it.
-
-    ``"resnet_inspect": "<version>"`` comes first so a consumer can tell which contract it reads.
-    A number that is not finite (NaN, ±inf: a broken weights file can put them in a run's
-    scores) is written as ``null``, never as the bare ``NaN``/``Infinity`` strict parsers reject;
-    ``allow_nan=False`` turns anything that slips past into an error instead of invalid JSON.
-    Control characters in user text are escaped by ``json`` itself (``\u001b``).
-    """
-    from .. import __version__
-
-    return json.dumps({"resnet_inspect": __version__, **_finite(data)}, indent=2, allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def md(text: object) -> str:
@@ -97,28 +72,6 @@ def rows(result: TraceResult, depth: str = "layer") -> list[Row]:
     return [Row(g.name, "" if depth == "stage" else g.kind, f"{len(g.layers)} layers", (), g.output_shape, g.totals,
                 g.layers[0].stage, g.layers[0].block if depth == "block" else "", g.layers, result)
             for g in result.groups(depth)]
-
-
-def shape_text(shape: tuple[int, ...], sep: str = "×") -> str:
-    """56×56×256 for people; CSV passes ``sep="x"`` (56x56x256) so the file stays ASCII."""
-    return sep.join(str(d) for d in shape)
-
-
-def count(n: int) -> str:
-    return f"{n:,}"
-
-
-def si(n: float, unit: str = "") -> str:
-    """3857973248 -> '3.86 G' (decimal prefixes, as papers and torchinfo use)."""
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= factor:
-            return f"{n / factor:.2f} {prefix}{unit}"
-    return f"{n:g} {unit}".rstrip()
-
-
-def megabytes(n: int) -> str:
-    """Bytes as torchinfo prints them: MB = 10⁶ bytes, two decimals."""
-    return f"{n / 1e6:,.2f} MB"
 
 
 # --------------------------------------------------------------------------- columns

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import charts
 from .diagrams import block_diagram, distinct_blocks, network_diagram
-from .formatting import count, shape_text, si
+from ..core.text import count, shape_text, si, to_json
 from ..core.usertext import visible
 
 if TYPE_CHECKING:
@@ -229,8 +229,6 @@ def _layer_table(result: "TraceResult") -> str:
 def render_written(path: Path, spec: "str | Path", size: int, fmt: str) -> str:
     """What ``report`` prints once the page is written: one line, or a JSON record (``--format json``)."""
     if fmt == "json":
-        from .formatting import to_json
-
         return to_json({"ok": True, "action": "wrote", "spec": str(spec), "file": str(path), "bytes": size})
     return f"wrote {visible(path)}: report of {visible(spec)}, {size:,} bytes"
 

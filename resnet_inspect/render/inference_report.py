@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .formatting import shape_text, to_json
+from ..core.text import shape_text
 from ..core.usertext import markup, visible
 from ..model.graph import Graph
 from ..execute.inference import RunResult
@@ -21,27 +21,6 @@ if TYPE_CHECKING:
 # A bar is worth drawing from ~2 s of work: this executor does about 10 GMAC/s on 2 cores
 # (resnet50 at 224, batch 1, is 3.9 GMACs: no bar; batch 8 or --repeat 5: a bar).
 PROGRESS_MACS = 20e9
-
-
-def run_dict(result: RunResult) -> dict[str, Any]:
-    """The JSON contract: spec, output_shape, top (first item), forward_s; more keys may be added."""
-    tops = [[_prediction(p) for p in item] for item in result.top]
-    data = {
-        "spec": result.spec,
-        "weights": result.weights,
-        "input": {"file": result.source, "shape": list(result.input_shape)},
-        "output_shape": list(result.output_shape),
-        "output": result.output_kind,
-        "top": tops[0] if tops else [],
-        "forward_s": asdict(result.timing),
-    }
-    if len(tops) > 1:
-        data["top_per_item"] = tops
-    return data
-
-
-def _prediction(p: Any) -> dict[str, Any]:
-    return {"class": p.name, "index": p.index, "score": p.score}
 
 
 def run_table(result: RunResult) -> "RenderableType":
@@ -71,7 +50,7 @@ def _timing_text(result: RunResult) -> str:
 
 def render_run(result: RunResult, fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return to_json(run_dict(result))
+        return result.to_json()
     return run_table(result)
 
 

@@ -64,6 +64,6 @@ def _count(expect: dict[str, Any]) -> int:
 
 
 def _json(data: dict[str, Any]) -> str:
-    from .formatting import to_json
+    from ..core.text import to_json
 
     return to_json(data)

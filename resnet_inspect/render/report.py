@@ -7,14 +7,13 @@ Computes nothing; every number comes from :mod:`.check` or :mod:`.diff`.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
-from ..analysis.check import CheckReport, Expectation, SpecCheck
+from ..analysis.check import CheckReport, SpecCheck
 from ..analysis.diff import DiffResult, LayerDiff
 from ..core.errors import InspectError, Location
-from .formatting import count, shape_text, si, to_json
+from ..core.text import count, shape_text, si
 from ..core.usertext import markup, visible
 
 if TYPE_CHECKING:
@@ -25,26 +24,6 @@ DIFF_FORMATS = ("table", "json")
 
 
 # --------------------------------------------------------------------------- check
-
-
-def check_dict(report: CheckReport) -> dict[str, Any]:
-    """The JSON contract of ``check --format json`` (documented in the README)."""
-    return {"ok": report.ok, "summary": report.counts, "specs": [_spec_dict(s) for s in report.specs]}
-
-
-def _spec_dict(check: SpecCheck) -> dict[str, Any]:
-    return {"file": check.file, "spec": check.spec, "ok": check.ok,
-            "error": check.error.to_dict()["error"] if check.error else None,
-            "expectations": [_expectation_dict(e) for e in check.expectations]}
-
-
-def _expectation_dict(e: Expectation) -> dict[str, Any]:
-    return {"name": e.name, "kind": e.kind, "expected": e.expected, "found": e.found, "ok": e.ok,
-            "message": e.message, **_where_dict(e.where)}
-
-
-def _where_dict(where: Location) -> dict[str, Any]:
-    return {"file": where.file, "line": where.line, "column": where.column}
 
 
 def check_github(report: CheckReport) -> str:
@@ -153,34 +132,11 @@ def check_table(report: CheckReport) -> "RenderableType":
 
 def render_check(report: CheckReport, fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return to_json(check_dict(report))
+        return report.to_json()
     return {"github": check_github, "junit": check_junit, "table": check_table}[fmt](report)
 
 
 # --------------------------------------------------------------------------- diff
-
-
-def diff_dict(result: DiffResult) -> dict[str, Any]:
-    """The JSON contract of ``diff --format json`` (documented in the README)."""
-    totals = {key: {"a": a, "b": b, "change": b - a}
-              for (key, a), b in zip(asdict(result.totals_a).items(), asdict(result.totals_b).values())}
-    return {
-        "a": {"spec": result.spec_a, "file": result.file_a, "input": list(result.input_a)},
-        "b": {"spec": result.spec_b, "file": result.file_b, "input": list(result.input_b)},
-        "identical": result.identical,
-        "totals": totals,
-        "stride_moves": [asdict(result.shown_move(move)) for move in result.stride_moves],
-        "blocks": [asdict(block) for block in result.blocks],
-        "layers": [_layer_diff_dict(result, d) for d in result.layers],
-    }
-
-
-def _layer_diff_dict(result: DiffResult, d: LayerDiff) -> dict[str, Any]:
-    """A layer's difference; under ``--names``, ``a``/``b`` are the framework's names (null where it
-    has none, or where that side has no such layer) and ``blog_a``/``blog_b`` keep ours."""
-    ours = {"blog_a": d.name_a, "blog_b": d.name_b} if result.shown_names_a is not None else {}
-    return {"status": d.status, "a": result.shown("a", d.name_a), "b": result.shown("b", d.name_b), **ours,
-            "op": d.op, "block": d.block, "changes": {c.field: {"a": c.a, "b": c.b} for c in d.changes}}
 
 
 def change_text(d: LayerDiff) -> str:
@@ -236,7 +192,7 @@ def diff_table(result: DiffResult) -> "RenderableType":
     totals = Table(title="totals")
     for name, justify in (("", "left"), (label_a, "right"), (label_b, "right"), ("change", "right")):
         totals.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for key, row in diff_dict(result)["totals"].items():
+    for key, row in result.to_dict()["totals"].items():
         change = f"{row['change']:+,}" + (f" ({_scaled(row['change'], max(row['a'], row['b']))})" if row["change"] else "")
         totals.add_row(key, count(row["a"]), count(row["b"]), change)
     moves = [markup(f"stride {m.stride} moved in {m.block}: {m.from_layer} → {m.to_layer}")
@@ -271,6 +227,6 @@ def _scaled(change: int, total: int) -> str:
 
 def render_diff(result: DiffResult, fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return to_json(diff_dict(result))
+        return result.to_json()
     return diff_table(result)
 
