@@ -34,7 +34,8 @@ class LayerInfo:
     block: str
     detail: str
     window: tuple[int, int, int] | None = None  # (kernel, stride, padding) of a conv or pool
-    receptive: Window = IDENTITY  # the op's receptive-field rule at this input (see :mod:`.receptive`)
+    receptive: Window = IDENTITY  # the op's receptive-field rule at this input (see :mod:`.fields`)
+    block_kind: str = "block"  # the kind of its block as built (Graph.block_kind): "conv_block", "stem", …
 
     @property
     def params(self) -> int:
@@ -88,7 +89,7 @@ def trace_graph(graph: "Graph | Spec | str", input_hw: tuple[int, int] | None = 
         shapes[layer.name] = out
         rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
                               op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe(),
-                              op.window(), op.receptive(ins)))
+                              op.window(), op.receptive(ins), graph.block_kind(layer.block)))
     return TraceResult(spec.name, input_shape, tuple(rows))
 
 

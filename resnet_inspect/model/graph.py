@@ -8,7 +8,8 @@ nothing of input sizes; layers are listed in execution order and refer to their 
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -40,6 +41,9 @@ class Layer:
 class Graph:
     spec: Spec
     layers: tuple[Layer, ...]
+    # block name -> its kind ("conv_block", "identity_block", "shortcut_block"), decided where the
+    # block was built (by its shortcut: see SHORTCUTS); read by `trace --depth block` and `diagram`
+    block_kinds: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __repr__(self) -> str:  # the dataclass repr prints every layer: ~38,000 characters
         return f"Graph(spec={self.spec.name!r}, layers={len(self.layers)}, output={self.output!r})"
@@ -54,6 +58,10 @@ class Graph:
     def output(self) -> str:
         return self.layers[-1].name
 
+    def block_kind(self, block: str) -> str:
+        """The kind of block ``block``: as built, or "stem"/"head", or "block" in a hand-built graph."""
+        return block if block in ("stem", "head") else self.block_kinds.get(block, "block")
+
 
 class _Builder:
     """Appends layers, refusing duplicate names (the blog's res2a-for-res2b trap)."""
@@ -66,6 +74,7 @@ class _Builder:
         self.names: dict[str, Location] = {}
         self.stage, self.block, self.where = "stem", "stem", spec.where("stem")
         self.field = "stem"  # the spec field that made the layers being added (for errors)
+        self.block_kinds: dict[str, str] = {}
 
     def add(self, name: str, op: Op, *inputs: str) -> str:
         if name in self.names:
@@ -78,6 +87,13 @@ class _Builder:
         self.names[name] = self.where
         self.layers.append(Layer(name, op, inputs, self.stage, self.block, self.where))
         return name
+
+    def shortcut(self, x: str, b: "BlockArgs", bn: bool) -> str:
+        """Build the block's shortcut and record the block's kind by what was built: a shortcut
+        that adds no layer (identity, or a pool at stride 1) makes an identity block."""
+        out = SHORTCUTS[b.shortcut].build(self, x, b, bn)
+        self.block_kinds[self.block] = SHORTCUTS["identity" if out == x else b.shortcut].block_kind
+        return out
 
     def conv_bn(self, x: str, conv: str, bn: str, filters: int, kernel: int, stride: int = 1, groups: int = 1,
                 bias: bool | None = None) -> str:
@@ -118,7 +134,7 @@ def build_graph(spec: "str | Path | Spec") -> Graph:
             x = kind.build(g, x, BlockArgs(f"{stage.number}{letter}", stage.filters, stride,
                                            _shortcut_kind(spec, stage, index, stride), stage.groups))
     _head(g, spec, kind, x)
-    return Graph(spec, tuple(g.layers))
+    return Graph(spec, tuple(g.layers), g.block_kinds)
 
 
 def _shortcut_kind(spec: Spec, stage: StageSpec, index: int, stride: int) -> str:
@@ -172,8 +188,21 @@ def _max_pool(g: _Builder, x: str, b: BlockArgs, bn: bool) -> str:
     return g.add(f"res{b.name}_branch1_pool", MaxPool(1, b.stride), x) if b.stride > 1 else x
 
 
-Shortcut = Callable[[_Builder, str, BlockArgs, bool], str]
-SHORTCUTS: dict[str, Shortcut] = {"conv": _projection, "identity": _identity, "max_pool": _max_pool}
+@dataclass(frozen=True)
+class Shortcut:
+    """A row of the shortcut table: how it is built, and what a block with it is called."""
+
+    build: Callable[[_Builder, str, BlockArgs, bool], str]
+    block_kind: str  # `trace --depth block`'s kind and the diagram's style
+    words: str  # the diagram's name for such a block
+
+
+SHORTCUTS: dict[str, Shortcut] = {
+    "conv": Shortcut(_projection, "conv_block", "conv block"),
+    "identity": Shortcut(_identity, "identity_block", "identity block"),
+    "max_pool": Shortcut(_max_pool, "shortcut_block", "MaxPool shortcut block"),
+}
+BLOCK_WORDS = {row.block_kind: row.words for row in SHORTCUTS.values()}
 
 
 # --------------------------------------------------------------------------- blocks
@@ -186,7 +215,7 @@ def _bottleneck(g: _Builder, x: str, b: BlockArgs) -> str:
     y = g.conv_bn_relu(x, f"res{n}_branch2a", f"bn{n}_branch2a", f1, 1, s1)
     y = g.conv_bn_relu(y, f"res{n}_branch2b", f"bn{n}_branch2b", f2, 3, s3, b.groups)
     y = g.conv_bn(y, f"res{n}_branch2c", f"bn{n}_branch2c", f3, 1)
-    shortcut = SHORTCUTS[b.shortcut](g, x, b, True)
+    shortcut = g.shortcut(x, b, True)
     return g.add(f"res{n}_relu", ReLU(), g.add(f"res{n}", Add(), y, shortcut))
 
 
@@ -195,7 +224,7 @@ def _basic(g: _Builder, x: str, b: BlockArgs) -> str:
     (f1, f2), n = b.filters, b.name
     y = g.conv_bn_relu(x, f"res{n}_branch2a", f"bn{n}_branch2a", f1, 3, b.stride)
     y = g.conv_bn(y, f"res{n}_branch2b", f"bn{n}_branch2b", f2, 3)
-    shortcut = SHORTCUTS[b.shortcut](g, x, b, True)
+    shortcut = g.shortcut(x, b, True)
     return g.add(f"res{n}_relu", ReLU(), g.add(f"res{n}", Add(), y, shortcut))
 
 
@@ -206,7 +235,7 @@ def _preact_bottleneck(g: _Builder, x: str, b: BlockArgs) -> str:
     (f1, f2, f3), n = b.filters, b.name
     s1, s3 = (b.stride, 1) if g.spec.conventions.stride_on == "1x1" else (1, b.stride)
     pre = g.add(f"res{n}_preact_relu", ReLU(), g.add(f"bn{n}_preact", BatchNorm(g.epsilon), x))
-    shortcut = SHORTCUTS[b.shortcut](g, pre if b.shortcut == "conv" else x, b, False)
+    shortcut = g.shortcut(pre if b.shortcut == "conv" else x, b, False)
     y = g.conv_bn_relu(pre, f"res{n}_branch2a", f"bn{n}_branch2a", f1, 1, s1, bias=False)
     y = g.add(f"res{n}_branch2b_pad", ZeroPad(1), y)
     y = g.add(f"res{n}_branch2b", Conv2D(f2, 3, s3, 0, False, b.groups), y)

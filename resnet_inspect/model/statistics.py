@@ -149,12 +149,8 @@ class TraceResult(ShownNames, Displayable):
 
 
 def _group_kind(layers: list["LayerInfo"], depth: str) -> str:
-    if depth == "stage":
-        return "stage"
-    if layers[0].block in ("stem", "head"):
-        return layers[0].block
-    has_shortcut = any(info.name.endswith("_branch1") for info in layers)
-    return "conv_block" if has_shortcut else "identity_block"
+    """A stage is a stage; a block's kind was recorded where the block was built (never re-derived)."""
+    return "stage" if depth == "stage" else layers[0].block_kind
 
 
 def _layer_dict(info: "LayerInfo") -> dict[str, Any]:

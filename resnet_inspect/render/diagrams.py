@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import InspectError
 from ..core.text import count, shape_text, si
+from ..model.graph import BLOCK_WORDS
 from ..core.usertext import excerpt, visible
 
 if TYPE_CHECKING:
@@ -345,7 +346,7 @@ def block_diagram(graph: "Graph", result: "TraceResult", block: str) -> Diagram:
     where = f"{excerpt(result.spec, 60)} at {shape_text(result.input_shape)}"
     if layers[0].stage in ("stem", "head"):  # not a residual block: no kind to name
         return layout(f"{visible(block)} of {where}", "block", items, links)
-    return layout(f"{visible(block)}: {block_kind(layers)[1]} of {layers[0].stage}, {where}", "block", items, links)
+    return layout(f"{visible(block)}: {block_kind(graph, block)[1]} of {layers[0].stage}, {where}", "block", items, links)
 
 
 def stage_diagram(graph: "Graph", result: "TraceResult", stage: str) -> Diagram:
@@ -356,8 +357,7 @@ def stage_diagram(graph: "Graph", result: "TraceResult", stage: str) -> Diagram:
     first = groups[0].layers[0]
     entry = first.inputs[0]
     items = [Item(entry, "io", (visible(entry), "stage input"))]
-    blocks = block_layers(graph)
-    kinds = {g.name: block_kind(blocks[g.name]) for g in groups}
+    kinds = {g.name: block_kind(graph, g.name) for g in groups}
     items += [Item(g.name, kinds[g.name][0], (visible(g.name), kinds[g.name][1], _cost(g.totals.params, g.totals.macs)))
               for g in groups]
     exit_id = _fresh("output", {g.name for g in groups} | {entry})
@@ -372,7 +372,7 @@ def stage_diagram(graph: "Graph", result: "TraceResult", stage: str) -> Diagram:
 def network_diagram(graph: "Graph", result: "TraceResult") -> Diagram:
     """The whole network at stage level: stem, each stage's blocks, head, with the shapes between."""
     groups = [g for g in result.groups("stage") if g.name != "input"]
-    kinds = {block: block_kind(layers)[1] for block, layers in block_layers(graph).items()}
+    kinds = {block: block_kind(graph, block)[1] for block in block_layers(graph)}
     items = [Item("input", "io", ("input", shape_text(result.input_shape)))]
     for g in groups:
         items.append(Item(g.name, "stage", (visible(g.name), _stage_text(g.layers, kinds),
@@ -413,25 +413,10 @@ def block_layers(graph: "Graph") -> dict[str, list["Layer"]]:
     return blocks
 
 
-def block_kind(layers: list["Layer"]) -> tuple[str, str]:
-    """(style kind, words) of a block, read off its wiring: what runs beside the main path.
-
-    Nothing beside it: an identity block; a conv there: a conv block (projection shortcut);
-    anything else (ResNetV2's 1×1/2 max pool): named by its ops, "MaxPool shortcut block".
-    """
-    names = {layer.name for layer in layers}
-    items = [Item(src, "", ()) for src in dict.fromkeys(s for l in layers for s in l.inputs if s not in names)]
-    items += [Item(layer.name, layer.op.kind, ()) for layer in layers]
-    links = [Link(src, layer.name, "") for layer in layers for src in layer.inputs]
-    if not layers:
-        return "block", "block"
-    main = set(_main_path(items, links, _ranks(items, links)))
-    side = [layer.op.kind for layer in layers if layer.name not in main]
-    if not side:
-        return "identity_block", "identity block"
-    if "conv" in side:
-        return "conv_block", "conv block"
-    return "shortcut_block", " + ".join(OP_TITLES.get(k, k) for k in dict.fromkeys(side)) + " shortcut block"
+def block_kind(graph: "Graph", block: str) -> tuple[str, str]:
+    """(style kind, words) of a block: the kind recorded where the graph built it (graph.SHORTCUTS)."""
+    kind = graph.block_kind(block)
+    return kind, BLOCK_WORDS.get(kind, kind)
 
 
 def _fresh(name: str, taken: set[str]) -> str:
