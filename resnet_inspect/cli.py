@@ -516,27 +516,13 @@ def run_network(
     fmt: RecordFormatOpt = RecordFormat.table,
 ) -> None:
     """Real inference with real weights: top ImageNet classes and the forward time."""
-    from .execute import inference
     from .execute.executor import parse_memory
+    from .execute.inference import run
     from .render.inference_report import progress, render_run
 
-    limit = parse_memory(max_memory)
-    inference.check_run_options(top, repeat)
-    graph = _load_graph(spec)
-    reads = (weights, image, array, graph.spec.file)
-    if save_input is not None:
-        inference.check_output(save_input, reads, "--save-input")  # before the run, not after it
-    if save_output is not None:
-        inference.check_output(save_output, (*reads, save_input), "--save-output")
-    x, source = inference.load_input(graph, image=image, array=array, max_memory=limit, resize=resize)
-    if save_input is not None:
-        inference.save_array(x, save_input, reads, "--save-input")
-    with progress(graph, (x.shape[1], x.shape[2]), x.shape[0], runs=1 + repeat) as hooks:
-        result = inference.run(graph, weights, x, source, top=top, repeat=repeat, on_layer=hooks.on_layer,
-                               on_pass=hooks.on_pass, max_memory=limit, names=_value(names),
-                               keras_layout=_value(keras_layout))
-    if save_output is not None:
-        inference.save_output(result, save_output, reads)
+    result = run(spec, weights, image=image, array=array, resize=resize, top=top, repeat=repeat,
+                 max_memory=parse_memory(max_memory), names=_value(names), keras_layout=_value(keras_layout),
+                 save_input=save_input, save_output=save_output, progress=progress)
     emit(render_run(result, fmt.value))
 
 
@@ -562,7 +548,7 @@ def verify(
     hw = parse_input(input) if input is not None else graph.spec.input_shape[:2]
     limit = parse_memory(max_memory)
     with progress(graph, hw, batch, runs=1) as hooks:
-        result = run_verify(graph.spec, hw, batch=batch, seed=seed, dtype=dtype.value, max_memory=limit,
+        result = run_verify(graph, hw, batch=batch, seed=seed, dtype=dtype.value, max_memory=limit,
                             on_layer=hooks.on_layer)
     if names is not None:
         from .execute.verify import rename_verify

@@ -19,15 +19,17 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Protocol
 
 from ..core.display import Displayable
 from ..core.text import to_json
 from ..core.errors import InspectError, Location
-from ..model.graph import Graph
+from ..model.graph import Graph, load_graph
 from ..core.usertext import excerpt, visible
 from ..model.weights import Weights, at_size, check_size_fits, weight_shapes
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
     from PIL.Image import Image as PILImage
 
+    from ..language.spec import Spec
     from .executor import Executor
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # Keras imagenet_utils, mode "caffe"
@@ -568,17 +571,68 @@ def check_run_options(top: int, repeat: int) -> None:
         raise InspectError(f"at most {MAX_REPEAT} timed passes, got {repeat}", field="--repeat")
 
 
-def run(graph: Graph, weights_path: str | Path, x: np.ndarray, source: str, *, top: int = 5, repeat: int = 0,
-        on_layer: Callable[[str, np.ndarray], None] | None = None,
-        on_pass: Callable[[], None] | None = None, max_memory: int | None = None,
-        names: str | None = None, keras_layout: str | None = None) -> RunResult:
-    """Load the weights once (checked against the graph at ``x``'s size), run, and rank the classes.
+class Progress(Protocol):
+    """What a progress display gives ``run``: callbacks per layer (first pass) and per timed pass."""
 
-    Refuses before loading anything when the pass is estimated to need more than ``max_memory``
-    bytes (default: the executor's 4 GiB). Errors name layers and arrays under ``names``
-    (``--names``); ``keras_layout`` says which Keras code saved a ``.weights.h5``/``.keras`` file.
+    on_layer: Callable[[str, np.ndarray], None] | None
+    on_pass: Callable[[], None] | None
+
+
+# progress(graph, input_hw, batch, runs) -> a context manager giving the callbacks (the CLI's bar)
+ProgressFactory = Callable[[Graph, tuple[int, int], int, int], ContextManager[Progress]]
+
+
+def run(spec: "str | Path | Spec | Graph", weights: str | Path, x: np.ndarray | None = None,
+        source: str | None = None, *, image: str | Path | None = None, array: str | Path | None = None,
+        resize: str | None = None, top: int = 5, repeat: int = 0, max_memory: int | None = None,
+        names: str | None = None, keras_layout: str | None = None, save_input: str | Path | None = None,
+        save_output: str | Path | None = None, on_layer: Callable[[str, np.ndarray], None] | None = None,
+        on_pass: Callable[[], None] | None = None, progress: ProgressFactory | None = None) -> RunResult:
+    """Real inference with real weights: the Python API of ``resnet-inspect run``, all it does.
+
+    The input is ``x`` (an NHWC array, named ``source`` in the result) or exactly one of ``image``
+    and ``array`` (files: headers read and the pass's memory checked against ``max_memory`` bytes,
+    default 4 GiB, before any data). Output paths are checked before any work, so a bad
+    ``save_output`` costs nothing; ``save_input`` writes the batch the network received. The
+    weights are loaded once, checked against the graph at the input's size; errors name layers and
+    arrays under ``names``; ``keras_layout`` says which Keras code saved a ``.weights.h5``/``.keras``.
+    The graph is built once and traced once per input size (a trace is shared: see ``trace_graph``).
     """
     check_run_options(top, repeat)
+    graph = load_graph(spec)
+    reads = (weights, image, array, graph.spec.file)
+    for path, field, also in ((save_input, "--save-input", ()), (save_output, "--save-output", (save_input,))):
+        if path is not None:
+            check_output(path, (*reads, *also), field)  # before the run, not after it
+    if x is None:
+        x, source = load_input(graph, image=image, array=array, max_memory=max_memory, resize=resize)
+    if save_input is not None:
+        save_array(x, save_input, reads, "--save-input")
+    hw = (int(x.shape[1]), int(x.shape[2]))
+    with (progress or _no_progress)(graph, hw, int(x.shape[0]), 1 + repeat) as shown:
+        result = _forward(graph, weights, x, source or "array", top=top, repeat=repeat, max_memory=max_memory,
+                          on_layer=on_layer or shown.on_layer, on_pass=on_pass or shown.on_pass,
+                          names=names, keras_layout=keras_layout)
+    if save_output is not None:
+        save_output_file(result, save_output, reads)
+    return result
+
+
+@dataclass(frozen=True)
+class _Silent:
+    on_layer: None = None
+    on_pass: None = None
+
+
+@contextmanager
+def _no_progress(graph: Graph, input_hw: tuple[int, int], batch: int, runs: int) -> Iterator[Progress]:
+    yield _Silent()
+
+
+def _forward(graph: Graph, weights_path: str | Path, x: np.ndarray, source: str, *, top: int, repeat: int,
+             max_memory: int | None, on_layer: Callable[[str, np.ndarray], None] | None,
+             on_pass: Callable[[], None] | None, names: str | None, keras_layout: str | None) -> RunResult:
+    """Refuse a pass above the memory limit before loading anything, load the weights, run, rank."""
     from .executor import DEFAULT_MAX_MEMORY, Executor, check_memory
 
     limit = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
@@ -643,7 +697,7 @@ def save_array(array: np.ndarray, path: str | Path, reads: tuple[str | Path | No
             np.save(f, array, allow_pickle=False)
 
 
-def save_output(result: RunResult, path: str | Path, reads: tuple[str | Path | None, ...] = ()) -> None:
+def save_output_file(result: RunResult, path: str | Path, reads: tuple[str | Path | None, ...] = ()) -> None:
     """Write the network's final output as ``.npy`` (softmax where the head has it, else logits)."""
     save_array(result.output, path, reads, "--save-output")
 

@@ -99,7 +99,7 @@ class VerifyResult(ShownNames, Displayable):
                 f"actual {shape_text(first.actual)}{more}")
 
 
-def verify(spec: str | Spec, input: int | str | tuple[int, int] | None = None, *, batch: int = 1, seed: int = 0,
+def verify(spec: str | Spec | Graph, input: int | str | tuple[int, int] | None = None, *, batch: int = 1, seed: int = 0,
            dtype: str = "float32", max_memory: int | None = None,
            on_layer: Callable[[str, Any], None] | None = None) -> VerifyResult:
     """Trace ``spec`` at ``input``, run it with seeded random weights, compare every layer's shape.

@@ -8,6 +8,7 @@ in :mod:`.formatting`.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..core.errors import ShapeError
@@ -71,11 +72,34 @@ def _positive(hw: tuple[int, int], text: object) -> tuple[int, int]:
 
 
 def trace_graph(graph: "Graph | Spec | str", input_hw: tuple[int, int] | None = None) -> TraceResult:
-    """Propagate shapes through ``graph`` at ``input_hw`` (default: the spec's input)."""
+    """Propagate shapes through ``graph`` at ``input_hw`` (default: the spec's input).
+
+    A run or verify asks for the same trace from several places (the memory estimate, the weight
+    shapes, the executor's fit check, the progress bar); the last few traces are kept, keyed by the
+    graph's layers and the input, so each is computed once. Results are immutable, so sharing is safe.
+    """
     graph = load_graph(graph)
     spec = graph.spec
     h, w = input_hw or spec.input_shape[:2]
     input_shape = (h, w, spec.input_shape[2])
+    key = (id(graph.layers), input_shape, spec.name)
+    cached = _TRACES.get(key)
+    if cached is not None and cached[0] is graph.layers:
+        _TRACES.move_to_end(key)
+        return cached[1]
+    result = _propagate(graph, input_shape)
+    _TRACES[key] = (graph.layers, result)  # the layers are held, so their id is not reused meanwhile
+    if len(_TRACES) > _KEEP_TRACES:
+        _TRACES.popitem(last=False)
+    return result
+
+
+_KEEP_TRACES = 4  # a run needs two sizes at most (its own and the spec's); a sweep must not pile up
+_TRACES: "OrderedDict[tuple[int, tuple[int, int, int], str], tuple[tuple[Layer, ...], TraceResult]]" = OrderedDict()
+
+
+def _propagate(graph: Graph, input_shape: tuple[int, int, int]) -> TraceResult:
+    """One pass over the layers in order: each op's shape, parameter and cost rules."""
     shapes: dict[str, Shape] = {}
     rows: list[LayerInfo] = []
     for layer in graph:
@@ -90,7 +114,7 @@ def trace_graph(graph: "Graph | Spec | str", input_hw: tuple[int, int] | None = 
         rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
                               op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe(),
                               op.window(), op.receptive(ins), graph.block_kind(layer.block)))
-    return TraceResult(spec.name, input_shape, tuple(rows))
+    return TraceResult(graph.spec.name, input_shape, tuple(rows))
 
 
 def trace(spec: str | Spec, input: int | str | tuple[int, int] | None = None) -> TraceResult:
