@@ -226,8 +226,7 @@ ConventionOpt = Annotated[Optional[Convention], typer.Option(
 def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = Format.table,
           convention: ConventionOpt = None) -> None:
     """MACs and FLOPs per input size, with a per-stage breakdown (or a peer's count by op); a range (160:640:32) gives one row per size."""
-    from .model.engine import trace as run_trace
-    from .language.spec import load_spec
+    from .analysis.counts import flops as flops_report
     from .analysis.sweep import is_range
 
     if input and any(is_range(text) for text in input):
@@ -240,28 +239,25 @@ def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = 
         emit(formatting.render_sweep(sweep(load_graph(spec), parse_sizes(input)), fmt.value))
         return
 
-    loaded = load_spec(spec)
-    results = [run_trace(loaded, size) for size in (input or [None])]
-    emit(formatting.render_flops(loaded.name, results, fmt.value, convention.value if convention else None))
+    emit(formatting.render_flops(flops_report(spec, input, convention.value if convention else None), fmt.value))
 
 
 @app.command()
 @reports_errors
 def params(spec: SpecArg = "resnet50", input: InputOpt = None, fmt: FormatOpt = Format.table) -> None:
     """Total, trainable and non-trainable parameters, per stage (at an input size: a flatten before a dense layer makes them depend on it)."""
-    from .model.engine import trace as run_trace
+    from .analysis.counts import params as params_report
 
-    emit(formatting.render_params(run_trace(spec, input), fmt.value))
+    emit(formatting.render_params(params_report(spec, input), fmt.value))
 
 
 @app.command("list")
 @reports_errors
 def list_specs(fmt: FormatOpt = Format.table) -> None:
     """The bundled specs and what each reproduces."""
-    from .language.spec import bundled_specs, load_spec
+    from .language.spec import catalog
 
-    specs = [(name, load_spec(path).description) for name, path in bundled_specs().items()]
-    emit(formatting.render_list(specs, fmt.value))
+    emit(formatting.render_list(catalog(), fmt.value))
 
 
 @app.command()
@@ -308,10 +304,9 @@ def diff(
 @reports_errors
 def names_table(spec: SpecArg = "resnet50", fmt: FormatOpt = Format.table) -> None:
     """Every layer's name in the blog, Caffe, Keras 3 and torchvision (— where a framework has none)."""
-    from .model.naming import name_table
+    from .model.naming import NameTable
 
-    graph = _load_graph(spec)
-    emit(formatting.render_names(graph.spec.name, name_table(graph), fmt.value))
+    emit(formatting.render_names(NameTable.of(_load_graph(spec)), fmt.value))
 
 
 @app.command()

@@ -130,6 +130,27 @@ def bundled_specs() -> dict[str, Path]:
     return {p.stem: p for p in sorted(bundled_specs_dir().glob("*.yaml"), key=lambda p: p.stem)}
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """What ``resnet-inspect list`` prints: each bundled spec's name and what it reproduces."""
+
+    specs: tuple[tuple[str, str], ...]  # (name, description)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``list --format json``."""
+        return {"specs": [{"name": name, "description": description} for name, description in self.specs]}
+
+    def to_json(self) -> str:
+        from ..core.text import to_json
+
+        return to_json(self.to_dict())
+
+
+def catalog() -> Catalog:
+    """The bundled specs, each parsed for its description (the Python API of ``list``)."""
+    return Catalog(tuple((name, load_spec(path).description) for name, path in bundled_specs().items()))
+
+
 def is_path(text: str) -> bool:
     """A path contains a folder separator or ends in .yaml / .yml (any case); anything else is a name.
 

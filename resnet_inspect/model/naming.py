@@ -22,9 +22,11 @@ no second copy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from ..core.errors import InspectError
+from ..core.text import to_json
 from .graph import Graph, Layer
 
 SCHEMES = ("blog", "caffe", "keras3", "torchvision")
@@ -100,6 +102,25 @@ class _Place:
     k: str = ""
     t: str = ""
     dense: str = ""
+
+
+@dataclass(frozen=True)
+class NameTable:
+    """What ``resnet-inspect names`` prints: every layer under every scheme, in execution order."""
+
+    spec: str
+    rows: tuple[LayerNames, ...]
+
+    @classmethod
+    def of(cls, graph: Graph) -> "NameTable":
+        return cls(graph.spec.name, tuple(name_table(graph)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``names --format json``: null where a framework has no such layer."""
+        return {"spec": self.spec, "schemes": list(SCHEMES), "layers": [asdict(row) for row in self.rows]}
+
+    def to_json(self) -> str:
+        return to_json(self.to_dict())
 
 
 def name_table(graph: Graph) -> list[LayerNames]:

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InspectError
 from ..core.text import count, megabytes, shape_text, si, to_json  # noqa: F401 (re-exported to renderers)
-from ..analysis.peers import count as peer_count
-from ..analysis.peers import peer_numbers, torchinfo_mult_adds
+from ..analysis.peers import torchinfo_mult_adds
 from ..model.statistics import Totals, TraceResult
 from ..core.usertext import markup, visible
 
@@ -23,12 +22,14 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
     from ..model.engine import LayerInfo
+    from ..analysis.counts import FlopsReport, ParamsReport
     from ..analysis.explain import Explanation
     from ..analysis.memory import MemoryProfile
     from ..analysis.receptive import ReceptiveReport
     from ..analysis.sweep import Sweep
     from ..execute.verify import VerifyResult
-    from ..model.naming import LayerNames
+    from ..language.spec import Catalog
+    from ..model.naming import NameTable
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -492,24 +493,11 @@ def render_trace(result: TraceResult, fmt: str, depth: str = "layer",
 # --------------------------------------------------------------------------- flops
 
 
-def flops_dict(spec: str, results: list[TraceResult], convention: str | None = None) -> dict[str, Any]:
-    return {
-        "spec": spec,
-        "unit": {"macs": "multiply-accumulates", "flops": "floating-point operations"},
-        "results": [{"input": list(r.input_shape), "macs": r.totals.macs, "flops": r.totals.flops,
-                     "by_stage": {stage: {"macs": t.macs, "flops": t.flops} for stage, t in r.by_stage().items()},
-                     "peers": peer_numbers(r),
-                     **({"convention": peer_count(r, convention).to_dict()} if convention else {})}
-                    for r in results],
-    }
-
-
-def render_flops(spec: str, results: list[TraceResult], fmt: str,
-                 convention: str | None = None) -> "str | RenderableType":
-    data = flops_dict(spec, results, convention)
+def render_flops(report: "FlopsReport", fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return to_json(data)
-    if convention:
+        return report.to_json()
+    data, spec = report.to_dict(), report.spec
+    if report.convention:
         return _render_convention(spec, data["results"], fmt)
     header = ["stage"] + [f"{shape_text(tuple(r['input']))} {unit}" for r in data["results"] for unit in ("MACs", "FLOPs")]
     stages = list(data["results"][0]["by_stage"])
@@ -541,53 +529,38 @@ def _render_convention(spec: str, results: list[dict[str, Any]], fmt: str) -> "s
 # --------------------------------------------------------------------------- params
 
 
-def params_dict(result: TraceResult) -> dict[str, Any]:
-    t = result.totals
-    return {
-        "spec": result.spec,
-        **{k: v for k, v in asdict(t).items() if k.endswith("params")},
-        "by_stage": {stage: {k: v for k, v in asdict(s).items() if k.endswith("params")}
-                     for stage, s in result.by_stage().items()},
-        "conventions": {
-            "keras": "params = trainable + non-trainable (BN moving mean/variance count, non-trainable)",
-            "torch": "sum(p.numel() for p in model.parameters()) = trainable_params (BN running stats are buffers)",
-        },
-    }
-
-
-def render_params(result: TraceResult, fmt: str) -> "str | RenderableType":
-    data = params_dict(result)
+def render_params(report: "ParamsReport", fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return to_json(data)
+        return report.to_json()
+    data = report.to_dict()
     header = ["stage", "params", "trainable", "non-trainable"]
     body = [[stage, s["params"], s["trainable_params"], s["non_trainable_params"]] for stage, s in data["by_stage"].items()]
     total = ["total", data["params"], data["trainable_params"], data["non_trainable_params"]]
     note = ("Keras model.summary() reports params; PyTorch's parameters() (torchinfo, torchvision) "
             f"reports trainable_params = {count(data['trainable_params'])}.")
-    return _grid(f"{result.spec}: parameters", header, body, total, fmt, note)
+    return _grid(f"{report.spec}: parameters", header, body, total, fmt, note)
 
 
 # --------------------------------------------------------------------------- list
 
 
-def render_list(specs: list[tuple[str, str]], fmt: str) -> "str | RenderableType":
+def render_list(catalog: "Catalog", fmt: str) -> "str | RenderableType":
     if fmt == "json":
-        return to_json({"specs": [{"name": n, "description": d} for n, d in specs]})
-    return _grid("Bundled specs", ["name", "description"], [[n, d] for n, d in specs], None, fmt)
+        return catalog.to_json()
+    return _grid("Bundled specs", ["name", "description"], [list(entry) for entry in catalog.specs], None, fmt)
 
 
 # --------------------------------------------------------------------------- names
 
 
-def render_names(spec: str, table: "list[LayerNames]", fmt: str) -> "str | RenderableType":
+def render_names(table: "NameTable", fmt: str) -> "str | RenderableType":
     """The name table: one row per layer, one column per scheme; JSON has null where the table has —."""
-    schemes = ["blog", "caffe", "keras3", "torchvision"]
-    if fmt == "json":
-        return to_json({"spec": spec, "schemes": schemes, "layers": [asdict(row) for row in table]})
-    from ..model.naming import printed
+    from ..model.naming import SCHEMES, printed
 
-    body = [[row.op] + [printed(row.under(s)) for s in schemes] for row in table]
-    return _grid(f"{spec}: layer names", ["op"] + schemes, body, None, fmt,
+    if fmt == "json":
+        return table.to_json()
+    body = [[row.op] + [printed(row.under(s)) for s in SCHEMES] for row in table.rows]
+    return _grid(f"{table.spec}: layer names", ["op", *SCHEMES], body, None, fmt,
                  note="— : that framework has no layer of its own here")
 
 
