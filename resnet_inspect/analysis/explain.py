@@ -8,12 +8,11 @@ padding that would (why the 2019 code's ``pool1`` is 55 and not the blog's 56).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
 from ..model.engine import parse_input, trace_graph
-from ..core.errors import InspectError
+from ..core.errors import unknown_layer
 from ..model.graph import load_graph
 from ..model.ops import Step, Window
 from ..language.spec import Spec
@@ -45,9 +44,7 @@ def explain(spec: str | Spec, layer: str, input: int | str | tuple[int, int] | N
     result = trace_graph(graph, None if input is None else parse_input(input))
     node = next((candidate for candidate in graph if candidate.name == layer), None)
     if node is None:
-        close = difflib.get_close_matches(layer, [candidate.name for candidate in graph], n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; `trace` lists every layer"
-        raise InspectError(f"no layer named {layer!r} in {graph.spec.name}{hint}", field="LAYER")
+        raise unknown_layer(layer, (candidate.name for candidate in graph), graph.spec.name, field="LAYER")
     info = result.layer(layer)
     inputs = [result.layer(name).output_shape for name in node.inputs]
     steps = node.op.explain(inputs, info.output_shape)

@@ -8,6 +8,7 @@ ever reach the user as a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .usertext import visible
@@ -78,3 +79,17 @@ class SpecError(InspectError):
 
 class ShapeError(InspectError):
     """A layer cannot work on the shape it receives."""
+
+
+class UnknownLayer(InspectError, KeyError):
+    """A layer name that is not in the network. A ``KeyError`` too, so a lookup by name fails as a
+    mapping's would; its text suggests the closest names, as ``explain`` and the CLI do."""
+
+
+def unknown_layer(name: str, known: "Iterable[str]", spec: str, field: str | None = None) -> UnknownLayer:
+    """``no layer named 'res2x' in resnet50; did you mean res2a, res2b, res2c?``"""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `trace` lists every layer"
+    return UnknownLayer(f"no layer named {name!r} in {spec}{hint}", field=field)

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..core.display import Displayable
+from ..core.errors import unknown_layer
 from ..core.text import to_json
 from .fields import receptive_fields
 from .naming import ShownNames, group_names, names_in
@@ -95,8 +96,11 @@ class TraceResult(ShownNames, Displayable):
                 for g in self.groups(depth)]
 
     def layer(self, name: str) -> "LayerInfo":
-        """The row of the layer called ``name`` (KeyError when there is none)."""
-        return self._by_name[name]
+        """The row of the layer called ``name``; :class:`UnknownLayer` (a ``KeyError``) names the closest."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise unknown_layer(name, self._by_name, self.spec) from None
 
     @cached_property
     def _by_name(self) -> dict[str, "LayerInfo"]:
