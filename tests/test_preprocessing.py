@@ -34,7 +34,7 @@ from typer.testing import CliRunner
 from resnet_inspect import build_graph, load_spec
 from resnet_inspect.cli import app
 from resnet_inspect.core.errors import InspectError
-from resnet_inspect.execute.inference import PREPROCESSINGS, load_image, load_input, preprocess
+from resnet_inspect.execute.inputs import PREPROCESSINGS, load_image, load_input, preprocess
 
 Image = pytest.importorskip("PIL.Image")
 

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from resnet_inspect import build_graph, load_spec
 from resnet_inspect.cli import app
-from resnet_inspect.execute.inference import imagenet_classes, load_image, top_k
+from resnet_inspect.execute.inference import imagenet_classes, top_k
+from resnet_inspect.execute.inputs import load_image
 from resnet_inspect.render.inference_report import progress
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -20,7 +20,8 @@ from resnet_inspect.model.engine import trace
 from resnet_inspect.core.errors import InspectError
 from resnet_inspect.execute.executor import forward, parse_memory
 from resnet_inspect.model.graph import load_graph
-from resnet_inspect.execute.inference import decode_rgb8, load_array, save_array
+from resnet_inspect.execute.inference import save_array
+from resnet_inspect.execute.inputs import decode_rgb8, load_array
 from resnet_inspect.core.safeio import check_target
 from resnet_inspect.model.weights import (at_size, check_size_fits, fitting_sizes, random_weights, weight_shapes,
                                     weights_bytes)
