@@ -189,11 +189,11 @@ def _validator() -> Callable[[Any], Any]:
 
 
 def _validate_schema(document: Document) -> None:
-    import fastjsonschema
+    from ._schema_validator import JsonSchemaValueException  # the shipped file's own: no fastjsonschema import
 
     try:
         _validator()(document.data)
-    except fastjsonschema.JsonSchemaValueException as exc:
+    except JsonSchemaValueException as exc:
         raise _schema_error(document, exc) from None
     path = _float_for_integer(_cached_schema(), document.data, ())
     if path is not None:

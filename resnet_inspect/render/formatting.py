@@ -6,7 +6,6 @@ for, so ``--format json`` never imports Rich.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -15,8 +14,6 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InspectError
-from ..analysis.peers import count as peer_count
-from ..analysis.peers import peer_numbers, torchinfo_mult_adds
 from ..model.statistics import Totals, TraceResult
 from ..core.usertext import markup, visible
 
@@ -318,6 +315,8 @@ def summary_lines(result: TraceResult, dtype: str = "float32") -> list[SummaryLi
     """The block torchinfo and Keras print under their tables, each line with its convention."""
     t, sizes = result.totals, result.sizes(dtype)
     bytes_per = sizes.params_bytes // t.params if t.params else 0
+    from ..analysis.peers import torchinfo_mult_adds
+
     mult_adds = torchinfo_mult_adds(result)
     h, w, c = result.input_shape
     return [
@@ -378,6 +377,8 @@ def trace_csv(result: TraceResult, depth: str = "layer", names: Iterable[str] | 
     """One line per row: ``name`` then the chosen columns (by default every fact, as before)."""
     chosen = columns(names, CSV_COLUMNS)
     out = io.StringIO()
+    import csv
+
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["name"] + [c.data_key for c in chosen])
     for row in rows(result, depth):
@@ -540,6 +541,8 @@ def render_trace(result: TraceResult, fmt: str, depth: str = "layer",
 
 
 def flops_dict(spec: str, results: list[TraceResult], convention: str | None = None) -> dict[str, Any]:
+    from ..analysis.peers import count as peer_count, peer_numbers
+
     return {
         "spec": spec,
         "unit": {"macs": "multiply-accumulates", "flops": "floating-point operations"},
@@ -686,6 +689,8 @@ def _grid(title: str, header: list[str], body: list[list[Any]], total: list[Any]
     total_cells = [count(c) if isinstance(c, int) else str(c) for c in total] if total else None
     if fmt == "csv":
         out = io.StringIO()
+        import csv
+
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         writer.writerows([_csv_text(c) for c in line] for line in body + ([total] if total else []))
