@@ -439,6 +439,32 @@ class TraceTable:
         yield self.table(layout)
         yield self.summary(options.max_width)
 
+    def plain_text(self, width: int) -> str | None:
+        """The lines Rich would print on a console with no styles, when the table fits ``width``
+        at its natural size (see :mod:`.plaintable`); None when only Rich can lay it out."""
+        from .plaintable import box_table, grid
+
+        result, depth = self.result, self.depth
+        shown = self.chosen
+        body: list[tuple[list[str], bool]] = []
+        previous: Row | None = None
+        for row in rows(result, depth):
+            section = previous is not None and depth == "layer" and row.block != previous.block
+            if depth == "layer" and (previous is None or row.stage != previous.stage):
+                body.append(([visible(row.stage)] + [""] * len(shown), section))
+                section = False
+            body.append(([visible(row.name)] + [_cell(c, row) for c in shown], section))
+            previous = row
+        table = box_table(f"{visible(result.spec)} — input {shape_text(result.input_shape)}",
+                          "MACs = multiply-accumulates (conv + dense); totals and conventions below",
+                          ["Layer" if depth == "layer" else depth.capitalize()] + [c.header for c in shown],
+                          ["Total"] + [self._footer(c) for c in shown],
+                          [False] + [c.numeric or c.name == "output_shape" for c in shown], body, width)
+        if table is None:
+            return None
+        summary = grid([(line.label, line.value, visible(line.convention)) for line in summary_lines(result)], width)
+        return None if summary is None else "\n".join(table + summary) + "\n"
+
     def fit(self, width: int) -> "Layout":
         """The columns that fit in ``width`` cells, the ones left out to get there, and how.
 
