@@ -124,8 +124,22 @@ class DType(str, Enum):
     float64 = "float64"
 
 
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="Batch size of the forward pass.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights and input: same seed, same run.")]
+def _integer(text: Any) -> int:
+    """Whole-number options (--batch, --seed, --top, --repeat) read by the one parser of user
+    numbers (ASCII digits: click's int() would take "２" or "1_0"); click's own message if not."""
+    from .core.numbers import integer
+
+    try:
+        return integer(text)
+    except InspectError:
+        raise typer.BadParameter(f"{text!r} is not a valid int.") from None
+
+
+_integer.__name__ = "int"  # click shows a parser's name as the metavar: <int>, as before
+
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="Batch size of the forward pass.", parser=_integer)]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights and input: same seed, same run.",
+                                      parser=_integer)]
 DtypeOpt = Annotated[DType, typer.Option("--dtype", help="float32 (fast) or float64 (a reference run).")]
 MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forward pass estimated to need more (e.g. 4GB, 512MB).")]
 
@@ -176,6 +190,7 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
             except MemoryError as exc:  # one place for every allocation a raised --max-memory let through
                 raise out_of_memory(exc) from None
         except InspectError as exc:
+            exc = as_flag(exc)
             if getattr(kwargs.get("fmt"), "value", None) == "json":
                 sys.stdout.write(formatting.to_json(exc.to_dict()) + "\n")
             else:
@@ -183,6 +198,22 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+# The library's argument names, as the flags that set them: an API error says `input must be …`,
+# the command line's `--input must be …`, in the field and at the head of the message.
+FLAGS = {"input": "--input", "max_memory": "--max-memory", "unit": "--unit"}
+
+
+def as_flag(exc: InspectError) -> InspectError:
+    flag = FLAGS.get(exc.field or "")
+    if flag is not None:
+        field = exc.field or ""
+        if exc.message.startswith(f"{field} "):
+            exc.message = flag + exc.message[len(field):]
+        exc.field = flag
+        exc.args = (str(exc),)
+    return exc
 
 
 def out_of_memory(exc: MemoryError) -> InspectError:
@@ -445,7 +476,7 @@ def _load_graph(spec: str) -> Any:
 @weights_app.command("init")
 @reports_errors
 def weights_init(spec: SpecArg, output: OutputFileOpt,
-                 seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 0,
+                 seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.", parser=_integer)] = 0,
                  max_memory: MaxMemoryOpt = "4GB", keras_layout: KerasLayoutOpt = None,
                  fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Write seeded random weights for a spec (He-normal convs, non-trivial BatchNorm statistics)."""
@@ -517,8 +548,8 @@ def run_network(
                                                       show_default="not saved")] = None,
     resize: Annotated[Optional[str], typer.Option("--resize", help="How --image is resized: torch (shorter side 256, centre crop 224) or caffe (Keras: stretch, nearest).",
                                                   show_default="the spec's preprocessing")] = None,
-    top: Annotated[int, typer.Option("--top", "-k", help="How many classes to show per item.")] = 5,
-    repeat: Annotated[int, typer.Option("--repeat", help="Timed forward passes after one warm-up (median and min).")] = 0,
+    top: Annotated[int, typer.Option("--top", "-k", help="How many classes to show per item.", parser=_integer)] = 5,
+    repeat: Annotated[int, typer.Option("--repeat", help="Timed forward passes after one warm-up (median and min).", parser=_integer)] = 0,
     max_memory: MaxMemoryOpt = "4GB",
     names: ArrayNamesOpt = None,
     keras_layout: KerasLayoutOpt = None,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import numbers
 from ..core.errors import InspectError
 from ..model.ops import IDENTITY, Window
 from ..model.statistics import TraceResult
@@ -158,11 +159,5 @@ def _unit(layer: str, field: ReceptiveField, grid: tuple[int, ...], unit: Pair) 
 
 
 def parse_unit(text: str) -> Pair:
-    """``3,4`` -> (3, 4) as (row, column); ``3`` -> (3, 3)."""
-    try:
-        parts = [int(p) for p in text.replace(" ", "").split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (1, 2) or min(parts) < 0:
-        raise InspectError(f"--unit must be a row,column index like 3,4, got {text!r}", field="--unit")
-    return (parts[0], parts[-1])
+    """``3,4`` -> (3, 4) as (row, column); ``3`` -> (3, 3) (the rules: :mod:`..core.numbers`)."""
+    return numbers.index_pair(text, "--unit")

@@ -134,9 +134,12 @@ class Edge:
     label_box: TextBox | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Diagram:
-    """A laid-out diagram: what every writer draws, and what the tests measure."""
+    """A laid-out diagram: what every writer draws, and what the tests measure.
+
+    In a notebook it shows itself as the picture (``_repr_svg_``); ``repr()`` is one line.
+    """
 
     title: str
     level: str
@@ -166,6 +169,14 @@ class Diagram:
 
     def to_dot(self) -> str:
         return self.render("dot")
+
+    def __repr__(self) -> str:
+        return (f"<Diagram {self.level} {self.title!r}: {len(self.nodes)} boxes, {len(self.edges)} edges, "
+                f"{self.width:g}×{self.height:g}>")
+
+    def _repr_svg_(self) -> str:
+        """Jupyter and IPython draw the diagram inline from this."""
+        return self.to_svg()
 
     def to_mermaid(self) -> str:
         return self.render("mermaid")
@@ -479,7 +490,7 @@ def diagram(spec: "str | Path | Spec", level: str = "block", block: str | None =
     if level not in LEVELS:
         raise InspectError(f"level must be one of {', '.join(LEVELS)}, got {excerpt(level)!r}", field="--level")
     graph = load_graph(spec)
-    result = trace_graph(graph, None if input is None else parse_input(input))
+    result = trace_graph(graph, None if input is None else parse_input(input, "input"))
     if level == "network":
         return network_diagram(graph, result)
     blocks = [layer.block for layer in graph if layer.block not in ("stem", "head")]
