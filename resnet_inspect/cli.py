@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from functools import wraps
@@ -12,9 +12,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .render import formatting
+from .render import choices, formatting
 from .core.errors import InspectError
 from .core.usertext import visible
+from .model.naming import SCHEMES
+from .model.statistics import DEPTHS
 
 app = typer.Typer(
     name="resnet-inspect",
@@ -43,36 +45,22 @@ def _main(
     """Trace a residual network from a YAML spec: every layer's name, shape, parameters and cost."""
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
+def vocabulary(name: str, table: Iterable[str]) -> Any:
+    """A choice option's Enum, built from the table that defines the choices (never typed twice:
+    tests/test_api_surface.py checks every choice list against its table)."""
+    return Enum(name, {choice: choice for choice in table}, type=str)
 
 
-class CheckFormat(str, Enum):
-    table = "table"
-    json = "json"
-    github = "github"
-    junit = "junit"
+Format = vocabulary("Format", formatting.FORMATS)
 
 
-class RecordFormat(str, Enum):
-    """`run`, `weights …`, `schema -o` and `new` print a short record: a table (or a line) or JSON."""
-
-    table = "table"
-    json = "json"
+CheckFormat = vocabulary("CheckFormat", choices.CHECK_FORMATS)
 
 
-class DiffFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
-class Depth(str, Enum):
-    layer = "layer"
-    block = "block"
-    stage = "stage"
+# `run`, `weights …`, `schema -o`, `new`, `explain` and `diff` print a record: a table (or a line) or JSON.
+RecordFormat = vocabulary("RecordFormat", formatting.RECORD_FORMATS)
+DiffFormat = RecordFormat
+Depth = vocabulary("Depth", DEPTHS)
 
 
 SpecArg = Annotated[str, typer.Argument(help="Bundled spec name (see `list`) or path to a YAML spec.")]
@@ -86,17 +74,12 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format
 DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
 RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
-    "--columns", "-c", help="Columns to show, repeatable or comma-separated: "
-    "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block, "
-    "rf, output_bytes, live_bytes (see the README); the table leaves optional ones out to fit a narrow terminal.",
+    "--columns", "-c", help=f"Columns to show, repeatable or comma-separated: {', '.join(formatting.COLUMNS)} "
+    "(see the README); the table leaves optional ones out to fit a narrow terminal.",
     show_default="op,output_shape,params,macs; CSV: all but kernel")]
 
 
-class Names(str, Enum):
-    blog = "blog"
-    caffe = "caffe"
-    keras3 = "keras3"
-    torchvision = "torchvision"
+Names = vocabulary("Names", SCHEMES)
 
 
 NamesOpt = Annotated[Optional[Names], typer.Option(
@@ -400,9 +383,7 @@ def memory(
     emit(formatting.render_memory(profile, fmt.value))
 
 
-class ExplainFormat(str, Enum):
-    table = "table"
-    json = "json"
+ExplainFormat = RecordFormat
 
 
 @app.command()
@@ -614,16 +595,8 @@ def verify(
         raise typer.Exit(1)
 
 
-class DiagramLevel(str, Enum):
-    network = "network"
-    stage = "stage"
-    block = "block"
-
-
-class DiagramFormat(str, Enum):
-    svg = "svg"
-    dot = "dot"
-    mermaid = "mermaid"
+DiagramLevel = vocabulary("DiagramLevel", choices.DIAGRAM_LEVELS)
+DiagramFormat = vocabulary("DiagramFormat", choices.DIAGRAM_FORMATS)
 
 
 @app.command()

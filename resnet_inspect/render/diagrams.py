@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import InspectError
+from .choices import DIAGRAM_FORMATS, DIAGRAM_LEVELS
 from .formatting import count, shape_text, si
 from ..core.usertext import excerpt, visible
 
@@ -29,8 +30,7 @@ if TYPE_CHECKING:
     from ..language.spec import Spec
     from ..model.statistics import TraceResult
 
-LEVELS = ("network", "stage", "block")
-FORMATS = ("svg", "dot", "mermaid")
+LEVELS, FORMATS = DIAGRAM_LEVELS, DIAGRAM_FORMATS
 
 FONT = "DejaVu Sans Mono, Menlo, Consolas, Liberation Mono, monospace"
 CHAR_EM = 0.62  # DejaVu Sans Mono and Menlo advance 0.602 em, Consolas 0.55, Courier 0.6

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..model.naming import LayerNames
 
 FORMATS = ("table", "json", "csv", "markdown")
+RECORD_FORMATS = ("table", "json")  # a record (explain, diff, run, weights, new, schema -o): a table or JSON
 
 
 # --------------------------------------------------------------------------- JSON and user text
