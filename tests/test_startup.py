@@ -91,3 +91,55 @@ def test_plain_table_leaves_user_markup_to_rich():
     assert TraceTable(result).plain_text(10_000) is not None
     for spec in ("net[v1]", "a:smile:b", "tab\there", "back\\slash"):
         assert TraceTable(replace(result, spec=spec)).plain_text(10_000) is None
+
+
+# --------------------------------------------------------------------------- the JSON writer
+
+
+def reference_json(data):
+    """What to_json wrote before: non-finite floats to None, then json.dumps(indent=2)."""
+    import math
+
+    def finite(value):
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(v) for v in value]
+        return value
+
+    return json.dumps(finite(data), indent=2, allow_nan=False)
+
+
+@pytest.mark.parametrize("data", [
+    {}, [], {"a": []}, {"a": {}}, {"nested": [[], [{}], [1, [2, [3]]]]},
+    {"nan": float("nan"), "inf": [float("inf"), -float("inf")], "t": (1.5, -0.0, 1e16, 1e-7, 2.0)},
+    {"text": "ümlaut ✓ \x1b[31m \u2028 \"q\" \\", "none": None, "bools": [True, False], "big": 10**30},
+    {1: "int key", 2.5: "float key", True: "bool key", None: "none key"},
+])
+def test_json_writer_is_json_dumps(data):
+    from resnet_inspect.core.jsontext import dumps
+
+    assert dumps(data) == reference_json(data)
+
+
+def test_json_writer_on_every_contract(traces):
+    from resnet_inspect.core.jsontext import dumps
+    from resnet_inspect.render.formatting import render_trace
+
+    for result in traces:
+        data = result.to_dict()
+        assert dumps(data) == reference_json(data)
+        assert json.loads(render_trace(result, "json", "block"))["depth"] == "block"
+
+
+def test_json_writer_refuses_what_json_refuses():
+    from resnet_inspect.core.jsontext import dumps
+
+    with pytest.raises(TypeError):
+        dumps({"x": object()})
+    with pytest.raises(TypeError):
+        dumps({(1, 2): 3})
+    with pytest.raises(ValueError):
+        dumps({float("nan"): 1})

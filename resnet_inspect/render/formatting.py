@@ -7,8 +7,6 @@ for, so ``--format json`` never imports Rich.
 from __future__ import annotations
 
 import io
-import json
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -45,18 +43,9 @@ def to_json(data: dict[str, Any]) -> str:
     Control characters in user text are escaped by ``json`` itself (``\u001b``).
     """
     from .. import __version__
+    from ..core.jsontext import dumps  # json.dumps(indent=2) with NaN/inf as null, 3-4x faster
 
-    return json.dumps({"resnet_inspect": __version__, **_finite(data)}, indent=2, allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    return dumps({"resnet_inspect": __version__, **data})
 
 
 def md(text: object) -> str:
