@@ -75,11 +75,12 @@ def index_pair(text: str, name: str = "unit") -> tuple[int, int]:
     return (int(parts[0]), int(parts[-1]))
 
 
-_INTEGER = re.compile(r"-?[0-9]{1,%d}" % MAX_DIGITS, re.ASCII)
+MAX_INTEGER_DIGITS = 40  # a whole number may be a seed: any 128-bit one (39 digits) is taken
+_INTEGER = re.compile(r"-?[0-9]{1,%d}" % MAX_INTEGER_DIGITS, re.ASCII)
 
 
 def integer(value: int | str, name: str = "value") -> int:
-    """A whole number as typed: an int, or ASCII digits with an optional minus (at most MAX_DIGITS digits).
+    """A whole number as typed: an int, or ASCII digits with an optional minus (at most MAX_INTEGER_DIGITS digits).
     Callers check the range (a batch of 0 is refused by the one who knows what a batch is)."""
     if isinstance(value, str) and _INTEGER.fullmatch(value):
         return int(value)
