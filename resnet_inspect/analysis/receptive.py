@@ -16,9 +16,9 @@ it. Unit ``i`` is centred on input pixel ``−padding + i·stride + (size − 1)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from ..core.records import record
 from ..core import numbers
 from ..core.errors import InspectError
 from ..model.ops import IDENTITY, Window
@@ -27,7 +27,7 @@ from ..model.statistics import TraceResult
 Pair = tuple[int, int]
 
 
-@dataclass(frozen=True)
+@record
 class ReceptiveField:
     """A layer's receptive field, per axis (H, W): size in input pixels, effective stride and padding."""
 
@@ -84,7 +84,7 @@ def _widest(fields: list[ReceptiveField]) -> ReceptiveField:
 # --------------------------------------------------------------------------- the `rf` report
 
 
-@dataclass(frozen=True)
+@record
 class LayerField:
     name: str
     op: str
@@ -92,7 +92,7 @@ class LayerField:
     field: ReceptiveField
 
 
-@dataclass(frozen=True)
+@record
 class UnitCenter:
     """Where one output unit of the last stage looks: its centre and the pixels it spans."""
 
@@ -103,7 +103,7 @@ class UnitCenter:
     last: Pair
 
 
-@dataclass(frozen=True)
+@record
 class ReceptiveReport:
     """What ``resnet-inspect rf`` prints: every layer's field, the last stage's coverage, a unit's centre."""
 

@@ -7,8 +7,8 @@ in :mod:`.formatting`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
+from ..core.records import record
 from ..core import numbers
 from ..core.errors import ShapeError
 from .graph import Graph, Layer, load_graph
@@ -17,7 +17,7 @@ from ..language.spec import Spec
 from .statistics import TraceResult
 
 
-@dataclass(frozen=True)
+@record
 class LayerInfo:
     """One row of a trace: a layer's output shape, parameters and cost at one input size."""
 

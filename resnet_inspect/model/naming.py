@@ -22,9 +22,10 @@ no second copy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ..core.records import record
 from ..core.errors import InspectError
 from .graph import Graph, Layer
 
@@ -82,7 +83,7 @@ TORCH_PARAMS: dict[str, dict[str, str]] = {
 CAFFE_SCALE_KEYS = ("gamma", "beta")  # Caffe: a BN's scale and shift live in its Scale layer
 
 
-@dataclass(frozen=True)
+@record
 class LayerNames:
     """One row of ``resnet-inspect names``: a layer and its name in each scheme (None: no such layer)."""
 
@@ -97,7 +98,7 @@ class LayerNames:
         return getattr(self, scheme)
 
 
-@dataclass(frozen=True)
+@record
 class _Place:
     """Where a layer sits, in every framework's counting."""
 
@@ -131,7 +132,7 @@ def names_in(graph: Graph, scheme: str) -> dict[str, str | None]:
     return {row.name: row.under(scheme) for row in name_table(graph)}
 
 
-@dataclass(frozen=True)
+@record
 class Shown:
     """How a command names layers and weight arrays in what it prints: under one scheme.
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import TYPE_CHECKING, Any
 
+from ..core.records import record
 from ..core.errors import InspectError
 from ..model.statistics import Totals, TraceResult
 from ..core.usertext import markup, visible
@@ -56,7 +57,7 @@ def md(text: object) -> str:
 # --------------------------------------------------------------------------- rows
 
 
-@dataclass(frozen=True)
+@record
 class Row:
     """A printed row: one layer, or a block or stage collapsed into one.
 
@@ -111,7 +112,7 @@ def megabytes(n: int) -> str:
 # --------------------------------------------------------------------------- columns
 
 
-@dataclass(frozen=True)
+@record
 class Column:
     """One column of a trace, the same in the table, Markdown, CSV and JSON (``--columns NAME``).
 
@@ -294,7 +295,7 @@ def _cell(column: Column, row: Row, exact: bool = False) -> str:
 # --------------------------------------------------------------------------- trace summary
 
 
-@dataclass(frozen=True)
+@record
 class SummaryLine:
     label: str
     value: str
@@ -399,7 +400,7 @@ def _md_total(column: Column, result: TraceResult) -> str:
     return f"**{count(column.total(result))}**"
 
 
-@dataclass(frozen=True)
+@record
 class Layout:
     """How a trace table meets a width: the columns shown and left out, whether the wrapping
     columns must be narrowed (``narrowed``), and whether that is enough (``fits``)."""
