@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from functools import wraps
 from typing import Annotated, Any, Optional
 
 import typer
 
-from .render import formatting
+from .render import choices, formatting
 from .core.errors import InspectError
 from .core.usertext import visible
+from .model.naming import SCHEMES
+from .model.statistics import DEPTHS
 
 app = typer.Typer(
     name="resnet-inspect",
@@ -42,36 +45,22 @@ def _main(
     """Trace a residual network from a YAML spec: every layer's name, shape, parameters and cost."""
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
+def vocabulary(name: str, table: Iterable[str]) -> Any:
+    """A choice option's Enum, built from the table that defines the choices (never typed twice:
+    tests/test_api_surface.py checks every choice list against its table)."""
+    return Enum(name, {choice: choice for choice in table}, type=str)
 
 
-class CheckFormat(str, Enum):
-    table = "table"
-    json = "json"
-    github = "github"
-    junit = "junit"
+Format = vocabulary("Format", formatting.FORMATS)
 
 
-class RecordFormat(str, Enum):
-    """`run`, `weights …`, `schema -o` and `new` print a short record: a table (or a line) or JSON."""
-
-    table = "table"
-    json = "json"
+CheckFormat = vocabulary("CheckFormat", choices.CHECK_FORMATS)
 
 
-class DiffFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
-class Depth(str, Enum):
-    layer = "layer"
-    block = "block"
-    stage = "stage"
+# `run`, `weights …`, `schema -o`, `new`, `explain` and `diff` print a record: a table (or a line) or JSON.
+RecordFormat = vocabulary("RecordFormat", formatting.RECORD_FORMATS)
+DiffFormat = RecordFormat
+Depth = vocabulary("Depth", DEPTHS)
 
 
 SpecArg = Annotated[str, typer.Argument(help="Bundled spec name (see `list`) or path to a YAML spec.")]
@@ -85,17 +74,12 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format
 DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
 RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
-    "--columns", "-c", help="Columns to show, repeatable or comma-separated: "
-    "op, output_shape, params, trainable, non_trainable, macs, flops, inputs, kernel, stage, block, "
-    "rf, output_bytes, live_bytes (see the README); the table leaves optional ones out to fit a narrow terminal.",
+    "--columns", "-c", help=f"Columns to show, repeatable or comma-separated: {', '.join(formatting.COLUMNS)} "
+    "(see the README); the table leaves optional ones out to fit a narrow terminal.",
     show_default="op,output_shape,params,macs; CSV: all but kernel")]
 
 
-class Names(str, Enum):
-    blog = "blog"
-    caffe = "caffe"
-    keras3 = "keras3"
-    torchvision = "torchvision"
+Names = vocabulary("Names", SCHEMES)
 
 
 NamesOpt = Annotated[Optional[Names], typer.Option(
@@ -123,8 +107,22 @@ class DType(str, Enum):
     float64 = "float64"
 
 
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="Batch size of the forward pass.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights and input: same seed, same run.")]
+def _integer(text: Any) -> int:
+    """Whole-number options (--batch, --seed, --top, --repeat) read by the one parser of user
+    numbers (ASCII digits: click's int() would take "２" or "1_0"); click's own message if not."""
+    from .core.numbers import integer
+
+    try:
+        return integer(text)
+    except InspectError:
+        raise typer.BadParameter(f"{text!r} is not a valid int.") from None
+
+
+_integer.__name__ = "int"  # click shows a parser's name as the metavar: <int>, as before
+
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="Batch size of the forward pass.", parser=_integer)]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights and input: same seed, same run.",
+                                      parser=_integer)]
 DtypeOpt = Annotated[DType, typer.Option("--dtype", help="float32 (fast) or float64 (a reference run).")]
 MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forward pass estimated to need more (e.g. 4GB, 512MB).")]
 
@@ -138,6 +136,14 @@ def emit(output: Any) -> None:
         output = visible(output, keep_newlines=True)
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
         return
+    plain_text = getattr(output, "plain_text", None)  # a table that can skip Rich when piped
+    if plain_text is not None:
+        from .render.plaintable import plain_console
+
+        text = plain_text(output_width() or 0) if plain_console() else None
+        if text is not None:
+            sys.stdout.write(text)
+            return
     from rich.console import Console
 
     Console(width=output_width()).print(output)
@@ -167,6 +173,7 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
             except MemoryError as exc:  # one place for every allocation a raised --max-memory let through
                 raise out_of_memory(exc) from None
         except InspectError as exc:
+            exc = as_flag(exc)
             if getattr(kwargs.get("fmt"), "value", None) == "json":
                 sys.stdout.write(formatting.to_json(exc.to_dict()) + "\n")
             else:
@@ -174,6 +181,22 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+# The library's argument names, as the flags that set them: an API error says `input must be …`,
+# the command line's `--input must be …`, in the field and at the head of the message.
+FLAGS = {"input": "--input", "max_memory": "--max-memory", "unit": "--unit"}
+
+
+def as_flag(exc: InspectError) -> InspectError:
+    flag = FLAGS.get(exc.field or "")
+    if flag is not None:
+        field = exc.field or ""
+        if exc.message.startswith(f"{field} "):
+            exc.message = flag + exc.message[len(field):]
+        exc.field = flag
+        exc.args = (str(exc),)
+    return exc
 
 
 def out_of_memory(exc: MemoryError) -> InspectError:
@@ -355,9 +378,7 @@ def memory(
     emit(formatting.render_memory(profile, fmt.value))
 
 
-class ExplainFormat(str, Enum):
-    table = "table"
-    json = "json"
+ExplainFormat = RecordFormat
 
 
 @app.command()
@@ -431,7 +452,7 @@ def _load_graph(spec: str) -> Any:
 @weights_app.command("init")
 @reports_errors
 def weights_init(spec: SpecArg, output: OutputFileOpt,
-                 seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 0,
+                 seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.", parser=_integer)] = 0,
                  max_memory: MaxMemoryOpt = "4GB", keras_layout: KerasLayoutOpt = None,
                  fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Write seeded random weights for a spec (He-normal convs, non-trivial BatchNorm statistics)."""
@@ -503,8 +524,8 @@ def run_network(
                                                       show_default="not saved")] = None,
     resize: Annotated[Optional[str], typer.Option("--resize", help="How --image is resized: torch (shorter side 256, centre crop 224) or caffe (Keras: stretch, nearest).",
                                                   show_default="the spec's preprocessing")] = None,
-    top: Annotated[int, typer.Option("--top", "-k", help="How many classes to show per item.")] = 5,
-    repeat: Annotated[int, typer.Option("--repeat", help="Timed forward passes after one warm-up (median and min).")] = 0,
+    top: Annotated[int, typer.Option("--top", "-k", help="How many classes to show per item.", parser=_integer)] = 5,
+    repeat: Annotated[int, typer.Option("--repeat", help="Timed forward passes after one warm-up (median and min).", parser=_integer)] = 0,
     max_memory: MaxMemoryOpt = "4GB",
     names: ArrayNamesOpt = None,
     keras_layout: KerasLayoutOpt = None,
@@ -555,16 +576,8 @@ def verify(
         raise typer.Exit(1)
 
 
-class DiagramLevel(str, Enum):
-    network = "network"
-    stage = "stage"
-    block = "block"
-
-
-class DiagramFormat(str, Enum):
-    svg = "svg"
-    dot = "dot"
-    mermaid = "mermaid"
+DiagramLevel = vocabulary("DiagramLevel", choices.DIAGRAM_LEVELS)
+DiagramFormat = vocabulary("DiagramFormat", choices.DIAGRAM_FORMATS)
 
 
 @app.command()
@@ -608,7 +621,8 @@ def main() -> None:
     instead of a usage box; the command's own exit codes pass through."""
     usage_error, click_error = _click_errors()
     try:
-        code = app(standalone_mode=False)
+        with _only_invoked(app, sys.argv[1:2]):
+            code = app(standalone_mode=False)
     except usage_error as exc:
         if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
             command = f"`{exc.ctx.command_path} --help`" if exc.ctx is not None else "`resnet-inspect --help`"
@@ -621,6 +635,29 @@ def main() -> None:
         sys.stderr.write("error: aborted\n")
         raise SystemExit(1) from None
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+@contextmanager
+def _only_invoked(typer_app: typer.Typer, first: list[str]) -> Iterator[None]:
+    """While running ``resnet-inspect NAME ...``, ``typer_app`` holds only command (or group) NAME.
+
+    Typer turns every registered command into a click command (signatures, options, help) before
+    it parses a single argument, which costs a trace 10-30 ms of start-up for 15 commands it does
+    not run (issue 16). The top-level help, an unknown name (click suggests the close ones), a
+    top-level option and a shell's completion request still see every command.
+    """
+    commands, groups = typer_app.registered_commands, typer_app.registered_groups
+    name = first[0] if first else ""
+    chosen = [c for c in commands if (c.name or c.callback.__name__.lower().replace("_", "-")) == name]
+    chosen_groups = [g for g in groups if g.name == name]
+    if (not chosen and not chosen_groups) or any(key.endswith("_COMPLETE") for key in os.environ):
+        yield
+        return
+    typer_app.registered_commands, typer_app.registered_groups = chosen, chosen_groups
+    try:
+        yield
+    finally:
+        typer_app.registered_commands, typer_app.registered_groups = commands, groups
 
 
 def _click_errors() -> tuple[type[Exception], type[Exception]]:

@@ -41,7 +41,7 @@ class Explanation:
 def explain(spec: str | Spec, layer: str, input: int | str | tuple[int, int] | None = None) -> Explanation:
     """Why ``layer`` of ``spec`` has its shape, parameters, MACs and FLOPs at ``input``."""
     graph = load_graph(spec)
-    result = trace_graph(graph, None if input is None else parse_input(input))
+    result = trace_graph(graph, None if input is None else parse_input(input, "input"))
     node = next((candidate for candidate in graph if candidate.name == layer), None)
     if node is None:
         raise unknown_layer(layer, (candidate.name for candidate in graph), graph.spec.name, field="LAYER")

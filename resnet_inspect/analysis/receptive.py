@@ -16,9 +16,10 @@ it. Unit ``i`` is centred on input pixel ``−padding + i·stride + (size − 1)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from ..core.records import record
+from ..core import numbers
 from ..core.errors import InspectError
 from ..model.fields import PIXEL, Pair, ReceptiveField, receptive_fields  # noqa: F401 (the README's receptive.receptive_fields)
 from ..model.statistics import TraceResult
@@ -27,7 +28,7 @@ from ..model.statistics import TraceResult
 # --------------------------------------------------------------------------- the `rf` report
 
 
-@dataclass(frozen=True)
+@record
 class LayerField:
     name: str
     op: str
@@ -35,7 +36,7 @@ class LayerField:
     field: ReceptiveField
 
 
-@dataclass(frozen=True)
+@record
 class UnitCenter:
     """Where one output unit of the last stage looks: its centre and the pixels it spans."""
 
@@ -46,7 +47,7 @@ class UnitCenter:
     last: Pair
 
 
-@dataclass(frozen=True)
+@record
 class ReceptiveReport:
     """What ``resnet-inspect rf`` prints: every layer's field, the last stage's coverage, a unit's centre."""
 
@@ -102,11 +103,5 @@ def _unit(layer: str, field: ReceptiveField, grid: tuple[int, ...], unit: Pair) 
 
 
 def parse_unit(text: str) -> Pair:
-    """``3,4`` -> (3, 4) as (row, column); ``3`` -> (3, 3)."""
-    try:
-        parts = [int(p) for p in text.replace(" ", "").split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (1, 2) or min(parts) < 0:
-        raise InspectError(f"--unit must be a row,column index like 3,4, got {text!r}", field="--unit")
-    return (parts[0], parts[-1])
+    """``3,4`` -> (3, 4) as (row, column); ``3`` -> (3, 3) (the rules: :mod:`..core.numbers`)."""
+    return numbers.index_pair(text, "--unit")

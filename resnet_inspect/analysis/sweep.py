@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model.engine import parse_input, smallest_input
+from ..core import numbers
 from ..core.errors import ShapeError
 from ..model.graph import Graph
 from ..model.ops import OpError, Shape
@@ -51,7 +52,7 @@ class Sweep:
 
 
 def is_range(text: str) -> bool:
-    return ":" in str(text)
+    return numbers.is_range(str(text))
 
 
 def parse_sizes(texts: list[str]) -> list[tuple[int, int]]:
@@ -66,15 +67,8 @@ def parse_sizes(texts: list[str]) -> list[tuple[int, int]]:
 
 
 def _range(text: str) -> range:
-    parts = str(text).split(":")
-    try:
-        numbers = [int(p) for p in parts]
-    except ValueError:
-        numbers = []
-    if len(numbers) not in (2, 3) or min(numbers) < 1 or numbers[1] < numbers[0]:
-        raise ShapeError(f"--input range must be start:stop:step with 1 <= start <= stop and step >= 1 "
-                         f"(stop included), like 160:640:32, got {text!r}", field="--input")
-    start, stop, step = (numbers + [1])[:3]
+    sizes = numbers.size_range(str(text), "--input")
+    start, stop, step = sizes.start, sizes.stop - 1, sizes.step
     if (stop - start) // step + 1 > MAX_SIZES:
         raise ShapeError(f"at most {MAX_SIZES:,} input sizes in one sweep, {text!r} has "
                          f"{(stop - start) // step + 1:,}", field="--input")

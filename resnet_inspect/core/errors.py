@@ -9,12 +9,12 @@ ever reach the user as a traceback.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from .records import record
 from .usertext import visible
 
 
-@dataclass(frozen=True)
+@record
 class Location:
     """Where in a spec file something was declared (1-based line and column)."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -123,6 +122,8 @@ def atomic_write(path: str | os.PathLike[str], *, suffixes: Iterable[str] | None
     suffix = check_target(path, suffixes=suffixes, reads=reads, what=what)
     target = Path(path)
     folder = target.parent
+    import tempfile  # only a write needs it, not every command
+
     try:
         handle, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=f".tmp{suffix}")
     except OSError as exc:

@@ -19,7 +19,6 @@ This is the only module that imports NumPy at import time; ``trace`` never impor
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +27,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..model.engine import trace_graph
+from ..core import numbers
 from ..core.errors import InspectError
 from ..model.graph import Graph, Layer
 from ..model.ops import Op
-from ..core.usertext import visible
 from ..io.weightio import check_weights
 from ..model.weights import check_size_fits, weight_shapes
 
@@ -686,25 +685,10 @@ def format_bytes(n: int) -> str:
     return f"{n} B"
 
 
-MEMORY_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
-                "MIB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40,
-                "TIB": 1 << 40}
-MAX_MEMORY_LIMIT = 1 << 60  # 1 EiB: any larger "limit" is no limit, and a typo
-_MEMORY = re.compile(r"(?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:E[+-]?[0-9]+)?)(?P<unit>[A-Z]*)", re.ASCII)
+MEMORY_UNITS, MAX_MEMORY_LIMIT = numbers.MEMORY_UNITS, numbers.MAX_MEMORY_LIMIT
 
 
 def parse_memory(text: str | int) -> int:
-    """``4GB``, ``512MB``, ``2GiB``, ``1e9`` or a plain byte count -> bytes (binary units).
-
-    ASCII digits only, a finite number of at least one byte and at most 1 EiB: ``inf``, ``nan``,
-    ``1e400`` (which floats read as infinity) and full-width digits are refused in one line.
-    """
-    raw = str(text).strip().upper().replace(" ", "")
-    match = _MEMORY.fullmatch(raw)
-    value = -1.0
-    if match and match["unit"] in MEMORY_UNITS:
-        value = float(match["number"]) * MEMORY_UNITS[match["unit"]]
-    if not math.isfinite(value) or value < 1 or value > MAX_MEMORY_LIMIT:
-        raise InspectError(f"must be a size from 1 B to 1 EiB like 4GB or 512MB, got {visible(text)!r}",
-                           field="--max-memory")
-    return int(value)
+    """``4GB``, ``512MB``, ``2GiB``, ``1e9`` or a plain byte count -> bytes (binary units), as
+    ``--max-memory`` takes it (the rules: :func:`..core.numbers.memory`)."""
+    return numbers.memory(text, "--max-memory")

@@ -3,9 +3,34 @@
 # fmt: off
 # ruff: noqa
 VERSION = "2.22.3"
-from decimal import Decimal
 import re
-from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
+
+
+class Decimal:
+    """Stands in for decimal.Decimal in the number checks: YAML never yields one."""
+
+
+class JsonSchemaException(ValueError):
+    """fastjsonschema's base exception, carried here so validating imports no fastjsonschema."""
+
+
+class JsonSchemaValueException(JsonSchemaException):
+    """As fastjsonschema's: message, value, name, definition and rule of the first failure."""
+
+    def __init__(self, message, value=None, name=None, definition=None, rule=None):
+        super().__init__(message)
+        self.message, self.value, self.name, self.definition, self.rule = message, value, name, definition, rule
+
+    @property
+    def path(self):
+        return [item for item in re.split(r"[.\[\]]+", self.name or "") if item != ""]
+
+
+class JsonSchemaValuesException(JsonSchemaException):
+    def __init__(self, errors):
+        self.message = "; ".join(error.message for error in errors)
+        super().__init__(self.message)
+        self.errors = errors
 
 
 REGEX_PATTERNS = {

@@ -12,11 +12,12 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core.records import record
 from ..core.errors import Location, SpecError
 from .expr import ExprError, Number, evaluate
 from ..core.usertext import excerpt
@@ -30,7 +31,7 @@ SCHEMA_PATH = PACKAGE_DIR / "spec.schema.json"
 SPEC_SUFFIXES = (".yaml", ".yml")  # compared lower-cased: `R50.YAML` is a spec too
 
 
-@dataclass(frozen=True)
+@record
 class Conventions:
     """The choices on which real ResNet50s differ; defaults follow Keras / the blog's code."""
 
@@ -45,27 +46,27 @@ class Conventions:
     keras_layout: str = "keras3"  # the Keras code whose layer order a Keras 3 weights file follows
 
 
-@dataclass(frozen=True)
+@record
 class ConvSpec:
     filters: int
     kernel: int
     stride: int
 
 
-@dataclass(frozen=True)
+@record
 class PoolSpec:
     size: int
     stride: int
 
 
-@dataclass(frozen=True)
+@record
 class StemSpec:
     pad: int
     conv: ConvSpec
     pool: PoolSpec | None
 
 
-@dataclass(frozen=True)
+@record
 class StageSpec:
     number: int
     filters: tuple[int, ...]
@@ -77,7 +78,7 @@ class StageSpec:
     groups: int = 1
 
 
-@dataclass(frozen=True)
+@record
 class HeadSpec:
     pool: str
     pool_size: int
@@ -87,7 +88,7 @@ class HeadSpec:
     where: Location
 
 
-@dataclass(frozen=True)
+@record
 class Spec:
     """A network declared symbolically, every size evaluated to a whole number."""
 
@@ -130,7 +131,7 @@ def bundled_specs() -> dict[str, Path]:
     return {p.stem: p for p in sorted(bundled_specs_dir().glob("*.yaml"), key=lambda p: p.stem)}
 
 
-@dataclass(frozen=True)
+@record
 class Catalog:
     """What ``resnet-inspect list`` prints: each bundled spec's name and what it reproduces."""
 
@@ -210,11 +211,11 @@ def _validator() -> Callable[[Any], Any]:
 
 
 def _validate_schema(document: Document) -> None:
-    import fastjsonschema
+    from ._schema_validator import JsonSchemaValueException  # the shipped file's own: no fastjsonschema import
 
     try:
         _validator()(document.data)
-    except fastjsonschema.JsonSchemaValueException as exc:
+    except JsonSchemaValueException as exc:
         raise _schema_error(document, exc) from None
     path = _float_for_integer(_cached_schema(), document.data, ())
     if path is not None:

@@ -7,19 +7,18 @@ in :mod:`.formatting`.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
-from dataclasses import dataclass
 
+from ..core.records import record
+from ..core import numbers
 from ..core.errors import ShapeError
 from .graph import Graph, Layer, load_graph
 from .ops import IDENTITY, OpError, Shape, Window
 from ..language.spec import Spec
 from .statistics import TraceResult
-from ..core.usertext import excerpt
 
 
-@dataclass(frozen=True)
+@record
 class LayerInfo:
     """One row of a trace: a layer's output shape, parameters and cost at one input size."""
 
@@ -43,32 +42,14 @@ class LayerInfo:
         return self.trainable_params + self.non_trainable_params
 
 
-_INPUT_SIZE = re.compile(r"([0-9]+)(?:[x×]([0-9]+))?", re.IGNORECASE)
-
-
-def parse_input(text: str | int | tuple[int, int]) -> tuple[int, int]:
-    """``224`` -> (224, 224); ``224x320`` -> (224, 320) as H×W.
+def parse_input(text: str | int | tuple[int, int], name: str = "--input") -> tuple[int, int]:
+    """``224`` -> (224, 224); ``224x320`` -> (224, 320) as H×W (the rules: :mod:`..core.numbers`).
 
     ASCII digits only, as written: ``int()`` alone would also take ``2_24``, full-width digits
-    and surrounding spaces, so a typo would silently trace some other size.
+    and surrounding spaces, so a typo would silently trace some other size. An error names the
+    value ``name`` (``--input``, the flag's text this parses; the API's functions say ``input``).
     """
-    if isinstance(text, tuple):
-        return text
-    if isinstance(text, int) and not isinstance(text, bool):
-        return _positive((text, text), text)
-    match = _INPUT_SIZE.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        raise ShapeError(f"--input must be a size like 224 or 224x320 (H×W, ASCII digits), got '{excerpt(text)}'",
-                         field="--input")
-    h, w = int(match.group(1)), int(match.group(2) or match.group(1))
-    return _positive((h, w), text)
-
-
-def _positive(hw: tuple[int, int], text: object) -> tuple[int, int]:
-    if min(hw) < 1:
-        raise ShapeError(f"--input must be a size like 224 or 224x320 (H×W, at least 1), got '{excerpt(text)}'",
-                         field="--input")
-    return hw
+    return numbers.size(text, name)
 
 
 def trace_graph(graph: "Graph | Spec | str", input_hw: tuple[int, int] | None = None) -> TraceResult:
@@ -119,7 +100,7 @@ def _propagate(graph: Graph, input_shape: tuple[int, int, int]) -> TraceResult:
 
 def trace(spec: str | Spec, input: int | str | tuple[int, int] | None = None) -> TraceResult:
     """Trace a spec (bundled name, path, or :class:`Spec`) at an input size: the Python API."""
-    return trace_graph(load_graph(spec), None if input is None else parse_input(input))
+    return trace_graph(load_graph(spec), None if input is None else parse_input(input, "input"))
 
 
 def smallest_input(graph: "Graph | Spec | str") -> int | None:

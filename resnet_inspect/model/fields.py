@@ -7,9 +7,9 @@ a trace's JSON contract can carry it. The ``rf`` report built on it is :mod:`res
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..core.records import record
 from .ops import IDENTITY, Window
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 Pair = tuple[int, int]
 
 
-@dataclass(frozen=True)
+@record
 class ReceptiveField:
     """A layer's receptive field, per axis (H, W): size in input pixels, effective stride and padding."""
 

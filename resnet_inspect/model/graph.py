@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Callable
 
+from ..core.records import record
 from ..core.errors import Location, SpecError
 from .ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, Input, MaxPool, Op, ReLU,
                   Softmax, ZeroPad)
@@ -25,7 +26,7 @@ INPUT = "input"
 MAX_LAYERS = 20_000
 
 
-@dataclass(frozen=True)
+@record
 class Layer:
     """One node: what it computes (``op``), from which layers, and where it sits in the network."""
 
@@ -37,7 +38,7 @@ class Layer:
     where: Location  # the spec line that made this layer
 
 
-@dataclass(frozen=True)
+@record
 class Graph:
     spec: Spec
     layers: tuple[Layer, ...]
@@ -106,7 +107,7 @@ class _Builder:
         return self.add(f"{conv}_relu", ReLU(), self.conv_bn(x, conv, bn, filters, kernel, stride, groups, bias))
 
 
-@dataclass(frozen=True)
+@record
 class BlockArgs:
     """What varies between the blocks of a network (Keras' filters, stride, conv_shortcut)."""
 
@@ -188,7 +189,7 @@ def _max_pool(g: _Builder, x: str, b: BlockArgs, bn: bool) -> str:
     return g.add(f"res{b.name}_branch1_pool", MaxPool(1, b.stride), x) if b.stride > 1 else x
 
 
-@dataclass(frozen=True)
+@record
 class Shortcut:
     """A row of the shortcut table: how it is built, and what a block with it is called."""
 
@@ -244,7 +245,7 @@ def _preact_bottleneck(g: _Builder, x: str, b: BlockArgs) -> str:
     return g.add(f"res{n}", Add(), shortcut, y)
 
 
-@dataclass(frozen=True)
+@record
 class BlockKind:
     """A row of the block table: the function that builds one block, and whether the network
     pre-activates (then the stem stops at its conv and the head starts with BN → ReLU)."""

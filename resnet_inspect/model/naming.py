@@ -22,9 +22,10 @@ no second copy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
+from ..core.records import record
 from ..core.errors import InspectError
 from ..core.text import to_json
 from .graph import Graph, Layer
@@ -78,7 +79,7 @@ TORCH_PARAMS: dict[str, dict[str, str]] = {
 CAFFE_SCALE_KEYS = ("gamma", "beta")  # Caffe: a BN's scale and shift live in its Scale layer
 
 
-@dataclass(frozen=True)
+@record
 class LayerNames:
     """One row of ``resnet-inspect names``: a layer and its name in each scheme (None: no such layer)."""
 
@@ -93,7 +94,7 @@ class LayerNames:
         return getattr(self, scheme)
 
 
-@dataclass(frozen=True)
+@record
 class _Place:
     """Where a layer sits, in every framework's counting."""
 
@@ -104,7 +105,7 @@ class _Place:
     dense: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class NameTable:
     """What ``resnet-inspect names`` prints: every layer under every scheme, in execution order."""
 
@@ -146,7 +147,7 @@ def names_in(graph: Graph, scheme: str) -> dict[str, str | None]:
     return {row.name: row.under(scheme) for row in name_table(graph)}
 
 
-@dataclass(frozen=True)
+@record
 class Shown:
     """How a command names layers and weight arrays in what it prints: under one scheme.
 

@@ -17,8 +17,9 @@ Adding an op means adding one class here (and, for the executor, one kernel keye
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
+
+from ..core.records import record
 
 Shape = tuple[int, ...]
 
@@ -27,13 +28,13 @@ class OpError(ValueError):
     """The op cannot take this input; the message says what it got and what it needs."""
 
 
-@dataclass(frozen=True)
+@record
 class Params:
     trainable: int = 0
     non_trainable: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class Window:
     """Where an op's output grid sits on its input grid, per axis (H, W): its receptive-field rule.
 
@@ -53,7 +54,7 @@ def _square(kernel: int, stride: int = 1, padding: int = 0) -> Window:
     return Window((kernel, kernel), (stride, stride), (padding, padding))
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """One line of the arithmetic behind a layer (``explain``): what, how, and the number it gives."""
 
@@ -159,7 +160,7 @@ class Op:
         return [Step("output shape", f"{_dims(output)}, the shape of its input")]
 
 
-@dataclass(frozen=True)
+@record
 class Input(Op):
     kind: ClassVar[str] = "input"
     shape: Shape = ()
@@ -171,7 +172,7 @@ class Input(Op):
         return [Step("output shape", f"the input, {_dims(output)} (H×W×C)")]
 
 
-@dataclass(frozen=True)
+@record
 class ZeroPad(Op):
     kind: ClassVar[str] = "zero_pad"
     pad: int = 1
@@ -197,7 +198,7 @@ class ZeroPad(Op):
         return steps + [Step("FLOPs", "0 (zeros are written, nothing is computed)", 0)]
 
 
-@dataclass(frozen=True)
+@record
 class Conv2D(Op):
     kind: ClassVar[str] = "conv"
     filters: int = 1
@@ -257,7 +258,7 @@ class Conv2D(Op):
         ]
 
 
-@dataclass(frozen=True)
+@record
 class BatchNorm(Op):
     kind: ClassVar[str] = "batch_norm"
     epsilon: float = 1e-3
@@ -277,7 +278,7 @@ class BatchNorm(Op):
                 _elementwise(output, 2, "a folded scale and shift per element", self.flops(inputs, output))]
 
 
-@dataclass(frozen=True)
+@record
 class ReLU(Op):
     kind: ClassVar[str] = "relu"
 
@@ -289,7 +290,7 @@ class ReLU(Op):
                                                                self.flops(inputs, output))]
 
 
-@dataclass(frozen=True)
+@record
 class MaxPool(Op):
     kind: ClassVar[str] = "max_pool"
     size: int = 3
@@ -326,7 +327,7 @@ class MaxPool(Op):
                 _elementwise(output, per, what, self.flops(inputs, output))]
 
 
-@dataclass(frozen=True)
+@record
 class AvgPool(MaxPool):
     kind: ClassVar[str] = "avg_pool"
 
@@ -334,7 +335,7 @@ class AvgPool(MaxPool):
         return self.size * self.size * _elements(output)
 
 
-@dataclass(frozen=True)
+@record
 class GlobalAvgPool(Op):
     kind: ClassVar[str] = "global_avg_pool"
 
@@ -361,7 +362,7 @@ class GlobalAvgPool(Op):
                 Step("FLOPs", f"{_product(inputs[0])} = {_n(flops)} (one add per input element, H·W per channel)", flops)]
 
 
-@dataclass(frozen=True)
+@record
 class Add(Op):
     kind: ClassVar[str] = "add"
 
@@ -381,7 +382,7 @@ class Add(Op):
                 _elementwise(output, len(inputs) - 1, "one add per element per extra input", self.flops(inputs, output))]
 
 
-@dataclass(frozen=True)
+@record
 class Flatten(Op):
     kind: ClassVar[str] = "flatten"
 
@@ -399,7 +400,7 @@ class Flatten(Op):
         return [Step("output shape", f"{_product(inputs[0])} = {_n(output[0])} values in one vector", output[0])]
 
 
-@dataclass(frozen=True)
+@record
 class Dense(Op):
     kind: ClassVar[str] = "dense"
     units: int = 1000
@@ -432,7 +433,7 @@ class Dense(Op):
         return f"{self.units}"
 
 
-@dataclass(frozen=True)
+@record
 class Softmax(Op):
     kind: ClassVar[str] = "softmax"
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import InspectError
 from ..core.text import count, shape_text, si
 from ..model.graph import BLOCK_WORDS
+from .choices import DIAGRAM_FORMATS, DIAGRAM_LEVELS
 from ..core.usertext import excerpt, visible
 
 if TYPE_CHECKING:
@@ -30,8 +31,7 @@ if TYPE_CHECKING:
     from ..language.spec import Spec
     from ..model.statistics import TraceResult
 
-LEVELS = ("network", "stage", "block")
-FORMATS = ("svg", "dot", "mermaid")
+LEVELS, FORMATS = DIAGRAM_LEVELS, DIAGRAM_FORMATS
 
 CHAR_EM = 0.62  # DejaVu Sans Mono and Menlo advance 0.602 em, Consolas 0.55, Courier 0.6
 FONT_SIZE = 12.0
@@ -134,9 +134,12 @@ class Edge:
     label_box: TextBox | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Diagram:
-    """A laid-out diagram: what every writer draws, and what the tests measure."""
+    """A laid-out diagram: what every writer draws, and what the tests measure.
+
+    In a notebook it shows itself as the picture (``_repr_svg_``); ``repr()`` is one line.
+    """
 
     title: str
     level: str
@@ -166,6 +169,14 @@ class Diagram:
 
     def to_dot(self) -> str:
         return self.render("dot")
+
+    def __repr__(self) -> str:
+        return (f"<Diagram {self.level} {self.title!r}: {len(self.nodes)} boxes, {len(self.edges)} edges, "
+                f"{self.width:g}×{self.height:g}>")
+
+    def _repr_svg_(self) -> str:
+        """Jupyter and IPython draw the diagram inline from this."""
+        return self.to_svg()
 
     def to_mermaid(self) -> str:
         return self.render("mermaid")
@@ -463,7 +474,7 @@ def diagram(spec: "str | Path | Spec", level: str = "block", block: str | None =
     if level not in LEVELS:
         raise InspectError(f"level must be one of {', '.join(LEVELS)}, got {excerpt(level)!r}", field="--level")
     graph = load_graph(spec)
-    result = trace_graph(graph, None if input is None else parse_input(input))
+    result = trace_graph(graph, None if input is None else parse_input(input, "input"))
     if level == "network":
         return network_diagram(graph, result)
     blocks = [layer.block for layer in graph if layer.block not in ("stem", "head")]

@@ -6,15 +6,14 @@ for, so ``--format json`` never imports Rich.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import TYPE_CHECKING, Any
 
+from ..core.records import record
 from ..core.errors import InspectError
 from ..core.text import count, megabytes, shape_text, si, to_json  # noqa: F401 (re-exported to renderers)
-from ..analysis.peers import torchinfo_mult_adds
 from ..model.statistics import Totals, TraceResult
 from ..core.usertext import markup, visible
 
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from ..model.naming import NameTable
 
 FORMATS = ("table", "json", "csv", "markdown")
+RECORD_FORMATS = ("table", "json")  # a record (explain, diff, run, weights, new, schema -o): a table or JSON
 
 
 # --------------------------------------------------------------------------- JSON and user text
@@ -45,7 +45,7 @@ def md(text: object) -> str:
 # --------------------------------------------------------------------------- rows
 
 
-@dataclass(frozen=True)
+@record
 class Row:
     """A printed row: one layer, or a block or stage collapsed into one.
 
@@ -78,7 +78,7 @@ def rows(result: TraceResult, depth: str = "layer") -> list[Row]:
 # --------------------------------------------------------------------------- columns
 
 
-@dataclass(frozen=True)
+@record
 class Column:
     """One column of a trace, the same in the table, Markdown, CSV and JSON (``--columns NAME``).
 
@@ -261,7 +261,7 @@ def _cell(column: Column, row: Row, exact: bool = False) -> str:
 # --------------------------------------------------------------------------- trace summary
 
 
-@dataclass(frozen=True)
+@record
 class SummaryLine:
     label: str
     value: str
@@ -272,6 +272,8 @@ def summary_lines(result: TraceResult, dtype: str = "float32") -> list[SummaryLi
     """The block torchinfo and Keras print under their tables, each line with its convention."""
     t, sizes = result.totals, result.sizes(dtype)
     bytes_per = sizes.params_bytes // t.params if t.params else 0
+    from ..analysis.peers import torchinfo_mult_adds
+
     mult_adds = torchinfo_mult_adds(result)
     h, w, c = result.input_shape
     return [
@@ -332,6 +334,8 @@ def trace_csv(result: TraceResult, depth: str = "layer", names: Iterable[str] | 
     """One line per row: ``name`` then the chosen columns (by default every fact, as before)."""
     chosen = columns(names, CSV_COLUMNS)
     out = io.StringIO()
+    import csv
+
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["name"] + [c.data_key for c in chosen])
     for row in rows(result, depth):
@@ -362,7 +366,7 @@ def _md_total(column: Column, result: TraceResult) -> str:
     return f"**{count(column.total(result))}**"
 
 
-@dataclass(frozen=True)
+@record
 class Layout:
     """How a trace table meets a width: the columns shown and left out, whether the wrapping
     columns must be narrowed (``narrowed``), and whether that is enough (``fits``)."""
@@ -391,6 +395,32 @@ class TraceTable:
         layout = self.fit(options.max_width)
         yield self.table(layout)
         yield self.summary(options.max_width)
+
+    def plain_text(self, width: int) -> str | None:
+        """The lines Rich would print on a console with no styles, when the table fits ``width``
+        at its natural size (see :mod:`.plaintable`); None when only Rich can lay it out."""
+        from .plaintable import box_table, grid
+
+        result, depth = self.result, self.depth
+        shown = self.chosen
+        body: list[tuple[list[str], bool]] = []
+        previous: Row | None = None
+        for row in rows(result, depth):
+            section = previous is not None and depth == "layer" and row.block != previous.block
+            if depth == "layer" and (previous is None or row.stage != previous.stage):
+                body.append(([visible(row.stage)] + [""] * len(shown), section))
+                section = False
+            body.append(([visible(row.name)] + [_cell(c, row) for c in shown], section))
+            previous = row
+        table = box_table(f"{visible(result.spec)} — input {shape_text(result.input_shape)}",
+                          "MACs = multiply-accumulates (conv + dense); totals and conventions below",
+                          ["Layer" if depth == "layer" else depth.capitalize()] + [c.header for c in shown],
+                          ["Total"] + [self._footer(c) for c in shown],
+                          [False] + [c.numeric or c.name == "output_shape" for c in shown], body, width)
+        if table is None:
+            return None
+        summary = grid([(line.label, line.value, visible(line.convention)) for line in summary_lines(result)], width)
+        return None if summary is None else "\n".join(table + summary) + "\n"
 
     def fit(self, width: int) -> "Layout":
         """The columns that fit in ``width`` cells, the ones left out to get there, and how.
@@ -612,6 +642,8 @@ def _grid(title: str, header: list[str], body: list[list[Any]], total: list[Any]
     total_cells = [count(c) if isinstance(c, int) else str(c) for c in total] if total else None
     if fmt == "csv":
         out = io.StringIO()
+        import csv
+
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         writer.writerows([_csv_text(c) for c in line] for line in body + ([total] if total else []))

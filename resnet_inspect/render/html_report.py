@@ -68,7 +68,7 @@ def report_html(spec: "str | Path | Spec", input: "int | str | tuple[int, int] |
     from ..model.graph import load_graph
 
     graph = load_graph(spec)
-    result = trace_graph(graph, None if input is None else parse_input(input))
+    result = trace_graph(graph, None if input is None else parse_input(input, "input"))
     return render_page(graph, result)
 
 

@@ -14,13 +14,14 @@ from ..analysis.check import CheckReport, SpecCheck
 from ..analysis.diff import DiffResult, LayerDiff
 from ..core.errors import InspectError, Location
 from ..core.text import count, shape_text, si
+from .choices import CHECK_FORMATS  # noqa: F401  (render_check's formats, the CLI's --format choices)
+from .formatting import RECORD_FORMATS
 from ..core.usertext import markup, visible
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-CHECK_FORMATS = ("table", "json", "github", "junit")
-DIFF_FORMATS = ("table", "json")
+DIFF_FORMATS = RECORD_FORMATS
 
 
 # --------------------------------------------------------------------------- check
