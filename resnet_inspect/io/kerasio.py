@@ -43,7 +43,6 @@ from .weightio import (MiB, Described, write_h5, Describer, Limits, _error, _h5_
 if TYPE_CHECKING:
     import numpy as np
 
-KERAS_CLASSES = {"conv": "conv2d", "batch_norm": "batch_normalization", "dense": "dense"}  # op kind -> snake class
 ARCHIVE_WEIGHTS = "model.weights.h5"  # the member of a .keras zip that holds the weights
 ARCHIVE_MEMBERS = 64  # a .keras zip holds three members (metadata.json, config.json, model.weights.h5)
 
@@ -111,11 +110,11 @@ def keras_groups(graph: Graph, layout: str | None = None) -> dict[str, tuple[str
     beta, moving mean, moving variance; that is the order :func:`weight_shapes` lists them in.
     """
     shapes = weight_shapes(graph)
-    kinds = {layer.name: layer.op.kind for layer in graph}
+    classes = {layer.name: layer.op.keras_class for layer in graph}
     counts: dict[str, int] = {}
     groups = {}
     for name in keras_order(graph, layout):
-        cls = KERAS_CLASSES.get(kinds[name])
+        cls = classes[name]
         if cls is None:
             continue
         number = counts.get(cls, 0)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..core.errors import InspectError, Location
 from ..model.graph import Graph
-from ..model.naming import BLOG, TORCH_PARAMS, Shown
+from ..model.naming import BLOG, Shown
 from ..core.safeio import atomic_write, regular_file
 from ..core.usertext import excerpt, visible
 from ..model.weights import Weights, torchvision_names, weight_shapes
@@ -49,8 +49,6 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
 WRITE_SUFFIXES = (".npz", ".h5", ".hdf5")
 FORMATS = {".npz": ".npz", ".safetensors": "safetensors", ".h5": "HDF5", ".hdf5": "HDF5", ".keras": "Keras archive"}
 FLOAT_DTYPES = ("float16", "float32", "float64")  # what a weight may be; others are reported by name
-TORCH_TO_KERAS = {kind: {param: key for key, param in params.items()}  # torchvision param -> our key
-                  for kind, params in TORCH_PARAMS.items()}
 TORCH_IGNORED = ("num_batches_tracked",)  # a training counter, not a weight
 # What a damaged file can make the parsers below raise (zipfile, NumPy's header parser, json,
 # h5py, zlib); each becomes one line naming the file and, when known, the array being read.
@@ -517,14 +515,14 @@ def torchvision_entries(raw: dict[str, Entry], graph: Graph, path: Path) -> Desc
     """
     module_of = torchvision_names(graph)
     blog_of = {torch: blog for blog, torch in module_of.items()}
-    kinds = {layer.name: layer.op.kind for layer in graph}
+    keys_of = {layer.name: {param: key for key, param in layer.op.torch_params.items()} for layer in graph}
     described = Described()
     for name, entry in raw.items():
         module, _, param = name.rpartition(".")
         if param in TORCH_IGNORED:
             continue
         layer = blog_of.get(module)
-        key = TORCH_TO_KERAS.get(kinds.get(layer or "", ""), {}).get(param)
+        key = keys_of.get(layer or "", {}).get(param)
         if layer is None or key is None:
             described.unmapped.append(name)
             continue
@@ -533,7 +531,7 @@ def torchvision_entries(raw: dict[str, Entry], graph: Graph, path: Path) -> Desc
             entry = Entry(name, tuple(entry.shape[i] for i in order), entry.dtype, partial(_transposed, entry.read, order))
         described.add(layer, key, entry, path)
     described.aliases = {f"{blog}/{key}": f"{module_of[blog]}.{param}"
-                         for blog in module_of for param, key in TORCH_TO_KERAS[kinds[blog]].items()}
+                         for blog in module_of for param, key in keys_of[blog].items()}
     return described
 
 

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 WeightShapes = dict[str, dict[str, tuple[int, ...]]]
 Weights = dict[str, dict[str, "np.ndarray"]]
 
-BN_KEYS = ("gamma", "beta", "moving_mean", "moving_variance")
-
 
 def at_size(graph: Graph, input_hw: tuple[int, int] | None) -> Graph:
     """``graph`` whose spec's own input is ``input_hw``: every weights check against it (a file's
@@ -43,26 +41,16 @@ def at_size(graph: Graph, input_hw: tuple[int, int] | None) -> Graph:
 def weight_shapes(graph: Graph) -> WeightShapes:
     """Every array the graph needs: ``{layer: {key: shape}}``, at the spec's input size.
 
+    Each op says its own arrays (:meth:`.ops.Op.weight_shapes`) from its traced input shapes.
     Only a Dense layer after a flatten depends on the size; see :func:`at_size`.
     """
     result = trace_graph(graph)
-    in_channels = {}
-    for layer, info in zip(graph, result.layers):
-        in_channels[layer.name] = info.output_shape[-1]
+    output = {layer.name: info.output_shape for layer, info in zip(graph, result.layers)}
     shapes: WeightShapes = {}
     for layer in graph:
-        op = layer.op
-        c_in = in_channels[layer.inputs[0]] if layer.inputs else 0
-        if op.kind == "conv":
-            shapes[layer.name] = {"kernel": (op.kernel, op.kernel, c_in // op.groups, op.filters)}
-            if op.bias:
-                shapes[layer.name]["bias"] = (op.filters,)
-        elif op.kind == "batch_norm":
-            shapes[layer.name] = {key: (c_in,) for key in BN_KEYS}
-        elif op.kind == "dense":
-            shapes[layer.name] = {"kernel": (c_in, op.units)}
-            if op.bias:
-                shapes[layer.name]["bias"] = (op.units,)
+        arrays = layer.op.weight_shapes([output[source] for source in layer.inputs])
+        if arrays:
+            shapes[layer.name] = arrays
     return shapes
 
 
@@ -173,9 +161,6 @@ def _count(shape: tuple[int, ...]) -> int:
     return total
 
 
-WEIGHTED = ("conv", "batch_norm", "dense")
-
-
 def torchvision_names(graph: Graph) -> dict[str, str]:
     """Blog layer name -> torchvision module path (``res2a_branch2a`` -> ``layer1.0.conv1``) for
     every layer with weights: the torchvision column of the one name table in :mod:`.naming`."""
@@ -191,6 +176,6 @@ def keras3_names(graph: Graph) -> dict[str, str]:
 def _weighted_names(graph: Graph, scheme: str) -> dict[str, str]:
     from .naming import names_in
 
-    kinds = {layer.name: layer.op.kind for layer in graph}
+    weighted = {layer.name for layer in graph if layer.op.weighted}
     return {name: other for name, other in names_in(graph, scheme).items()
-            if other is not None and kinds[name] in WEIGHTED}
+            if other is not None and name in weighted}
