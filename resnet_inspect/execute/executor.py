@@ -28,6 +28,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..model.engine import trace_graph
+from ..core.dtypes import RUN_DTYPES
 from ..core.errors import InspectError
 from ..model.graph import Graph, Layer
 from ..model.ops import Op
@@ -35,7 +36,7 @@ from ..core.usertext import visible
 from ..io.weightio import check_weights
 from ..model.weights import check_size_fits, weight_shapes
 
-DTYPES = {"float32": 4, "float64": 8}
+DTYPES = RUN_DTYPES  # the dtypes it computes in, with their bytes: a view of the one table (core.dtypes)
 DEFAULT_MAX_MEMORY = 4 * 1024**3
 OnLayer = Callable[[str, np.ndarray], None]
 

@@ -32,6 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from ..core.dtypes import SAFETENSORS_DTYPES, WEIGHT_DTYPES
 from ..core.errors import InspectError, Location
 from ..model.graph import Graph
 from ..model.naming import BLOG, Shown
@@ -48,7 +49,7 @@ MiB = 1 << 20
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
 WRITE_SUFFIXES = (".npz", ".h5", ".hdf5")
 FORMATS = {".npz": ".npz", ".safetensors": "safetensors", ".h5": "HDF5", ".hdf5": "HDF5", ".keras": "Keras archive"}
-FLOAT_DTYPES = ("float16", "float32", "float64")  # what a weight may be; others are reported by name
+FLOAT_DTYPES = WEIGHT_DTYPES  # what a weight may be (core.dtypes); others are reported by name
 TORCH_IGNORED = ("num_batches_tracked",)  # a training counter, not a weight
 # What a damaged file can make the parsers below raise (zipfile, NumPy's header parser, json,
 # h5py, zlib); each becomes one line naming the file and, when known, the array being read.
@@ -89,7 +90,7 @@ class Mismatch:
 
     def describe(self) -> str:
         return _lists((("missing", self.missing), ("extra", self.extra), ("shapes differ", self.shapes),
-                       ("not float16, float32 or float64", self.dtypes)))
+                       (f"not {', '.join(FLOAT_DTYPES[:-1])} or {FLOAT_DTYPES[-1]}", self.dtypes)))
 
 
 def _lists(labelled: Iterable[tuple[str, list[str]]]) -> str:
@@ -439,10 +440,6 @@ def _zip_directory_size(path: Path, limits: Limits) -> None:
 # --------------------------------------------------------------------------- .safetensors
 
 
-SAFETENSORS_DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "I8": "i1", "I16": "<i2", "I32": "<i4",
-                      "I64": "<i8", "U8": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8", "BOOL": "?"}
-
-
 def describe_safetensors(path: Path, graph: Graph, limits: Limits, stack: ExitStack) -> Described:
     """A torchvision state dict: the JSON header parsed here, module paths mapped to the blog's names.
 
@@ -488,7 +485,7 @@ def _safetensors_entry(handle: Any, start: int, data_size: int, name: str, info:
     shape, offsets = info.get("shape"), info.get("data_offsets")
     if not _int_list(shape) or not _int_list(offsets) or len(offsets) != 2:
         raise _error(path, f"tensor {_name(name)!r} needs a shape and two data_offsets of non-negative integers")
-    dtype = np.dtype(SAFETENSORS_DTYPES[info["dtype"]])
+    dtype = np.dtype(SAFETENSORS_DTYPES[info["dtype"]]).newbyteorder("<")  # safetensors is little-endian
     begin, end = offsets
     if not begin <= end <= data_size or end - begin != math.prod(shape) * dtype.itemsize:
         raise _error(path, f"tensor {_name(name)!r}: data_offsets {offsets} do not hold shape {shape} of "

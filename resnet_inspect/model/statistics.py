@@ -7,14 +7,13 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from ..core.dtypes import BYTES
 from .naming import ShownNames
 
 if TYPE_CHECKING:
     from .engine import LayerInfo
 
 DEPTHS = ("layer", "block", "stage")
-# Bytes per number of the dtypes sizes are quoted in (the executor runs float32 or float64).
-DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ class TraceResult(ShownNames):
 
     def sizes(self, dtype: str = "float32", batch: int = 1) -> Sizes:
         """Input and parameter sizes in bytes when stored as ``dtype`` (float32 unless told)."""
-        width = DTYPE_BYTES[dtype]
+        width = BYTES[dtype]
         h, w, c = self.input_shape
         t = self.totals
         return Sizes(dtype, batch, batch * h * w * c * width, t.params * width, t.trainable_params * width)

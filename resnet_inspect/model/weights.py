@@ -13,6 +13,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from .engine import trace_graph
+from ..core.dtypes import BYTES
 from ..core.errors import InspectError, ShapeError
 from .graph import Graph
 
@@ -150,8 +151,7 @@ def weights_bytes(graph: Graph, dtype: str = "float32") -> int:
     """Memory :func:`random_weights` needs at most: every array in ``dtype``, plus the float64
     draw of the largest one (pure Python, so it is known before anything is allocated)."""
     sizes = [_count(shape) for arrays in weight_shapes(graph).values() for shape in arrays.values()]
-    itemsize = 8 if dtype == "float64" else 4
-    return sum(sizes) * itemsize + 8 * max(sizes, default=0)
+    return sum(sizes) * BYTES[dtype] + BYTES["float64"] * max(sizes, default=0)
 
 
 def _count(shape: tuple[int, ...]) -> int:
