@@ -457,7 +457,7 @@ def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to 
                     fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Rewrite a weights file as .npz or Keras .h5, checked against the spec first (--keras-layout applies to both files)."""
     from .model.naming import shown
-    from .io.weightio import load_weights
+    from .io.weightfiles import load_weights
 
     graph = _load_graph(spec)
     weights = load_weights(source, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout))
@@ -470,7 +470,7 @@ def _value(option: Optional[Enum]) -> Optional[str]:
 
 def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, keras_layout: Optional[str],
                    reads: tuple[str, ...] = (), **facts: Any) -> None:
-    from .io.weightio import save_weights, summary
+    from .io.weightfiles import save_weights, summary
     from .render.records import WeightsRecord, render_weights
 
     path = save_weights(weights, output, graph, reads=reads, keras_layout=keras_layout)
@@ -485,7 +485,7 @@ def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weigh
                   fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array, NaN/inf or negative variance."""
     from .model.naming import shown
-    from .io.weightio import load_weights, summary
+    from .io.weightfiles import load_weights, summary
     from .render.records import WeightsRecord, render_weights
 
     graph = _load_graph(spec)

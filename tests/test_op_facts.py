@@ -20,7 +20,7 @@ from resnet_inspect import build_graph
 from resnet_inspect.analysis.memory import memory_profile
 from resnet_inspect.execute.executor import KERNELS, Call, Scratch
 from resnet_inspect.model.engine import trace_graph
-from resnet_inspect.io.kerasio import keras_groups
+from resnet_inspect.model.keras import keras_groups
 from resnet_inspect.model.naming import shown
 from resnet_inspect.model.ops import OPS, BatchNorm, Conv2D, Dense, Op, Shape
 from resnet_inspect.model.weights import weight_shapes

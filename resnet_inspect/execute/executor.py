@@ -33,7 +33,7 @@ from ..core.errors import InspectError
 from ..model.graph import Graph, Layer
 from ..model.ops import Op
 from ..core.usertext import visible
-from ..io.weightio import check_weights
+from ..io.base import check_weights
 from ..model.weights import check_size_fits, weight_shapes
 
 DTYPES = RUN_DTYPES  # the dtypes it computes in, with their bytes: a view of the one table (core.dtypes)
