@@ -3,8 +3,8 @@
 Two proofs. Every op in ``OPS`` defines every fact, consistently with its own arithmetic (the
 weight shapes hold exactly the parameters ``params`` counts, by hand: conv 3·3·16·32 + 32) and the
 executor runs every kind. And a toy op, defined here and registered in ``OPS`` and ``KERNELS``
-as a new op would be, is picked up by the weight shapes, torchvision's names, Keras 3's groups,
-the diagrams and the memory model with no other edit.
+as a new op would be, is picked up by the weight shapes, random weights, torchvision's names,
+Keras 3's groups, the diagrams, the memory model and the executor with no other edit.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import pytest
 
 from resnet_inspect import build_graph
 from resnet_inspect.analysis.memory import memory_profile
-from resnet_inspect.execute.executor import KERNELS, Call, Scratch
+from resnet_inspect.execute.executor import KERNELS, Call, Scratch, forward
 from resnet_inspect.model.engine import trace_graph
 from resnet_inspect.model.keras import keras_groups
 from resnet_inspect.model.naming import shown
 from resnet_inspect.model.ops import OPS, BatchNorm, Conv2D, Dense, Op, Shape
-from resnet_inspect.model.weights import weight_shapes
+from resnet_inspect.model.weights import random_weights, weight_shapes
 from resnet_inspect.render.diagrams import op_text
 
 # an input each op accepts: a map for the spatial ops, a vector for dense
@@ -114,3 +114,15 @@ def test_a_new_op_is_picked_up_everywhere_from_its_own_facts(toy_graph):
     plain = memory_profile(trace_graph(build_graph("resnet18")), 1, "float32")
     assert toy.peak_activation_bytes == plain.peak_activation_bytes
     assert trace_graph(toy_graph).layer("bn_conv1").trainable_params == 64
+
+
+def test_the_executor_runs_a_new_op_with_its_own_weights(toy_graph):
+    """The toy layer's output is its input times its factor, per channel (checked with NumPy here),
+    and the fast run (in place, fused) agrees with the layer-by-layer one."""
+    weights = random_weights(toy_graph, seed=3, dtype="float64")
+    assert weights["bn_conv1"]["factor"].shape == (64,)
+    x = np.random.default_rng(3).normal(size=(1, 224, 224, 3))  # resnet18 has a 7×7 pool and flatten: 224 only
+    seen = {}
+    slow = forward(toy_graph, weights, x, dtype="float64", on_layer=lambda name, a: seen.update({name: a.copy()}))
+    np.testing.assert_array_equal(seen["bn_conv1"], seen["conv1"] * weights["bn_conv1"]["factor"])
+    np.testing.assert_allclose(forward(toy_graph, weights, x, dtype="float64"), slow, rtol=1e-12)

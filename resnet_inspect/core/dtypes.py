@@ -8,16 +8,24 @@ the trace path reads it without NumPy (NumPy and ``ml_dtypes`` agree on every si
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
+class DType:
+    """One row of the table (a plain class: ``import resnet_inspect`` reads it, and a NamedTuple
+    costs ten times as much to define)."""
 
-class DType(NamedTuple):
-    name: str  # NumPy's name
-    bytes: int
-    safetensors: str | None = None  # its code in a safetensors header; None: such tensors are not read
-    weight: bool = False  # a weight array may hold it (any other dtype is refused by name)
-    runs: bool = False  # the NumPy executor computes in it (run, verify)
-    memory: bool = False  # ``memory --dtype`` quotes activation bytes in it
+    __slots__ = ("name", "bytes", "safetensors", "weight", "runs", "memory")
+
+    def __init__(self, name: str, bytes: int, safetensors: str | None = None, *, weight: bool = False,
+                 runs: bool = False, memory: bool = False) -> None:
+        self.name = name  # NumPy's name
+        self.bytes = bytes
+        self.safetensors = safetensors  # its code in a safetensors header; None: such tensors are not read
+        self.weight = weight  # a weight array may hold it (any other dtype is refused by name)
+        self.runs = runs  # the NumPy executor computes in it (run, verify)
+        self.memory = memory  # ``memory --dtype`` quotes activation bytes in it
+
+    def __repr__(self) -> str:
+        return f"DType({self.name!r}, {self.bytes})"
 
 
 # The order is the order of every list shown to users (executor: float32, float64; memory:

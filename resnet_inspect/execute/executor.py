@@ -371,11 +371,13 @@ def _prepare(layer: Layer, arrays: dict[str, np.ndarray], dtype: str) -> dict[st
     if kind == "batch_norm":
         scale, shift = _bn_scale_shift(arrays, layer.op.epsilon)
         return {"scale": scale.astype(dtype), "shift": shift.astype(dtype)}
+    if kind not in ("conv", "dense"):  # any other op's arrays as they are, in the run's dtype
+        return {key: np.ascontiguousarray(array, dtype=dtype) for key, array in arrays.items()}
     prepared = {}
     if kind == "conv":
         kernel = np.asarray(arrays["kernel"])
         prepared["matrix"] = np.ascontiguousarray(kernel.reshape(-1, kernel.shape[-1]), dtype=dtype)
-    elif kind == "dense":
+    else:
         prepared["kernel"] = np.ascontiguousarray(arrays["kernel"], dtype=dtype)
     if "bias" in arrays:
         prepared["bias"] = np.asarray(arrays["bias"], dtype=dtype)

@@ -10,6 +10,7 @@ The shape rules here are pure Python; NumPy is imported only to make arrays.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .engine import trace_graph
@@ -115,7 +116,8 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
     Convs and dense are He-normal (std sqrt(2/fan_in)), biases small; BN statistics are far
     from the identity (mean ±0.1, variance 0.5–1.5, gamma 0.5–1.5) so a wrong BN shows up.
     The last BN of each residual branch gets a smaller gamma so activations stay bounded
-    through 50+ layers, as zero-init-residual training would leave them.
+    through 50+ layers, as zero-init-residual training would leave them. Each array is drawn
+    by its key (:data:`DRAWS`), in the order the op lists them, so an op needs no rule here.
     """
     import numpy as np
 
@@ -125,26 +127,34 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
     branch_ends = {layer.inputs[0] for layer in graph if layer.op.kind == "add"}
     weights: Weights = {}
     for name, arrays in weight_shapes(graph).items():
-        if "moving_mean" in arrays:
-            (c,) = arrays["gamma"]
-            scale = 0.2 if name in branch_ends else 1.0
-            made = {
-                "gamma": rng.uniform(0.5, 1.5, c) * scale,
-                "beta": rng.normal(0.0, 0.1, c),
-                "moving_mean": rng.normal(0.0, 0.1, c),
-                "moving_variance": rng.uniform(0.5, 1.5, c),
-            }
-        else:
-            kernel = arrays["kernel"]
-            fan_in = 1
-            for dim in kernel[:-1]:
-                fan_in *= dim
-            made = {"kernel": rng.normal(0.0, (2.0 / fan_in) ** 0.5, kernel)}
-            if "bias" in arrays:
-                made["bias"] = rng.normal(0.0, 0.01, arrays["bias"])
+        made = {}
+        for key, shape in arrays.items():
+            made[key] = DRAWS.get(key, _small)(rng, shape)
+            if key == "gamma" and name in branch_ends:
+                made[key] *= 0.2
         # cast array by array: the float64 draw of one array is the only extra memory at any time
         weights[name] = {key: value.astype(dtype, copy=False) for key, value in made.items()}
     return weights
+
+
+def _he_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """std sqrt(2/fan_in), fan_in every axis but the last (HWIO kernels, (in, out) matrices)."""
+    return rng.normal(0.0, (2.0 / _count(shape[:-1])) ** 0.5, shape)
+
+
+def _small(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.normal(0.0, 0.1, shape)
+
+
+# how random_weights draws an array, by Keras' key (shared by every op that has it); other keys: _small
+DRAWS: dict[str, Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]] = {
+    "kernel": _he_normal,
+    "bias": lambda rng, shape: rng.normal(0.0, 0.01, shape),
+    "gamma": lambda rng, shape: rng.uniform(0.5, 1.5, shape),
+    "beta": _small,
+    "moving_mean": _small,
+    "moving_variance": lambda rng, shape: rng.uniform(0.5, 1.5, shape),
+}
 
 
 def weights_bytes(graph: Graph, dtype: str = "float32") -> int:
