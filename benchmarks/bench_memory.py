@@ -35,7 +35,7 @@ MAKE_FILES = r"""
 import sys
 import numpy as np
 from resnet_inspect import build_graph, load_spec
-from resnet_inspect.io.weightio import save_weights
+from resnet_inspect.io.weightfiles import save_weights
 from resnet_inspect.model.weights import random_weights
 spec, batch, weights, array = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 graph = build_graph(load_spec(spec))

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 import numpy as np
 from resnet_inspect import build_graph, load_spec
-from resnet_inspect.io.weightio import save_weights
+from resnet_inspect.io.weightfiles import save_weights
 from resnet_inspect.model.weights import random_weights, torchvision_names
 from safetensors.numpy import save_file
 folder = Path(sys.argv[1])

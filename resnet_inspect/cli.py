@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .render import choices, formatting
+from .core.dtypes import MEMORY_DTYPES, RUN_DTYPES
 from .core.errors import InspectError
 from .core.usertext import visible
 from .model.naming import SCHEMES
@@ -102,9 +103,7 @@ KerasLayoutOpt = Annotated[Optional[KerasLayout], typer.Option(
     show_default="the spec's conventions.keras_layout")]
 
 
-class DType(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
+DType = vocabulary("DType", RUN_DTYPES)  # what the NumPy executor computes in
 
 
 def _integer(text: Any) -> int:
@@ -348,11 +347,7 @@ def rf(
     emit(formatting.render_rf(report, fmt.value))
 
 
-class MemoryDType(str, Enum):
-    float32 = "float32"
-    float16 = "float16"
-    bfloat16 = "bfloat16"
-    int8 = "int8"
+MemoryDType = vocabulary("MemoryDType", MEMORY_DTYPES)  # what `memory --dtype` quotes bytes in
 
 
 class MemoryConvention(str, Enum):
@@ -473,7 +468,7 @@ def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to 
                     fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Rewrite a weights file as .npz or Keras .h5, checked against the spec first (--keras-layout applies to both files)."""
     from .model.naming import shown
-    from .io.weightio import load_weights
+    from .io.weightfiles import load_weights
 
     graph = _load_graph(spec)
     weights = load_weights(source, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout))
@@ -486,7 +481,7 @@ def _value(option: Optional[Enum]) -> Optional[str]:
 
 def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, keras_layout: Optional[str],
                    reads: tuple[str, ...] = (), **facts: Any) -> None:
-    from .io.weightio import save_weights, summary
+    from .io.weightfiles import save_weights, summary
     from .render.records import WeightsRecord, render_weights
 
     path = save_weights(weights, output, graph, reads=reads, keras_layout=keras_layout)
@@ -501,7 +496,7 @@ def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weigh
                   fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array, NaN/inf or negative variance."""
     from .model.naming import shown
-    from .io.weightio import load_weights, summary
+    from .io.weightfiles import load_weights, summary
     from .render.records import WeightsRecord, render_weights
 
     graph = _load_graph(spec)

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 from keras.src.applications import resnet  # noqa: E402
 
 from resnet_inspect import build_graph, load_spec  # noqa: E402
-from resnet_inspect.io.weightio import save_weights  # noqa: E402
+from resnet_inspect.io.weightfiles import save_weights  # noqa: E402
 from resnet_inspect.model.weights import random_weights  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -274,7 +274,7 @@ def test_bad_input_and_weights_are_one_line_errors(torchvision_graph):
     broken["fc1000"]["kernel"] = np.zeros((10, 10))
     with pytest.raises(InspectError) as caught:
         forward(g, broken, np.zeros((1, 32, 32, 3)))
-    # The same fit check as for a weights file (weightio.check_weights), with no file to name.
+    # The same fit check as for a weights file (io.base.check_weights), with no file to name.
     assert str(caught.value).startswith("weights do not fit spec resnet50-torchvision")
     assert "missing: res2a_branch2a/kernel" in str(caught.value)
     assert "fc1000/kernel expected (2048, 1000) found (10, 10)" in str(caught.value)

@@ -16,9 +16,9 @@ import pytest
 
 from resnet_inspect import build_graph, load_spec
 from resnet_inspect.execute.executor import forward
-from resnet_inspect.io.kerasio import keras_order
+from resnet_inspect.model.keras import keras_order
 from resnet_inspect.model.naming import names_in
-from resnet_inspect.io.weightio import load_weights
+from resnet_inspect.io.weightfiles import load_weights
 
 pytest.importorskip("h5py")
 GOLDEN = Path(__file__).parent / "golden" / "keras"

@@ -601,7 +601,7 @@ def path_cases() -> list[Case]:
 def keras3(change: Callable[[h5py.File], None] | None = None) -> Callable[[Path], None]:
     """A valid Keras 3 ``.weights.h5`` for tiny-run (our writer, which live Keras reads: test_keras_parity),
     then ``change`` applied to it with h5py."""
-    from resnet_inspect.io.kerasio import save_keras3
+    from resnet_inspect.io.keras3 import save_keras3
 
     def build(path: Path) -> None:
         save_keras3(wf.WEIGHTS, path, wf.GRAPH)

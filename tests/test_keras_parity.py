@@ -19,9 +19,10 @@ h5py = pytest.importorskip("h5py")
 
 from resnet_inspect import build_graph, load_spec  # noqa: E402
 from resnet_inspect.execute.executor import forward  # noqa: E402
-from resnet_inspect.io.kerasio import keras_order  # noqa: E402
+from resnet_inspect.model.keras import keras_order  # noqa: E402
 from resnet_inspect.model.naming import names_in  # noqa: E402
-from resnet_inspect.io.weightio import WeightsError, load_weights, save_weights  # noqa: E402
+from resnet_inspect.io.base import WeightsError  # noqa: E402
+from resnet_inspect.io.weightfiles import load_weights, save_weights  # noqa: E402
 from resnet_inspect.model.weights import random_weights, weight_shapes  # noqa: E402
 
 pytestmark = pytest.mark.keras

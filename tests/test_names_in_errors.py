@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from resnet_inspect.cli import app
 from resnet_inspect.model.graph import load_graph
 from resnet_inspect.model.naming import shown
-from resnet_inspect.io.weightio import load_weights, save_weights
+from resnet_inspect.io.weightfiles import load_weights, save_weights
 from resnet_inspect.model.weights import random_weights, weight_shapes
 
 runner = CliRunner()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from resnet_inspect import load_graph
-from resnet_inspect.io.weightio import load_weights, summary
+from resnet_inspect.io.weightfiles import load_weights, summary
 from test_peer_conventions import _LARGE, TORCHVISION_FAMILY
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))

@@ -7,8 +7,9 @@ import pytest
 
 from resnet_inspect import cli
 from resnet_inspect.analysis import memory, peers
+from resnet_inspect.core.dtypes import MEMORY_DTYPES
 from resnet_inspect.execute import executor
-from resnet_inspect.io import kerasio
+from resnet_inspect.model import keras as kerasio
 from resnet_inspect.model.naming import SCHEMES
 from resnet_inspect.model.statistics import DEPTHS
 from resnet_inspect.render import choices, diagram_render, diagrams, formatting, report
@@ -29,7 +30,7 @@ def values(enum) -> list[str]:
     (cli.DiagramLevel, diagrams.LEVELS),
     (cli.DiagramFormat, tuple(diagram_render.WRITERS)),
     (cli.Convention, tuple(peers.CONVENTIONS)),
-    (cli.MemoryDType, tuple(memory.DTYPE_BYTES)),
+    (cli.MemoryDType, tuple(MEMORY_DTYPES)),
     (cli.MemoryConvention, memory.CONVENTIONS),
     (cli.DType, tuple(executor.DTYPES)),
     (cli.KerasLayout, tuple(kerasio.LAYOUTS)),
@@ -42,7 +43,7 @@ def test_light_tables_build_the_choices():
     """Format, the record formats, depth, names, check formats and diagram choices come from
     their tables at import: a new entry in the table is a new choice with no CLI edit."""
     for built in (cli.Format, cli.RecordFormat, cli.Depth, cli.Names, cli.CheckFormat, cli.DiagramLevel,
-                  cli.DiagramFormat):
+                  cli.DiagramFormat, cli.DType, cli.MemoryDType):
         assert built.__module__ == cli.__name__ and issubclass(built, str)
     assert cli.vocabulary("Probe", ("a", "b-c")).__members__.keys() == {"a", "b-c"}
 

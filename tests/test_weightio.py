@@ -19,9 +19,10 @@ from contextlib import ExitStack
 
 from resnet_inspect import InspectError, build_graph, load_spec
 
-from resnet_inspect.io import weightio
-from resnet_inspect.io.kerasio import keras_order
-from resnet_inspect.io.weightio import check_weights, load_weights, save_weights, summary
+from resnet_inspect.io import base, h5, npz, torchvision
+from resnet_inspect.model.keras import keras_order
+from resnet_inspect.io.base import check_weights
+from resnet_inspect.io.weightfiles import load_weights, save_weights, summary
 from resnet_inspect.model.weights import random_weights, weight_shapes
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -359,7 +360,7 @@ def test_a_failed_h5_write_leaves_the_old_file_and_no_partial_one(tmp_path, grap
     def fail_midway(group, name, values):  # the writer dies after the file was opened and begun
         raise RuntimeError("object header message is too large")
 
-    monkeypatch.setattr(weightio, "save_h5_names", fail_midway)
+    monkeypatch.setattr(h5, "save_h5_names", fail_midway)
     with pytest.raises(InspectError, match="w.h5: cannot write .object header message is too large.; the old file is unchanged"):
         save_weights(weights, tmp_path / "w.h5", graph)
     assert (tmp_path / "w.h5").read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["w.h5"]
@@ -379,15 +380,15 @@ def test_values_no_network_can_use_are_named_by_layer_and_array(graph, weights):
     kernel[0, 0, 0, :3] = [np.nan, np.inf, np.nan]  # 2 NaN, 1 infinite, counted by hand
     broken["res2a_branch2b"]["kernel"] = kernel
     broken["bn3b_branch2a"]["moving_variance"] = np.array([1.0, -0.25, -2.0, 0.5, 1, 1, 1, 1], np.float32)
-    non_finite, negative = weightio.value_problems(broken)
+    non_finite, negative = base.value_problems(broken)
     assert non_finite == ["res2a_branch2b/kernel has 2 NaN and 1 infinite"]
     assert negative == ["bn3b_branch2a/moving_variance has 2 below 0 (min -2)"]
     with pytest.raises(InspectError) as info:
-        weightio.check_values(broken, "w.npz")
+        base.check_values(broken, "w.npz")
     assert str(info.value) == ("w.npz: weights hold values no network can use: 1 not finite: res2a_branch2b/kernel "
                                "has 2 NaN and 1 infinite; 1 negative moving_variance: bn3b_branch2a/moving_variance "
                                "has 2 below 0 (min -2)")
-    weightio.check_values(weights)  # seeded weights are all finite, variances in 0.5-1.5
+    base.check_values(weights)  # seeded weights are all finite, variances in 0.5-1.5
 
 
 def test_shapes_are_checked_from_headers_before_any_data_is_read(tmp_path, graph, weights, monkeypatch):
@@ -396,8 +397,8 @@ def test_shapes_are_checked_from_headers_before_any_data_is_read(tmp_path, graph
     broken["fc1000"]["kernel"] = np.zeros((16, 1000), np.float32)
     save_weights(broken, tmp_path / "w.npz")
     reads = []
-    original = weightio._fill
-    monkeypatch.setattr(weightio, "_fill", lambda out, read: reads.append(out.shape) or original(out, read))
+    original = npz.fill
+    monkeypatch.setattr(npz, "fill", lambda out, read: reads.append(out.shape) or original(out, read))
     assert "fc1000/kernel expected (32, 1000) found (16, 1000)" in error_of(tmp_path / "w.npz", graph)
     assert reads == []
     load_weights(save_weights(weights, tmp_path / "ok.npz"), graph)
@@ -411,7 +412,7 @@ def test_our_safetensors_reader_agrees_with_the_safetensors_package(tmp_path):
              enumerate((np.float16, np.float32, np.float64, np.int64), start=1)}
     safetensors_numpy.save_file(state, str(tmp_path / "s.safetensors"))  # written by the package itself
     with ExitStack() as stack:
-        described = weightio.describe_safetensors(tmp_path / "s.safetensors", graph, weightio.Limits.of(graph), stack)
+        described = torchvision.describe_safetensors(tmp_path / "s.safetensors", graph, base.Limits.of(graph), stack)
         assert sorted(described.unmapped) == ["x1", "x2", "x3", "x4"]  # no torchvision names: nothing of ours
         raw = {name: entry for name, entry in _raw_entries(tmp_path / "s.safetensors", graph, stack).items()}
         for name, array in state.items():
@@ -422,10 +423,10 @@ def test_our_safetensors_reader_agrees_with_the_safetensors_package(tmp_path):
 def _raw_entries(path, graph, stack):
     """The safetensors entries before torchvision mapping (by patching the mapper to keep them)."""
     kept = {}
-    original = weightio.torchvision_entries
+    original = torchvision.torchvision_entries
     try:
-        weightio.torchvision_entries = lambda raw, graph, path: kept.update(raw) or original(raw, graph, path)
-        weightio.describe_safetensors(path, graph, weightio.Limits.of(graph), stack)
+        torchvision.torchvision_entries = lambda raw, graph, path: kept.update(raw) or original(raw, graph, path)
+        torchvision.describe_safetensors(path, graph, base.Limits.of(graph), stack)
     finally:
-        weightio.torchvision_entries = original
+        torchvision.torchvision_entries = original
     return kept

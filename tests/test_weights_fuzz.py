@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import weightfiles as wf
 from resnet_inspect import InspectError
-from resnet_inspect.io.weightio import load_weights
+from resnet_inspect.io.weightfiles import load_weights
 
 pytest.importorskip("h5py")
 pytestmark = pytest.mark.filterwarnings("error")  # a warning would be a second line on stderr

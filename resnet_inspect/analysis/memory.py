@@ -22,17 +22,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..core.dtypes import MEMORY_DTYPES
 from ..core.errors import InspectError
+from ..model.ops import OPS
 from ..model.statistics import TraceResult
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 CONVENTIONS = ("inference", "torchinfo")
 
-IN_PLACE = frozenset({"batch_norm", "relu", "add", "softmax"})
-"""Ops whose output the executor writes over its first input when it is that input's last reader
-(a BatchNorm folded into its conv hands on the conv's array, which comes to the same)."""
-VIEWS = frozenset({"flatten"})
-"""Ops whose output is a view of their input: never new memory."""
+# Which ops the executor runs in place (over input 0, when it is that input's last reader) and
+# which are views of their input is a fact of each op: ``Op.in_place`` and ``Op.view`` (:mod:`.ops`).
 
 
 @dataclass(frozen=True)
@@ -68,14 +66,14 @@ class MemoryProfile:
 def memory_profile(result: TraceResult, batch: int = 1, dtype: str = "float32",
                    convention: str = "inference") -> MemoryProfile:
     """Per-layer output bytes, the peak of live activations and parameter bytes (see the module doc)."""
-    if dtype not in DTYPE_BYTES:
-        raise InspectError(f"dtype must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}", field="--dtype")
+    if dtype not in MEMORY_DTYPES:
+        raise InspectError(f"dtype must be one of {', '.join(MEMORY_DTYPES)}, got {dtype!r}", field="--dtype")
     if convention not in CONVENTIONS:
         raise InspectError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}",
                            field="--convention")
     if batch < 1:
         raise InspectError(f"batch must be at least 1, got {batch}", field="--batch")
-    itemsize = DTYPE_BYTES[dtype]
+    itemsize = MEMORY_DTYPES[dtype]
     sizes = {info.name: batch * _elements(info.output_shape) * itemsize for info in result.layers}
     layers = (_inference if convention == "inference" else _torchinfo)(result, sizes)
     peak = max(layers, key=lambda layer: layer.live_bytes)
@@ -93,9 +91,9 @@ def _inference(result: TraceResult, sizes: dict[str, int]) -> list[LayerMemory]:
     holders: dict[str, int] = {}  # allocation -> live layers that refer to it
     live, rows = 0, []
     for info in result.layers:
-        source = info.inputs[0] if info.inputs else None
-        if source is not None and (info.op in VIEWS or (
-                info.op in IN_PLACE and last_reader[source] == info.name and holders[buffer[source]] == 1)):
+        source, op = (info.inputs[0] if info.inputs else None), OPS[info.op]
+        if source is not None and (op.view or (
+                op.in_place and last_reader[source] == info.name and holders[buffer[source]] == 1)):
             buffer[info.name] = buffer[source]
         else:
             buffer[info.name] = info.name

@@ -28,13 +28,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..model.engine import trace_graph
 from ..core import numbers
+from ..core.dtypes import RUN_DTYPES
 from ..core.errors import InspectError
 from ..model.graph import Graph, Layer
 from ..model.ops import Op
-from ..io.weightio import check_weights
+from ..io.base import check_weights
 from ..model.weights import check_size_fits, weight_shapes
 
-DTYPES = {"float32": 4, "float64": 8}
+DTYPES = RUN_DTYPES  # the dtypes it computes in, with their bytes: a view of the one table (core.dtypes)
 DEFAULT_MAX_MEMORY = 4 * 1024**3
 OnLayer = Callable[[str, np.ndarray], None]
 
@@ -369,11 +370,13 @@ def _prepare(layer: Layer, arrays: dict[str, np.ndarray], dtype: str) -> dict[st
     if kind == "batch_norm":
         scale, shift = _bn_scale_shift(arrays, layer.op.epsilon)
         return {"scale": scale.astype(dtype), "shift": shift.astype(dtype)}
+    if kind not in ("conv", "dense"):  # any other op's arrays as they are, in the run's dtype
+        return {key: np.ascontiguousarray(array, dtype=dtype) for key, array in arrays.items()}
     prepared = {}
     if kind == "conv":
         kernel = np.asarray(arrays["kernel"])
         prepared["matrix"] = np.ascontiguousarray(kernel.reshape(-1, kernel.shape[-1]), dtype=dtype)
-    elif kind == "dense":
+    else:
         prepared["kernel"] = np.ascontiguousarray(arrays["kernel"], dtype=dtype)
     if "bias" in arrays:
         prepared["bias"] = np.asarray(arrays["bias"], dtype=dtype)

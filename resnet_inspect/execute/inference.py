@@ -240,7 +240,8 @@ def load_weights_at(path: str | Path, graph: Graph, input_hw: tuple[int, int], n
     weights take and give here, and which input sizes they fit.
     """
     from ..model.naming import shown
-    from ..io.weightio import WeightsError, load_weights
+    from ..io.base import WeightsError
+    from ..io.weightfiles import load_weights
 
     named = shown(graph, names)
     sized = at_size(graph, input_hw)

@@ -10,8 +10,8 @@ module and pads inside its convs and pools; Keras leaves a V2 block's max-pool s
 (``max_pooling2d_3``) and folds the softmax into ``predictions``; Caffe pads inside its layers.
 Caffe's BatchNorm is two layers (``bn…`` then ``scale…``) and is shown as both.
 
-A weight array is named as its framework names it: :data:`TORCH_PARAMS` gives torchvision's
-parameter for each of our keys (``layer1.0.bn1.running_var``); Keras 3 uses our keys
+A weight array is named as its framework names it: each op's ``torch_params`` (:mod:`.ops`) gives
+torchvision's parameter for each of our keys (``layer1.0.bn1.running_var``); Keras 3 uses our keys
 (``conv2_block1_1_bn/moving_variance``); Caffe keeps a BN's statistics in its ``bn…`` layer and
 its gamma/beta in the ``scale…`` layer (:data:`CAFFE_SCALE_KEYS`).
 
@@ -29,6 +29,7 @@ from ..core.records import record
 from ..core.errors import InspectError
 from ..core.text import to_json
 from .graph import Graph, Layer
+from .ops import OPS
 
 SCHEMES = ("blog", "caffe", "keras3", "torchvision")
 MISSING = "—"  # shown where a framework has no layer of its own for one of ours
@@ -69,13 +70,6 @@ TABLE: dict[str, tuple[str | None, str | None, str | None]] = {
     "{dense}_softmax": ("prob", None, None),  # Keras: Dense(activation="softmax") is one layer
 }
 
-# our weight key -> torchvision's parameter name, per op kind (the weight loaders read it inverted)
-TORCH_PARAMS: dict[str, dict[str, str]] = {
-    "conv": {"kernel": "weight", "bias": "bias"},
-    "batch_norm": {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean",
-                   "moving_variance": "running_var"},
-    "dense": {"kernel": "weight", "bias": "bias"},
-}
 CAFFE_SCALE_KEYS = ("gamma", "beta")  # Caffe: a BN's scale and shift live in its Scale layer
 
 
@@ -183,7 +177,8 @@ def _slash(layer: str, kind: str, key: str) -> str:
 
 def _torch_param(module: str, kind: str, key: str) -> str:
     """torchvision's state-dict key: ``module.param``."""
-    return f"{module}.{TORCH_PARAMS.get(kind, {}).get(key, key)}"
+    op = OPS.get(kind)
+    return f"{module}.{op.torch_params.get(key, key) if op is not None else key}"
 
 
 def _caffe_blob(layer: str, kind: str, key: str) -> str:

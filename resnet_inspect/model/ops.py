@@ -2,7 +2,11 @@
 
 Shapes are ``(H, W, C)`` for feature maps and ``(C,)`` after flatten; the batch is left out.
 Adding an op means adding one class here (and, for the executor, one kernel keyed by the same
-``kind``). Counting convention, also stated in the README:
+``kind``): every other module reads what it needs to know off the op, never from a table of its
+own keyed by kind. Beside the arithmetic an op carries its weight shapes (:meth:`Op.weight_shapes`,
+in Keras' layout), Keras 3's class (``keras_class``), torchvision's parameter names
+(``torch_params``), the title diagrams give it (``title``) and whether it works in place
+(``in_place``, ``view``). Counting convention, also stated in the README:
 
 * MACs (multiply-accumulates) are counted for conv and dense only:
   conv ``k_h*k_w*(C_in/groups)*C_out*H_out*W_out``, dense ``C_in*C_out``.
@@ -17,6 +21,7 @@ Adding an op means adding one class here (and, for the executor, one kernel keye
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from ..core.records import record
@@ -123,6 +128,24 @@ class Op:
     """Base: an op with no parameters and no cost that keeps its input shape."""
 
     kind: ClassVar[str] = "op"
+    title: ClassVar[str] = "Op"  # the blog's (Keras') name for it, as diagrams draw it: "Conv2D"
+    # Keras 3's snake_case class whose numbered group (conv2d, conv2d_1, ...) holds its weights in a
+    # .weights.h5 file; None for ops without weights
+    keras_class: ClassVar[str | None] = None
+    # our weight key -> torchvision's parameter name, in the order Keras creates the variables
+    # (which is the order of :meth:`weight_shapes`); empty for ops without weights
+    torch_params: ClassVar[Mapping[str, str]] = {}
+    in_place: ClassVar[bool] = False  # writes its output over input 0 when it is that input's last reader
+    view: ClassVar[bool] = False  # its output is a view of its input: never new memory
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the op holds weight arrays (named by :attr:`torch_params`' keys)."""
+        return bool(self.torch_params)
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        """The arrays it holds, ``{key: shape}`` in Keras' layout and variable order (none here)."""
+        return {}
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return inputs[0]
@@ -163,6 +186,7 @@ class Op:
 @record
 class Input(Op):
     kind: ClassVar[str] = "input"
+    title: ClassVar[str] = "Input"
     shape: Shape = ()
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
@@ -175,6 +199,7 @@ class Input(Op):
 @record
 class ZeroPad(Op):
     kind: ClassVar[str] = "zero_pad"
+    title: ClassVar[str] = "ZeroPad"
     pad: int = 1
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
@@ -201,6 +226,9 @@ class ZeroPad(Op):
 @record
 class Conv2D(Op):
     kind: ClassVar[str] = "conv"
+    title: ClassVar[str] = "Conv2D"
+    keras_class: ClassVar[str | None] = "conv2d"
+    torch_params: ClassVar[Mapping[str, str]] = {"kernel": "weight", "bias": "bias"}
     filters: int = 1
     kernel: int = 1
     stride: int = 1
@@ -222,6 +250,11 @@ class Conv2D(Op):
         c_in = inputs[0][-1]
         weights = self.kernel * self.kernel * (c_in // self.groups) * self.filters
         return Params(trainable=weights + (self.filters if self.bias else 0))
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        """``kernel`` HWIO ``(k, k, C_in/groups, C_out)``, then ``bias`` when it has one."""
+        kernel = (self.kernel, self.kernel, inputs[0][-1] // self.groups, self.filters)
+        return {"kernel": kernel, "bias": (self.filters,)} if self.bias else {"kernel": kernel}
 
     def macs(self, inputs: list[Shape], output: Shape) -> int:
         c_in = inputs[0][-1]
@@ -261,11 +294,20 @@ class Conv2D(Op):
 @record
 class BatchNorm(Op):
     kind: ClassVar[str] = "batch_norm"
+    title: ClassVar[str] = "BatchNorm"
+    keras_class: ClassVar[str | None] = "batch_normalization"
+    torch_params: ClassVar[Mapping[str, str]] = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean",
+                                                 "moving_variance": "running_var"}
+    in_place: ClassVar[bool] = True  # (folded into its conv, it hands on the conv's array: the same)
     epsilon: float = 1e-3
 
     def params(self, inputs: list[Shape]) -> Params:
         channels = inputs[0][-1]
         return Params(trainable=2 * channels, non_trainable=2 * channels)
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        """``gamma``, ``beta``, ``moving_mean``, ``moving_variance``: one number per channel each."""
+        return {key: (inputs[0][-1],) for key in self.torch_params}
 
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return 2 * _elements(output)
@@ -281,6 +323,8 @@ class BatchNorm(Op):
 @record
 class ReLU(Op):
     kind: ClassVar[str] = "relu"
+    title: ClassVar[str] = "ReLU"
+    in_place: ClassVar[bool] = True
 
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return _elements(output)
@@ -293,6 +337,7 @@ class ReLU(Op):
 @record
 class MaxPool(Op):
     kind: ClassVar[str] = "max_pool"
+    title: ClassVar[str] = "MaxPool"
     size: int = 3
     stride: int = 2
     padding: int = 0
@@ -330,6 +375,7 @@ class MaxPool(Op):
 @record
 class AvgPool(MaxPool):
     kind: ClassVar[str] = "avg_pool"
+    title: ClassVar[str] = "AvgPool"
 
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return self.size * self.size * _elements(output)
@@ -338,6 +384,7 @@ class AvgPool(MaxPool):
 @record
 class GlobalAvgPool(Op):
     kind: ClassVar[str] = "global_avg_pool"
+    title: ClassVar[str] = "GlobalAvgPool"
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         _, _, c = _map(inputs[0], self.kind)
@@ -365,6 +412,8 @@ class GlobalAvgPool(Op):
 @record
 class Add(Op):
     kind: ClassVar[str] = "add"
+    title: ClassVar[str] = "Add"
+    in_place: ClassVar[bool] = True
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         first = inputs[0]
@@ -385,6 +434,8 @@ class Add(Op):
 @record
 class Flatten(Op):
     kind: ClassVar[str] = "flatten"
+    title: ClassVar[str] = "Flatten"
+    view: ClassVar[bool] = True
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return (_elements(inputs[0]),)
@@ -403,6 +454,9 @@ class Flatten(Op):
 @record
 class Dense(Op):
     kind: ClassVar[str] = "dense"
+    title: ClassVar[str] = "Dense"
+    keras_class: ClassVar[str | None] = "dense"
+    torch_params: ClassVar[Mapping[str, str]] = {"kernel": "weight", "bias": "bias"}
     units: int = 1000
     bias: bool = True
 
@@ -413,6 +467,11 @@ class Dense(Op):
 
     def params(self, inputs: list[Shape]) -> Params:
         return Params(trainable=inputs[0][0] * self.units + (self.units if self.bias else 0))
+
+    def weight_shapes(self, inputs: list[Shape]) -> dict[str, Shape]:
+        """``kernel`` ``(C_in, units)``, then ``bias`` when it has one."""
+        kernel = (inputs[0][0], self.units)
+        return {"kernel": kernel, "bias": (self.units,)} if self.bias else {"kernel": kernel}
 
     def macs(self, inputs: list[Shape], output: Shape) -> int:
         return inputs[0][0] * self.units
@@ -436,6 +495,8 @@ class Dense(Op):
 @record
 class Softmax(Op):
     kind: ClassVar[str] = "softmax"
+    title: ClassVar[str] = "Softmax"
+    in_place: ClassVar[bool] = True
 
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return 3 * _elements(output)

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..core.display import Displayable
+from ..core.dtypes import BYTES
 from ..core.errors import unknown_layer
 from ..core.text import to_json
 from .fields import receptive_fields
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
     from .engine import LayerInfo
 
 DEPTHS = ("layer", "block", "stage")
-# Bytes per number of the dtypes sizes are quoted in (the executor runs float32 or float64).
-DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ class TraceResult(ShownNames, Displayable):
 
     def sizes(self, dtype: str = "float32", batch: int = 1) -> Sizes:
         """Input and parameter sizes in bytes when stored as ``dtype`` (float32 unless told)."""
-        width = DTYPE_BYTES[dtype]
+        width = BYTES[dtype]
         h, w, c = self.input_shape
         t = self.totals
         return Sizes(dtype, batch, batch * h * w * c * width, t.params * width, t.trainable_params * width)

@@ -10,9 +10,11 @@ The shape rules here are pure Python; NumPy is imported only to make arrays.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .engine import trace_graph
+from ..core.dtypes import BYTES
 from ..core.errors import InspectError, ShapeError
 from .graph import Graph
 
@@ -23,8 +25,6 @@ if TYPE_CHECKING:
 
 WeightShapes = dict[str, dict[str, tuple[int, ...]]]
 Weights = dict[str, dict[str, "np.ndarray"]]
-
-BN_KEYS = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
 def at_size(graph: Graph, input_hw: tuple[int, int] | None) -> Graph:
@@ -43,26 +43,16 @@ def at_size(graph: Graph, input_hw: tuple[int, int] | None) -> Graph:
 def weight_shapes(graph: Graph) -> WeightShapes:
     """Every array the graph needs: ``{layer: {key: shape}}``, at the spec's input size.
 
+    Each op says its own arrays (:meth:`.ops.Op.weight_shapes`) from its traced input shapes.
     Only a Dense layer after a flatten depends on the size; see :func:`at_size`.
     """
     result = trace_graph(graph)
-    in_channels = {}
-    for layer, info in zip(graph, result.layers):
-        in_channels[layer.name] = info.output_shape[-1]
+    output = {layer.name: info.output_shape for layer, info in zip(graph, result.layers)}
     shapes: WeightShapes = {}
     for layer in graph:
-        op = layer.op
-        c_in = in_channels[layer.inputs[0]] if layer.inputs else 0
-        if op.kind == "conv":
-            shapes[layer.name] = {"kernel": (op.kernel, op.kernel, c_in // op.groups, op.filters)}
-            if op.bias:
-                shapes[layer.name]["bias"] = (op.filters,)
-        elif op.kind == "batch_norm":
-            shapes[layer.name] = {key: (c_in,) for key in BN_KEYS}
-        elif op.kind == "dense":
-            shapes[layer.name] = {"kernel": (c_in, op.units)}
-            if op.bias:
-                shapes[layer.name]["bias"] = (op.units,)
+        arrays = layer.op.weight_shapes([output[source] for source in layer.inputs])
+        if arrays:
+            shapes[layer.name] = arrays
     return shapes
 
 
@@ -126,7 +116,8 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
     Convs and dense are He-normal (std sqrt(2/fan_in)), biases small; BN statistics are far
     from the identity (mean ±0.1, variance 0.5–1.5, gamma 0.5–1.5) so a wrong BN shows up.
     The last BN of each residual branch gets a smaller gamma so activations stay bounded
-    through 50+ layers, as zero-init-residual training would leave them.
+    through 50+ layers, as zero-init-residual training would leave them. Each array is drawn
+    by its key (:data:`DRAWS`), in the order the op lists them, so an op needs no rule here.
     """
     import numpy as np
 
@@ -136,34 +127,41 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
     branch_ends = {layer.inputs[0] for layer in graph if layer.op.kind == "add"}
     weights: Weights = {}
     for name, arrays in weight_shapes(graph).items():
-        if "moving_mean" in arrays:
-            (c,) = arrays["gamma"]
-            scale = 0.2 if name in branch_ends else 1.0
-            made = {
-                "gamma": rng.uniform(0.5, 1.5, c) * scale,
-                "beta": rng.normal(0.0, 0.1, c),
-                "moving_mean": rng.normal(0.0, 0.1, c),
-                "moving_variance": rng.uniform(0.5, 1.5, c),
-            }
-        else:
-            kernel = arrays["kernel"]
-            fan_in = 1
-            for dim in kernel[:-1]:
-                fan_in *= dim
-            made = {"kernel": rng.normal(0.0, (2.0 / fan_in) ** 0.5, kernel)}
-            if "bias" in arrays:
-                made["bias"] = rng.normal(0.0, 0.01, arrays["bias"])
+        made = {}
+        for key, shape in arrays.items():
+            made[key] = DRAWS.get(key, _small)(rng, shape)
+            if key == "gamma" and name in branch_ends:
+                made[key] *= 0.2
         # cast array by array: the float64 draw of one array is the only extra memory at any time
         weights[name] = {key: value.astype(dtype, copy=False) for key, value in made.items()}
     return weights
+
+
+def _he_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """std sqrt(2/fan_in), fan_in every axis but the last (HWIO kernels, (in, out) matrices)."""
+    return rng.normal(0.0, (2.0 / _count(shape[:-1])) ** 0.5, shape)
+
+
+def _small(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.normal(0.0, 0.1, shape)
+
+
+# how random_weights draws an array, by Keras' key (shared by every op that has it); other keys: _small
+DRAWS: dict[str, Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]] = {
+    "kernel": _he_normal,
+    "bias": lambda rng, shape: rng.normal(0.0, 0.01, shape),
+    "gamma": lambda rng, shape: rng.uniform(0.5, 1.5, shape),
+    "beta": _small,
+    "moving_mean": _small,
+    "moving_variance": lambda rng, shape: rng.uniform(0.5, 1.5, shape),
+}
 
 
 def weights_bytes(graph: Graph, dtype: str = "float32") -> int:
     """Memory :func:`random_weights` needs at most: every array in ``dtype``, plus the float64
     draw of the largest one (pure Python, so it is known before anything is allocated)."""
     sizes = [_count(shape) for arrays in weight_shapes(graph).values() for shape in arrays.values()]
-    itemsize = 8 if dtype == "float64" else 4
-    return sum(sizes) * itemsize + 8 * max(sizes, default=0)
+    return sum(sizes) * BYTES[dtype] + BYTES["float64"] * max(sizes, default=0)
 
 
 def _count(shape: tuple[int, ...]) -> int:
@@ -171,9 +169,6 @@ def _count(shape: tuple[int, ...]) -> int:
     for dim in shape:
         total *= dim
     return total
-
-
-WEIGHTED = ("conv", "batch_norm", "dense")
 
 
 def torchvision_names(graph: Graph) -> dict[str, str]:
@@ -191,6 +186,6 @@ def keras3_names(graph: Graph) -> dict[str, str]:
 def _weighted_names(graph: Graph, scheme: str) -> dict[str, str]:
     from .naming import names_in
 
-    kinds = {layer.name: layer.op.kind for layer in graph}
+    weighted = {layer.name for layer in graph if layer.op.weighted}
     return {name: other for name, other in names_in(graph, scheme).items()
-            if other is not None and kinds[name] in WEIGHTED}
+            if other is not None and name in weighted}

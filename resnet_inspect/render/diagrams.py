@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from ..core.errors import InspectError
 from ..core.text import count, shape_text, si
 from ..model.graph import BLOCK_WORDS
+from ..model.ops import OPS
 from .choices import DIAGRAM_FORMATS, DIAGRAM_LEVELS
 from ..core.usertext import excerpt, visible
 
@@ -45,10 +46,9 @@ COLUMN_GAP = 36.0
 MARGIN = 20.0
 LABEL_OFFSET = 6.0  # a label's distance from its edge
 
-# The blog's (Keras') names for what each op kind draws as.
-OP_TITLES = {"conv": "Conv2D", "batch_norm": "BatchNorm", "relu": "ReLU", "add": "Add", "max_pool": "MaxPool",
-             "avg_pool": "AvgPool", "global_avg_pool": "GlobalAvgPool", "zero_pad": "ZeroPad", "flatten": "Flatten",
-             "dense": "Dense", "softmax": "Softmax", "input": "Input"}
+# The blog's (Keras') names for what each op kind draws as: each op's own ``title``, by kind for
+# the records that keep only the kind (a trace's LayerInfo).
+OP_TITLES = {kind: op.title for kind, op in OPS.items()}
 
 
 def text_width(text: str, size: float) -> float:
@@ -337,7 +337,7 @@ def _label(text: str, points: tuple[tuple[float, float], ...]) -> TextBox | None
 
 def op_text(layer: "Layer") -> str:
     """``Conv2D 1×1/2, 128``: the op as the blog's figures name it, and its settings."""
-    return f"{OP_TITLES.get(layer.op.kind, layer.op.kind)} {layer.op.describe()}".strip()
+    return f"{layer.op.title} {layer.op.describe()}".strip()
 
 
 def block_diagram(graph: "Graph", result: "TraceResult", block: str) -> Diagram:

@@ -1,0 +1,167 @@
+"""Keras 3's own weight files: ``.weights.h5`` and ``.keras`` archives, read and written by position.
+
+Keras 3's native format names nothing after our layers: ``model.save_weights("x.weights.h5")``
+writes ``layers/<class>[_N]/vars/0..n``, one group per layer of ``model.layers`` numbered per
+class (``conv2d``, ``conv2d_1``, …) in that list's order. So the file is read by *position*:
+the N-th ``conv2d`` is the N-th conv of our graph in Keras' layer order; which group holds which
+of our layers is :func:`..model.keras.keras_groups` (pure Python: Keras' view of our graph).
+
+Every reader here runs behind the same guards as :mod:`.h5` (hard links only; no external
+storage, virtual datasets or unknown filters; bounded chunks) and reuses its HDF5 helpers; a
+``.keras`` zip's weights member is sized from its header and read into memory, never extracted
+to disk.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..model.graph import Graph
+from ..model.keras import keras_groups
+from ..model.weights import Weights, weight_shapes
+from .base import MiB, Described, Limits, error, optional, safe_name
+from .h5 import h5_entry, h5_object, write_h5
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+ARCHIVE_WEIGHTS = "model.weights.h5"  # the member of a .keras zip that holds the weights
+ARCHIVE_MEMBERS = 64  # a .keras zip holds three members (metadata.json, config.json, model.weights.h5)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def describe_keras3(path: Path, graph: Graph, limits: Limits, stack: ExitStack,
+                    layout: str | None = None) -> Described:
+    """Keras 3's ``.weights.h5``."""
+    h5py = optional("h5py", "h5", path)
+    return describe_keras3_file(stack.enter_context(h5py.File(path, "r")), path, graph, limits, layout)
+
+
+def describe_keras3_file(f: Any, path: Path, graph: Graph, limits: Limits,
+                         layout: str | None = None) -> Described:
+    """``layers/<class>[_N]/vars/<i>`` mapped by position onto our layers (:func:`keras_groups`).
+
+    Groups of weightless classes (``activation``, ``add``, …) are expected and skipped when their
+    ``vars`` is empty; any dataset with no place in our graph is reported as extra.
+    """
+    import h5py
+
+    if f.get("layers", getlink=True) is None:
+        raise error(path, "no 'layers' group: not a Keras 3 .weights.h5 file (model.save_weights)")
+    layers = h5_object(f, "layers", path, None, h5py.Group)
+    _bounded(len(layers), limits, path, "groups under 'layers'")
+    expected = keras_groups(graph, layout)
+    described = Described()
+    for group_name in layers:
+        if group_name in expected:
+            layer, keys = expected[group_name]
+        else:
+            layer, keys = None, ()
+        group = h5_object(layers, group_name, path, layer, h5py.Group)
+        if group.get("vars", getlink=True) is None:
+            continue
+        variables = h5_object(group, "vars", path, layer, h5py.Group)
+        _bounded(len(variables), limits, path, f"variables in {safe_name(group_name)!r}")
+        for var in variables:
+            name = f"layers/{group_name}/vars/{var}"
+            entry = h5_entry(h5_object(variables, var, path, layer, h5py.Dataset), name, path, layer or group_name)
+            if layer is None or not var.isdigit() or int(var) >= len(keys):
+                described.unmapped.append(name)
+                continue
+            described.add(layer, keys[int(var)], entry, path)
+    described.aliases = {f"{layer}/{key}": f"layers/{group}/vars/{i}"
+                         for group, (layer, keys) in expected.items() for i, key in enumerate(keys)}
+    return described
+
+
+def _bounded(count: int, limits: Limits, path: Path, what: str) -> None:
+    if count > limits.entries:
+        raise error(path, f"{count:,} {what}; a weights file for this spec has at most {limits.entries:,}")
+
+
+def archive_bound(graph: Graph, limits: Limits) -> int:
+    """The most bytes a ``.keras`` archive's weights member may inflate to for this graph:
+    every number as float64, plus HDF5's headers (a few KiB per group) and slack."""
+    numbers = sum(_size(shape) for keys in weight_shapes(graph).values() for shape in keys.values())
+    return 8 * numbers + 8 * 1024 * limits.entries + 16 * MiB
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    size = 1
+    for d in shape:
+        size *= d
+    return size
+
+
+def describe_keras_archive(path: Path, graph: Graph, limits: Limits, stack: ExitStack,
+                           layout: str | None = None) -> Described:
+    """A ``.keras`` zip (``model.save``): its ``model.weights.h5`` read in memory as a ``.weights.h5``.
+
+    Refused from the zip's headers before anything is inflated: too many members, a member name
+    that would leave a folder (absolute, ``..``, backslashes), a weights member whose declared size
+    is beyond what this spec's weights take, or a compression ``zipfile`` inflates without bound.
+    """
+    h5py = optional("h5py", "h5", path)
+    archive = stack.enter_context(zipfile.ZipFile(path))
+    members = archive.infolist()
+    if len(members) > ARCHIVE_MEMBERS:
+        raise error(path, f"lists {len(members):,} members; a .keras archive holds a handful")
+    for info in members:
+        parts = info.filename.replace("\\", "/").split("/")
+        if info.filename.startswith(("/", "\\")) or "\\" in info.filename or ".." in parts or ":" in parts[0]:
+            raise error(path, f"member name {safe_name(info.filename)!r} leaves the archive's folder; refused")
+    try:
+        info = archive.getinfo(ARCHIVE_WEIGHTS)
+    except KeyError:
+        raise error(path, f"no {ARCHIVE_WEIGHTS!r} member: not a Keras 3 .keras archive (model.save)") from None
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise error(path, f"{ARCHIVE_WEIGHTS!r} uses zip compression {info.compress_type}; only stored "
+                          "and deflated members are read")
+    bound = archive_bound(graph, limits)
+    if info.file_size > bound:
+        raise error(path, f"{ARCHIVE_WEIGHTS!r} declares {info.file_size:,} bytes; this spec's weights "
+                          f"take at most {bound:,} (a decompression bomb?)")
+    with archive.open(info) as member:
+        data = member.read(info.file_size + 1)  # zipfile stops at the declared size and checks the CRC
+    if len(data) != info.file_size:
+        raise error(path, f"{ARCHIVE_WEIGHTS!r} holds {len(data):,} bytes, its header says {info.file_size:,}")
+    f = stack.enter_context(h5py.File(io.BytesIO(data), "r"))
+    return describe_keras3_file(f, path, graph, limits, layout)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def save_keras3(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None) -> None:
+    """Keras 3's ``model.save_weights("x.weights.h5")`` layout, so ``model.load_weights`` reads it.
+
+    Only weighted layers get a group: Keras looks each layer's group up by its class and
+    number, and a weightless layer with no group loads nothing.
+    """
+    if graph is None:
+        raise error(path, "writing a .weights.h5 file needs the spec (Keras 3 stores layers by position)")
+    groups = keras_groups(graph, layout)
+
+    def build(f: Any) -> None:
+        layers = f.create_group("layers")
+        for group_name, (layer, keys) in groups.items():
+            variables = layers.create_group(group_name).create_group("vars")
+            for index, key in enumerate(keys):
+                variables.create_dataset(str(index), data=_array(weights, layer, key, path))
+        f.create_group("vars")
+
+    write_h5(path, build)
+
+
+def _array(weights: Weights, layer: str, key: str, path: Path) -> np.ndarray:
+    try:
+        return weights[layer][key]
+    except KeyError:
+        raise error(path, f"no {key} for layer {layer}: the weights do not fit the spec", layer=layer) from None
