@@ -184,7 +184,9 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
 
 # The library's argument names, as the flags that set them: an API error says `input must be …`,
 # the command line's `--input must be …`, in the field and at the head of the message.
-FLAGS = {"input": "--input", "max_memory": "--max-memory", "unit": "--unit"}
+ARGUMENTS = ("input", "max_memory", "unit", "batch", "seed", "repeat", "dtype", "array", "image", "resize",
+             "names", "keras_layout", "convention", "level", "block", "columns", "output")
+FLAGS = {name: "--" + name.replace("_", "-") for name in ARGUMENTS} | {"image/array": "--image/--array"}
 
 
 def as_flag(exc: InspectError) -> InspectError:

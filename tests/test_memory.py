@@ -88,9 +88,9 @@ def test_torchinfo_convention_live(spec, layout_name, batch):
 
 
 def test_bad_arguments_are_one_line_errors():
-    with pytest.raises(InspectError, match="--dtype"):
+    with pytest.raises(InspectError, match="^dtype: dtype must be one of"):
         memory_profile(trace("resnet50"), dtype="float8")
-    with pytest.raises(InspectError, match="--convention"):
+    with pytest.raises(InspectError, match="^convention: "):
         memory_profile(trace("resnet50"), convention="keras")
     result = CliRunner().invoke(app, ["memory", "resnet50", "--dtype", "float8"])
     assert result.exit_code == 2

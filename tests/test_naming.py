@@ -128,7 +128,7 @@ def test_verify_and_diff_take_names():
 
 
 def test_unknown_scheme_is_an_inspect_error():
-    with pytest.raises(InspectError, match="--names must be one of blog, caffe, keras3, torchvision"):
+    with pytest.raises(InspectError, match="^names: names must be one of blog, caffe, keras3, torchvision"):
         names_in(load_graph("resnet50"), "onnx")
 
 

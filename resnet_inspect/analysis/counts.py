@@ -76,10 +76,10 @@ def flops(spec: "str | Path | Spec | Graph", inputs: "list[int | str | tuple[int
           convention: str | None = None) -> FlopsReport:
     """The Python API of ``resnet-inspect flops``: the graph built once, traced at each size."""
     graph = load_graph(spec)
-    results = tuple(trace_graph(graph, None if size is None else parse_input(size)) for size in (inputs or [None]))
+    results = tuple(trace_graph(graph, None if size is None else parse_input(size, "input")) for size in (inputs or [None]))
     return FlopsReport(graph.spec.name, results, convention)
 
 
 def params(spec: "str | Path | Spec | Graph", input: "int | str | tuple[int, int] | None" = None) -> ParamsReport:
     """The Python API of ``resnet-inspect params``."""
-    return ParamsReport(trace_graph(load_graph(spec), None if input is None else parse_input(input)))
+    return ParamsReport(trace_graph(load_graph(spec), None if input is None else parse_input(input, "input")))

@@ -67,12 +67,12 @@ def memory_profile(result: TraceResult, batch: int = 1, dtype: str = "float32",
                    convention: str = "inference") -> MemoryProfile:
     """Per-layer output bytes, the peak of live activations and parameter bytes (see the module doc)."""
     if dtype not in MEMORY_DTYPES:
-        raise InspectError(f"dtype must be one of {', '.join(MEMORY_DTYPES)}, got {dtype!r}", field="--dtype")
+        raise InspectError(f"dtype must be one of {', '.join(MEMORY_DTYPES)}, got {dtype!r}", field="dtype")
     if convention not in CONVENTIONS:
         raise InspectError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}",
-                           field="--convention")
+                           field="convention")
     if batch < 1:
-        raise InspectError(f"batch must be at least 1, got {batch}", field="--batch")
+        raise InspectError(f"batch must be at least 1, got {batch}", field="batch")
     itemsize = MEMORY_DTYPES[dtype]
     sizes = {info.name: batch * _elements(info.output_shape) * itemsize for info in result.layers}
     layers = (_inference if convention == "inference" else _torchinfo)(result, sizes)

@@ -92,9 +92,9 @@ def write_schema(output: str | Path) -> Path:
     """The shipped JSON Schema, written atomically to ``output`` (a ``.json`` file; replaced if present)."""
     path = Path(output)
     if path.suffix != ".json":
-        raise InspectError("the schema is JSON: give a file ending in .json", where=Location(str(path)), field="--output")
+        raise InspectError("the schema is JSON: give a file ending in .json", where=Location(str(path)), field="output")
     if path.is_dir():
-        raise InspectError("is a directory", where=Location(str(path)), field="--output")
+        raise InspectError("is a directory", where=Location(str(path)), field="output")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, SCHEMA_PATH.read_text(encoding="utf-8"), "schema file")
     return path
@@ -105,7 +105,7 @@ def write_new_spec(name: str, source: "str | Path | Spec", output: str | Path | 
     """Write the spec (never over an existing file) and, when missing, the schema it points at."""
     path = Path(output) if output is not None else Path(f"{name}.yaml")
     if path.suffix not in (".yaml", ".yml"):
-        raise InspectError("a spec file ends in .yaml or .yml", where=Location(str(path)), field="--output")
+        raise InspectError("a spec file ends in .yaml or .yml", where=Location(str(path)), field="output")
     if path.exists():
         raise InspectError("already exists; choose another -o or remove it", where=Location(str(path)))
     schema_path = Path(schema) if schema is not None else path.parent / SCHEMA_FILE

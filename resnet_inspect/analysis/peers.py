@@ -168,7 +168,7 @@ def count(result: TraceResult, convention: str) -> ConventionCount:
         from ..core.errors import InspectError
 
         raise InspectError(f"unknown convention {convention!r}; one of {', '.join(CONVENTIONS)}",
-                           field="--convention") from None
+                           field="convention") from None
     by_op: dict[str, int] = {}
     macs: dict[str, int] = {}
     for facts in op_facts(result):

@@ -97,7 +97,7 @@ def receptive_report(result: TraceResult, unit: Pair | None = None) -> Receptive
 def _unit(layer: str, field: ReceptiveField, grid: tuple[int, ...], unit: Pair) -> UnitCenter:
     if not all(0 <= i < n for i, n in zip(unit, grid)):
         raise InspectError(f"unit {unit[0]},{unit[1]} is outside {layer}'s {grid[0]}×{grid[1]} grid "
-                           f"(indices run from 0,0 to {grid[0] - 1},{grid[1] - 1})", field="--unit")
+                           f"(indices run from 0,0 to {grid[0] - 1},{grid[1] - 1})", field="unit")
     first, last = field.span(unit)
     return UnitCenter(layer, unit, field.center(unit), first, last)
 

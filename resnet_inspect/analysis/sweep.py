@@ -62,7 +62,7 @@ def parse_sizes(texts: list[str]) -> list[tuple[int, int]]:
     for text in texts:
         sizes += [(s, s) for s in _range(text)] if is_range(text) else [parse_input(text)]
         if len(sizes) > MAX_SIZES:
-            raise ShapeError(f"at most {MAX_SIZES:,} input sizes in one sweep, got more from {text!r}", field="--input")
+            raise ShapeError(f"at most {MAX_SIZES:,} input sizes in one sweep, got more from {text!r}", field="input")
     return sizes
 
 
@@ -71,7 +71,7 @@ def _range(text: str) -> range:
     start, stop, step = sizes.start, sizes.stop - 1, sizes.step
     if (stop - start) // step + 1 > MAX_SIZES:
         raise ShapeError(f"at most {MAX_SIZES:,} input sizes in one sweep, {text!r} has "
-                         f"{(stop - start) // step + 1:,}", field="--input")
+                         f"{(stop - start) // step + 1:,}", field="input")
     return range(start, stop + 1, step)
 
 

@@ -511,7 +511,7 @@ class Executor:
 
     def __init__(self, graph: Graph, weights: dict, *, dtype: str = "float32", fold_bn: bool = True) -> None:
         if dtype not in DTYPES:
-            raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="--dtype")
+            raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="dtype")
         check_weights(weights, graph)  # the same fit check, and message, as for a weights file
         self.graph, self.dtype = graph, dtype
         self._sizes_checked = {graph.spec.input_shape[:2]}
@@ -610,7 +610,7 @@ def forward(graph: Graph, weights: dict, x: np.ndarray, *, dtype: str = "float32
     """
     x = _check_input(graph, x)
     if dtype not in DTYPES:
-        raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="--dtype")
+        raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="dtype")
     check_memory(graph, (x.shape[1], x.shape[2]), x.shape[0], dtype, max_memory)
     return Executor(graph, weights, dtype=dtype, fold_bn=fold_bn)(x, on_layer)
 
@@ -669,7 +669,7 @@ def check_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str
         raise InspectError(f"a forward pass at batch {batch}, {input_hw[0]}×{input_hw[1]}, {dtype} needs about "
                            f"{format_bytes(needed)} ({what}), above the limit of "
                            f"{format_bytes(limit)}; raise it with --max-memory or use a smaller batch or input",
-                           field="--max-memory")
+                           field="max_memory")
     return needed
 
 
@@ -677,7 +677,7 @@ def check_bytes(needed: int, limit: int | None, what: str) -> int:
     """Refuse ``needed`` bytes of ``what`` above ``limit``, before anything is allocated."""
     if limit is not None and needed > limit:
         raise InspectError(f"{what} needs about {format_bytes(needed)}, above the limit of {format_bytes(limit)}; "
-                           "raise it with --max-memory", field="--max-memory")
+                           "raise it with --max-memory", field="max_memory")
     return needed
 
 

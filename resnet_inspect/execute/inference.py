@@ -151,9 +151,9 @@ def check_run_options(top: int, repeat: int) -> None:
     """``--top`` and ``--repeat`` within bounds (checked before any file is read)."""
     if repeat < 0 or top < 0:
         raise InspectError(f"must not be negative, got {repeat if repeat < 0 else top}",
-                           field="--repeat" if repeat < 0 else "--top")
+                           field="repeat" if repeat < 0 else "--top")
     if repeat > MAX_REPEAT:
-        raise InspectError(f"at most {MAX_REPEAT} timed passes, got {repeat}", field="--repeat")
+        raise InspectError(f"at most {MAX_REPEAT} timed passes, got {repeat}", field="repeat")
 
 
 class Progress(Protocol):

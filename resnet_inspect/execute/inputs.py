@@ -68,7 +68,7 @@ def array_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype, int, bool
         with open(path, "rb") as handle:
             if handle.read(4) == b"PK\x03\x04":
                 raise InspectError("holds several arrays (.npz); save the input with np.save as one .npy",
-                                   where=where, field="--array")
+                                   where=where, field="array")
             handle.seek(0)
             version = npy.read_magic(handle)
             if version == (1, 0):
@@ -79,18 +79,18 @@ def array_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype, int, bool
                 raise ValueError(f".npy format version {version[0]}.{version[1]} (1.0 and 2.0 are read)")
             offset = handle.tell()
     except (OSError, ValueError, EOFError, SyntaxError, TypeError) as exc:
-        raise InspectError(f"not a readable .npy array ({_reason(exc)})", where=where, field="--array") from None
+        raise InspectError(f"not a readable .npy array ({_reason(exc)})", where=where, field="array") from None
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in ARRAY_KINDS:
         raise InspectError(f"not a readable .npy array: it holds {visible(dtype.str)} values "
                            "(objects are never unpickled); an input array must be float or integer",
-                           where=where, field="--array")
+                           where=where, field="array")
     count = 1
     for dim in shape:
         count *= dim
     if count * dtype.itemsize > info.st_size - offset:
         raise InspectError(f"is truncated: its header claims shape {list(shape)} {dtype} "
                            f"({count * dtype.itemsize:,} bytes) but the file holds {info.st_size - offset:,}",
-                           where=where, field="--array")
+                           where=where, field="array")
     return tuple(shape), dtype, offset, bool(fortran)
 
 
@@ -103,13 +103,13 @@ def plan_array(path: str | Path, channels: int, spec_name: str = "") -> InputPla
     if len(shape) == 3:
         shape = (1, *shape)
     if len(shape) != 4:
-        raise InspectError(f"needs an N×H×W×C (or H×W×C) array, got shape {list(shape)}", where=where, field="--array")
+        raise InspectError(f"needs an N×H×W×C (or H×W×C) array, got shape {list(shape)}", where=where, field="array")
     if 0 in shape:
         raise InspectError(f"is empty: shape {list(shape)} (batch, height, width and channels must be at least 1)",
-                           where=where, field="--array")
+                           where=where, field="array")
     if shape[3] != channels:
         raise InspectError(f"input has {shape[3]} channels, spec {visible(spec_name)} takes {channels}",
-                           where=where, field="--array")
+                           where=where, field="array")
     count = shape[0] * shape[1] * shape[2] * shape[3]
     copy = 0 if dtype == np.dtype(np.float32) else 4 * count  # the float32 copy beside the file's array
     return InputPlan(str(path), "array", shape, count * dtype.itemsize + copy)
@@ -126,12 +126,12 @@ def load_array(path: str | Path) -> np.ndarray:
             handle.seek(offset)
             x = np.fromfile(handle, dtype=dtype, count=_product(shape))
     except (OSError, ValueError) as exc:
-        raise InspectError(f"not a readable .npy array ({_reason(exc)})", where=where, field="--array") from None
+        raise InspectError(f"not a readable .npy array ({_reason(exc)})", where=where, field="array") from None
     x = x.reshape(shape[::-1]).transpose() if fortran else x.reshape(shape)
     if x.ndim == 3:
         x = x[np.newaxis]
     if x.ndim != 4:
-        raise InspectError(f"needs an N×H×W×C (or H×W×C) array, got shape {list(x.shape)}", where=where, field="--array")
+        raise InspectError(f"needs an N×H×W×C (or H×W×C) array, got shape {list(x.shape)}", where=where, field="array")
     x = np.ascontiguousarray(x, dtype=np.float32)
     check_finite(x, where, "--array")
     return x
@@ -178,25 +178,25 @@ def _open_image(path: str | Path):
     try:
         from PIL import Image
     except ImportError:
-        raise InspectError(f"--image needs Pillow: {IMAGE_EXTRA}", where=where, field="--image") from None
+        raise InspectError(f"image needs Pillow: {IMAGE_EXTRA}", where=where, field="image") from None
     info = _regular_file(path, "file", "--image")
     if info.st_size > IMAGE_FILE_LIMIT:
         raise InspectError(f"image file is {info.st_size:,} bytes; at most {IMAGE_FILE_LIMIT:,} are read",
-                           where=where, field="--image")
+                           where=where, field="image")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(path, formats=list(IMAGE_FORMATS))
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise InspectError(f"refused as a decompression bomb ({_reason(exc)})", where=where, field="--image") from None
+            raise InspectError(f"refused as a decompression bomb ({_reason(exc)})", where=where, field="image") from None
         except _pil_errors() as exc:
             raise InspectError(f"not a readable image of a supported format ({', '.join(IMAGE_FORMATS)}): "
-                               f"{_reason(exc)}", where=where, field="--image") from None
+                               f"{_reason(exc)}", where=where, field="image") from None
     width, height = image.size
     if width * height > IMAGE_PIXEL_LIMIT or width < 1 or height < 1:
         image.close()
         raise InspectError(f"image is {width}×{height} = {width * height:,} pixels; at most {IMAGE_PIXEL_LIMIT:,} "
-                           "are decoded (a decompression bomb?)", where=where, field="--image")
+                           "are decoded (a decompression bomb?)", where=where, field="image")
     return image
 
 
@@ -206,7 +206,7 @@ def plan_image(path: str | Path, size: tuple[int, int], channels: int) -> InputP
         width, height = image.size
     if channels != 3:
         raise InspectError(f"an image gives 3 channels, the spec takes {channels}", where=Location(visible(str(path))),
-                           field="--image")
+                           field="image")
     return InputPlan(str(path), "image", (1, size[0], size[1], 3), width * height * IMAGE_BYTES_PER_PIXEL)
 
 
@@ -225,10 +225,10 @@ def decode_rgb8(path: str | Path) -> np.ndarray:
                 return np.repeat(gray[..., np.newaxis], 3, axis=2)
             if image.mode == "F":
                 raise InspectError("is a 32-bit floating-point image; save it with 8 or 16 bits per channel",
-                                   where=where, field="--image")
+                                   where=where, field="image")
             return np.asarray(image.convert("RGB"))
         except _pil_errors() as exc:
-            raise InspectError(f"not a readable image ({_reason(exc)})", where=where, field="--image") from None
+            raise InspectError(f"not a readable image ({_reason(exc)})", where=where, field="image") from None
 
 
 class Resize:
@@ -376,7 +376,7 @@ def resize_choice(name: str | None, convention: str) -> Resize:
     if name is None:
         return preprocessing(convention).resize
     if name not in RESIZES:
-        raise InspectError(f"must be one of {', '.join(RESIZES)}, got {visible(name)!r}", field="--resize")
+        raise InspectError(f"must be one of {', '.join(RESIZES)}, got {visible(name)!r}", field="resize")
     return RESIZES[name]
 
 
@@ -401,7 +401,7 @@ def preprocess(rgb: np.ndarray, convention: str) -> np.ndarray:
 def plan_input(graph: Graph, *, image: str | Path | None = None, array: str | Path | None = None) -> InputPlan:
     """What exactly one of an image or an array file will give the network, from its header."""
     if (image is None) == (array is None):
-        raise InspectError("give exactly one of --image PATH or --array X.npy", field="--image/--array")
+        raise InspectError("give exactly one of --image PATH or --array X.npy", field="image/array")
     spec = graph.spec
     if array is not None:
         return plan_array(array, spec.input_shape[2], spec.name)
@@ -426,7 +426,7 @@ def load_input(graph: Graph, *, image: str | Path | None = None, array: str | Pa
     """
     if resize is not None:
         if image is None:
-            raise InspectError("applies to --image only; an --array is used as it is", field="--resize")
+            raise InspectError("applies to --image only; an --array is used as it is", field="resize")
         resize_choice(resize, graph.spec.conventions.preprocessing)
     plan = plan_input(graph, image=image, array=array)
     check_input_memory(graph, plan, max_memory)

@@ -114,9 +114,9 @@ def verify(spec: str | Spec | Graph, input: int | str | tuple[int, int] | None =
     from ..model.weights import at_size, random_weights
 
     if batch < 1:
-        raise InspectError(f"--batch must be at least 1, got {batch}", field="--batch")
+        raise InspectError(f"batch must be at least 1, got {batch}", field="batch")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InspectError(f"the seed must be a whole number of at least 0, got {seed!r}", field="--seed")
+        raise InspectError(f"the seed must be a whole number of at least 0, got {seed!r}", field="seed")
     graph = load_graph(spec)
     predicted = trace_graph(graph, None if input is None else parse_input(input))
     hw = predicted.input_shape[:2]

@@ -49,7 +49,7 @@ def check_layout(layout: str | None, graph: Graph | None = None) -> str:
     if layout is None:
         return graph.spec.conventions.keras_layout if graph is not None else DEFAULT_LAYOUT
     if layout not in LAYOUTS:
-        raise InspectError(f"must be one of {', '.join(LAYOUTS)}, got {visible(str(layout))!r}", field="--keras-layout")
+        raise InspectError(f"must be one of {', '.join(LAYOUTS)}, got {visible(str(layout))!r}", field="keras_layout")
     return layout
 
 

@@ -205,7 +205,7 @@ def shown(graph: Graph, scheme: str | None = None) -> Shown:
 
 def check_scheme(scheme: str) -> None:
     if scheme not in SCHEMES:
-        raise InspectError(f"--names must be one of {', '.join(SCHEMES)}, got {scheme!r}", field="--names")
+        raise InspectError(f"names must be one of {', '.join(SCHEMES)}, got {scheme!r}", field="names")
 
 
 def _fill(template: str | None, place: _Place) -> str | None:

@@ -122,7 +122,7 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
     import numpy as np
 
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InspectError(f"the seed must be a whole number of at least 0, got {seed!r}", field="--seed")
+        raise InspectError(f"the seed must be a whole number of at least 0, got {seed!r}", field="seed")
     rng = np.random.default_rng(seed)
     branch_ends = {layer.inputs[0] for layer in graph if layer.op.kind == "add"}
     weights: Weights = {}

@@ -442,7 +442,7 @@ def _unknown_block(graph: "Graph", name: str) -> InspectError:
     stages = list(dict.fromkeys(layer.stage for layer in graph if layer.stage not in ("stem", "head")))
     shown = ", ".join(blocks[:6]) + (f", … {blocks[-1]}" if len(blocks) > 6 else "")
     return InspectError(f"no block or stage {excerpt(name)!r} in {excerpt(graph.spec.name)}; "
-                        f"blocks: {shown}; stages: {', '.join(stages)}, stem, head", field="--block")
+                        f"blocks: {shown}; stages: {', '.join(stages)}, stem, head", field="block")
 
 
 def distinct_blocks(graph: "Graph") -> list[str]:
@@ -472,7 +472,7 @@ def diagram(spec: "str | Path | Spec", level: str = "block", block: str | None =
     from ..model.graph import load_graph
 
     if level not in LEVELS:
-        raise InspectError(f"level must be one of {', '.join(LEVELS)}, got {excerpt(level)!r}", field="--level")
+        raise InspectError(f"level must be one of {', '.join(LEVELS)}, got {excerpt(level)!r}", field="level")
     graph = load_graph(spec)
     result = trace_graph(graph, None if input is None else parse_input(input, "input"))
     if level == "network":

@@ -244,7 +244,7 @@ def columns(names: Iterable[str] | str | None, default: tuple[str, ...] = TABLE_
     unknown = [n for n in wanted if n not in COLUMNS]
     if unknown:
         raise InspectError(f"unknown column {visible(unknown[0])!r}; choose from {', '.join(COLUMNS)}",
-                           field="--columns")
+                           field="columns")
     return tuple(COLUMNS[n] for n in dict.fromkeys(wanted))
 
 
