@@ -30,8 +30,11 @@ _CLASSVAR = dataclasses._FIELD_CLASSVAR  # type: ignore[attr-defined]
 _SET = object.__setattr__
 
 
-def record(cls: T) -> T:
-    """``@dataclass(frozen=True)`` for a class, defined more cheaply (same methods, same results)."""
+def record(cls: T | None = None, *, repr: bool = True) -> Any:
+    """``@dataclass(frozen=True)`` for a class, defined more cheaply (same methods, same results);
+    ``@record(repr=False)`` as ``@dataclass(frozen=True, repr=False)`` keeps an inherited repr."""
+    if cls is None:
+        return lambda later: record(later, repr=repr)
     own = cls.__dict__
     if own.get("__doc__") is None:  # dataclass would call inspect.signature to write one
         names = [n for n, kind in own.get("__annotations__", {}).items() if "ClassVar" not in str(kind)]
@@ -43,7 +46,7 @@ def record(cls: T) -> T:
         every = dataclasses.fields(cls)
     else:
         _frozen(cls, every)
-    if "__repr__" not in own:
+    if repr and "__repr__" not in own:
         _set(cls, "__repr__", _repr([f.name for f in every if f.repr]))
     if "__eq__" not in own:
         _set(cls, "__eq__", _eq(_key([f.name for f in every if f.compare])))
