@@ -315,7 +315,7 @@ def trace_json(result: TraceResult, depth: str = "layer", names: Iterable[str] |
     data = result.to_dict()
     extra = [c for c in columns(names, ()) if c.data_key not in data["layers"][0]] if names else []
     if depth == "layer":
-        for layer, row in zip(data["layers"], rows(result)):
+        for layer, row in zip(data["layers"], rows(result) if extra else ()):
             layer.update({c.data_key: c.value(row) for c in extra})
     else:
         data["depth"] = depth
