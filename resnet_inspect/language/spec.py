@@ -239,7 +239,11 @@ def _has_float(data: Any) -> bool:
 
 @lru_cache(maxsize=1)
 def _cached_schema() -> dict:
-    return schema()
+    """The schema as the generated validator carries it (the same data as :func:`schema`, a test
+    says so), so checking a spec reads no JSON file and imports no json."""
+    from ._schema_validator import SCHEMA
+
+    return SCHEMA
 
 
 def _float_for_integer(node: dict, data: Any, path: YamlPath) -> YamlPath | None:
