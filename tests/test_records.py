@@ -86,3 +86,13 @@ def test_record_init_matches_the_dataclass_one():
         record(type("Bad", (), {"__annotations__": {"a": "int", "b": "int"}, "a": 1}))
     with pytest.raises(ValueError):
         record(type("Mutable", (), {"__annotations__": {"a": "list"}, "a": []}))
+
+
+def test_records_of_many_fields():
+    """Up to 16 fields the ``__init__`` template comes from the module; more are compiled once."""
+    for count in (0, 1, 16, 17, 30):
+        names = [f"f{i}" for i in range(count)]
+        cls = record(type(f"R{count}", (), {"__annotations__": {n: "int" for n in names}, "__module__": __name__}))
+        ref = dataclass(frozen=True)(type(f"R{count}", (), {"__annotations__": {n: "int" for n in names}}))
+        made = cls(*range(count))
+        assert vars(made) == vars(ref(*range(count))) and made == cls(**{n: i for i, n in enumerate(names)})
