@@ -170,6 +170,12 @@ def resolve(name_or_path: str | Path) -> Path:
         raise SpecError("empty spec name; give a bundled spec's name or a path to a YAML file", where=Location("''"))
     if is_path(text):
         return Path(text)
+    directory = bundled_specs_dir()
+    try:  # what bundled_specs() would find, without its glob (start-up)
+        if f"{text}.yaml" in os.listdir(directory):
+            return directory / f"{text}.yaml"
+    except OSError:
+        pass
     specs = bundled_specs()
     if text in specs:
         return specs[text]
