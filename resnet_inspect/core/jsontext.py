@@ -19,6 +19,20 @@ except ImportError:  # pragma: no cover (an interpreter without the C accelerato
     from json.encoder import encode_basestring_ascii as _string  # type: ignore[attr-defined]
 
 
+def _scalars(items: list[Any]) -> list[str] | None:
+    """The JSON texts of a list whose items are all exact ints or strs; None if any is not."""
+    texts = []
+    for item in items:
+        kind = type(item)
+        if kind is int:
+            texts.append(int.__repr__(item))
+        elif kind is str:
+            texts.append(_string(item))
+        else:
+            return None
+    return texts
+
+
 def dumps(data: Any) -> str:
     """``json.dumps(data, indent=2, allow_nan=False)`` after NaN and ±inf became ``null``."""
     parts: list[str] = []
@@ -83,6 +97,9 @@ def _write(value: Any, parts: list[str], newline: str) -> None:
                 append(head + int.__repr__(item))
             elif item is None:
                 append(head + "null")
+            elif kind is list and item and (texts := _scalars(item)):  # a shape or a pair, in one join
+                deeper = inner + "  "
+                append(f"{head}[{deeper}{(',' + deeper).join(texts)}{inner}]")
             else:
                 append(head)
                 _write(item, parts, inner)
