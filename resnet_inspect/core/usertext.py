@@ -17,6 +17,9 @@ import re
 _CONTROL = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff\ud800-\udfff]"
 _CONTROL_WITH_BREAKS = "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff\ud800-\udfff]"
 
+_ASCII_PRINTABLE = bytes(range(0x20, 0x7F))  # what ASCII text may hold that neither pattern matches
+_ASCII_KEPT = _ASCII_PRINTABLE + b"\t\n"
+
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
@@ -30,9 +33,12 @@ def visible(text: object, keep_newlines: bool = False) -> str:
     line breaks are ours, not the user's).
     """
     text = str(text)
+    if text.isascii():  # the usual case (all JSON): only C0 controls and DEL can match; bytes say so fast
+        if not text.encode("ascii").translate(None, _ASCII_KEPT if keep_newlines else _ASCII_PRINTABLE):
+            return text
     # Every character the patterns match is one str.isprintable() refuses (Cc, Cf, Zl, Zp, Cs,
-    # Cn): printable text, the usual case, is returned without compiling or running a pattern.
-    if (text.replace("\n", "").replace("\t", "") if keep_newlines else text).isprintable():
+    # Cn): printable text is returned without compiling or running a pattern.
+    elif (text.replace("\n", "").replace("\t", "") if keep_newlines else text).isprintable():
         return text
     pattern = _CONTROL if keep_newlines else _CONTROL_WITH_BREAKS
     return re.compile(pattern).sub(_escape, text)  # compiled once, on first use (re caches it)
