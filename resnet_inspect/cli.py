@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import sys
+import gc
+
+# Start-up (issue 16): the collector is paused while the CLI's modules load. Importing them makes
+# some 10,000 objects that all live until exit, and the collections they would trigger, which
+# find nothing to free, cost ~3 ms of every command; it is resumed at the end of this module.
+_COLLECTING = gc.isenabled()
+gc.disable()
+
+import os  # noqa: E402 (after the pause, like every import below)
+import sys  # noqa: E402
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -616,6 +624,11 @@ def main() -> None:
     """The console script. Click's own usage errors (an unknown option, a value not among the
     choices, a missing argument) become one ``error:`` line and exit 2, like every other error,
     instead of a usage box; the command's own exit codes pass through."""
+    # Everything loaded so far (typer, yaml, this package: some 20,000 objects) lives until
+    # the process ends. Frozen, the collector leaves it out of every later pass, the full one at
+    # interpreter exit included, which otherwise walks it all for nothing: ~30 M instructions, a
+    # fifth of a trace's whole run (issue 16). Objects the command makes are collected as before.
+    gc.freeze()
     usage_error, click_error = _click_errors()
     try:
         with _only_invoked(app, sys.argv[1:2]):
@@ -662,3 +675,7 @@ def _click_errors() -> tuple[type[Exception], type[Exception]]:
     vendors click in recent releases, so ``import click`` may not exist)."""
     bases = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
     return bases["UsageError"], bases["ClickException"]
+
+
+if _COLLECTING:  # the pause at the top of this module ends here
+    gc.enable()

@@ -12,6 +12,7 @@ tests/test_schema.py fails when this file is stale: run `python scripts/generate
 from __future__ import annotations
 
 import json
+import pprint
 import re
 import sys
 from pathlib import Path
@@ -67,7 +68,10 @@ def generate() -> str:
             raise SystemExit(f"fastjsonschema's code changed: {line.strip()!r} not found; update IMPORTS")
         code = code.replace(line, "")
     code = code.replace("import re\n", "import re\n" + STANDALONE, 1)
-    return HEADER + code + f"\n\nvalidate = {entry}\n"
+    # The schema itself, as a literal: the loader's own walk over it (a float where an integer
+    # belongs) then reads no JSON file and imports no json (start-up, issue 16).
+    literal = pprint.pformat(json.loads(SCHEMA.read_text(encoding="utf-8")), width=120, sort_dicts=False)
+    return HEADER + code + f"\n\nvalidate = {entry}\n\nSCHEMA = {literal}\n"
 
 
 

@@ -59,3 +59,40 @@ def test_the_hot_types_are_records_that_keep_their_own_repr():
     assert conv == dataclasses.replace(conv) and hash(conv) == hash(dataclasses.replace(conv))
     assert repr(conv).startswith("Conv2D(")
     assert len(repr(graph)) < 300 and len(repr(graph.spec)) < 300  # their own one-line reprs stay
+
+
+def test_record_init_matches_the_dataclass_one():
+    """``__init__`` comes from a shared template renamed per class: same signature, same defaults,
+    same errors; the cases the template leaves to ``dataclass`` (a default_factory, a field after
+    a default, a mutable default) behave as they do there."""
+    import inspect
+
+    (RefBase, RefChild), (Base, Child) = pair()
+    for ref, rec in ((RefBase, Base), (RefChild, Child)):
+        assert str(inspect.signature(rec)) == str(inspect.signature(ref))
+        assert dataclasses.is_dataclass(rec) and rec.b == ref.b == ()
+    assert vars(Child(b=(1,), a=2)) == vars(RefChild(b=(1,), a=2))
+    with pytest.raises(TypeError):
+        Child()
+    with pytest.raises(TypeError):
+        Child(1, 2, 3, 4, 5)
+
+    @record
+    class Listed:
+        items: list = field(default_factory=list)
+
+    assert Listed().items == [] and Listed().items is not Listed().items
+    with pytest.raises(TypeError):
+        record(type("Bad", (), {"__annotations__": {"a": "int", "b": "int"}, "a": 1}))
+    with pytest.raises(ValueError):
+        record(type("Mutable", (), {"__annotations__": {"a": "list"}, "a": []}))
+
+
+def test_records_of_many_fields():
+    """Up to 16 fields the ``__init__`` template comes from the module; more are compiled once."""
+    for count in (0, 1, 16, 17, 30):
+        names = [f"f{i}" for i in range(count)]
+        cls = record(type(f"R{count}", (), {"__annotations__": {n: "int" for n in names}, "__module__": __name__}))
+        ref = dataclass(frozen=True)(type(f"R{count}", (), {"__annotations__": {n: "int" for n in names}}))
+        made = cls(*range(count))
+        assert vars(made) == vars(ref(*range(count))) and made == cls(**{n: i for i, n in enumerate(names)})

@@ -19,12 +19,13 @@ Pure Python, like the engine: no NumPy on this path.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from ..core.dtypes import MEMORY_DTYPES
 from ..core.errors import InspectError
 from ..model.ops import OPS
+from ..core.records import record
 from ..model.statistics import TraceResult
 
 CONVENTIONS = ("inference", "torchinfo")
@@ -33,7 +34,7 @@ CONVENTIONS = ("inference", "torchinfo")
 # which are views of their input is a fact of each op: ``Op.in_place`` and ``Op.view`` (:mod:`.ops`).
 
 
-@dataclass(frozen=True)
+@record
 class LayerMemory:
     """One layer: the bytes of its output, and the bytes live once it is computed (before frees)."""
 
@@ -42,7 +43,7 @@ class LayerMemory:
     live_bytes: int
 
 
-@dataclass(frozen=True)
+@record
 class MemoryProfile:
     spec: str
     input_shape: tuple[int, int, int]

@@ -11,18 +11,18 @@ residual add is an in-place ``out += identity`` that no peer sees.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from math import prod
 
 from typing import TYPE_CHECKING
 
+from ..core.records import record
 from ..model.statistics import TraceResult
 
 if TYPE_CHECKING:
     from ..model.engine import LayerInfo
 
 
-@dataclass(frozen=True)
+@record
 class OpFacts:
     """What a peer's counting rule may look at for one of our layers."""
 
@@ -36,7 +36,7 @@ class OpFacts:
     trainable_params: int
 
 
-@dataclass(frozen=True)
+@record
 class OpRule:
     """One op kind's count under a convention, with the peer's rule in words."""
 
@@ -44,7 +44,7 @@ class OpRule:
     text: str
 
 
-@dataclass(frozen=True)
+@record
 class Convention:
     name: str
     tool: str
@@ -139,7 +139,7 @@ def _bias(layer: "LayerInfo") -> int:
     return layer.flops - 2 * layer.macs if layer.op in ("conv", "dense") else 0
 
 
-@dataclass(frozen=True)
+@record
 class ConventionCount:
     """A whole network counted under one peer's convention, with the per-op breakdown."""
 

@@ -10,10 +10,27 @@ anything else, so a type it does not know still fails as ``json`` fails.
 
 from __future__ import annotations
 
-import json
 import math
-from json.encoder import encode_basestring_ascii as _string  # type: ignore[attr-defined]
 from typing import Any
+
+try:  # the C function json.encoder uses; importing json itself (decoder, scanner, 3 ms) is left out
+    from _json import encode_basestring_ascii as _string
+except ImportError:  # pragma: no cover (an interpreter without the C accelerator)
+    from json.encoder import encode_basestring_ascii as _string  # type: ignore[attr-defined]
+
+
+def _scalars(items: list[Any]) -> list[str] | None:
+    """The JSON texts of a list whose items are all exact ints or strs; None if any is not."""
+    texts = []
+    for item in items:
+        kind = type(item)
+        if kind is int:
+            texts.append(int.__repr__(item))
+        elif kind is str:
+            texts.append(_string(item))
+        else:
+            return None
+    return texts
 
 
 def dumps(data: Any) -> str:
@@ -63,27 +80,53 @@ def _write(value: Any, parts: list[str], newline: str) -> None:
             parts.append("{}")
             return
         inner = newline + "  "
-        parts.append("{")
+        between = "," + inner
+        append = parts.append
+        append("{" + inner)
         first = True
         for key, item in value.items():
-            parts.append(inner if first else "," + inner)
+            # the common cases inline (exact str and int, None), one call less per value
+            head = (_string(key) if type(key) is str else _key(key)) + ": "
+            if not first:
+                head = between + head
             first = False
-            parts.append(_key(key))
-            parts.append(": ")
-            _write(item, parts, inner)
-        parts.append(newline + "}")
+            kind = type(item)
+            if kind is str:
+                append(head + _string(item))
+            elif kind is int:
+                append(head + int.__repr__(item))
+            elif item is None:
+                append(head + "null")
+            elif kind is list and item and (texts := _scalars(item)):  # a shape or a pair, in one join
+                deeper = inner + "  "
+                append(f"{head}[{deeper}{(',' + deeper).join(texts)}{inner}]")
+            else:
+                append(head)
+                _write(item, parts, inner)
+        append(newline + "}")
     elif isinstance(value, (list, tuple)):
         if not value:
             parts.append("[]")
             return
         inner = newline + "  "
-        parts.append("[")
+        between = "," + inner
+        append = parts.append
+        append("[" + inner)
         first = True
         for item in value:
-            parts.append(inner if first else "," + inner)
+            if not first:
+                append(between)
             first = False
-            _write(item, parts, inner)
-        parts.append(newline + "]")
+            kind = type(item)
+            if kind is int:
+                append(int.__repr__(item))
+            elif kind is str:
+                append(_string(item))
+            else:
+                _write(item, parts, inner)
+        append(newline + "]")
     else:  # whatever json does with it (a TypeError for an unknown type), at this depth
+        import json
+
         text = json.dumps(value, indent=2, allow_nan=False)
         parts.append(text.replace("\n", newline))

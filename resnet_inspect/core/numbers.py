@@ -20,10 +20,20 @@ import re
 from .errors import InspectError, ShapeError
 from .usertext import excerpt
 
+class _Pattern:
+    """A regular expression compiled on first use: most commands parse none of these (start-up)."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern, self.flags = pattern, flags
+
+    def fullmatch(self, text: str) -> "re.Match[str] | None":
+        return re.fullmatch(self.pattern, text, self.flags)  # re keeps the compiled pattern
+
+
 MAX_DIGITS = 18  # per number: far above any size or count, far below the 4,300 digits int() refuses
-_SIZE = re.compile(r"([0-9]{1,%d})(?:[x×]([0-9]{1,%d}))?" % (MAX_DIGITS, MAX_DIGITS), re.IGNORECASE | re.ASCII)
-_DIGITS = re.compile(r"[0-9]{1,%d}" % MAX_DIGITS, re.ASCII)
-_RANGE = re.compile(r"([0-9]{1,%d}):([0-9]{1,%d})(?::([0-9]{1,%d}))?" % ((MAX_DIGITS,) * 3), re.ASCII)
+_SIZE = _Pattern(r"([0-9]{1,%d})(?:[x×]([0-9]{1,%d}))?" % (MAX_DIGITS, MAX_DIGITS), re.IGNORECASE | re.ASCII)
+_DIGITS = _Pattern(r"[0-9]{1,%d}" % MAX_DIGITS, re.ASCII)
+_RANGE = _Pattern(r"([0-9]{1,%d}):([0-9]{1,%d})(?::([0-9]{1,%d}))?" % ((MAX_DIGITS,) * 3), re.ASCII)
 
 
 def _quoted(text: object) -> str:
@@ -76,7 +86,7 @@ def index_pair(text: str, name: str = "unit") -> tuple[int, int]:
 
 
 MAX_INTEGER_DIGITS = 40  # a whole number may be a seed: any 128-bit one (39 digits) is taken
-_INTEGER = re.compile(r"-?[0-9]{1,%d}" % MAX_INTEGER_DIGITS, re.ASCII)
+_INTEGER = _Pattern(r"-?[0-9]{1,%d}" % MAX_INTEGER_DIGITS, re.ASCII)
 
 
 def integer(value: int | str, name: str = "value") -> int:
@@ -102,7 +112,7 @@ MEMORY_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M":
                 "MIB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40,
                 "TIB": 1 << 40}
 MAX_MEMORY_LIMIT = 1 << 60  # 1 EiB: any larger "limit" is no limit, and a typo
-_MEMORY = re.compile(r"(?P<number>(?:[0-9]{1,%d}(?:\.[0-9]{0,%d})?|\.[0-9]{1,%d})(?:E[+-]?[0-9]{1,3})?)(?P<unit>[A-Z]{0,3})"
+_MEMORY = _Pattern(r"(?P<number>(?:[0-9]{1,%d}(?:\.[0-9]{0,%d})?|\.[0-9]{1,%d})(?:E[+-]?[0-9]{1,3})?)(?P<unit>[A-Z]{0,3})"
                      % ((20,) * 3), re.ASCII)  # 2**60 has 19 digits
 
 

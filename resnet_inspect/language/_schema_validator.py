@@ -616,3 +616,215 @@ def validate_https___resnet_inspect_dev_spec_schema_json__definitions_size(data,
     return data
 
 validate = validate_https___resnet_inspect_dev_spec_schema_json
+
+SCHEMA = {'$schema': 'http://json-schema.org/draft-07/schema#',
+ '$id': 'https://resnet-inspect.dev/spec.schema.json',
+ 'title': 'resnet-inspect architecture spec',
+ 'description': 'A residual network declared symbolically: stem, stages of blocks, head. The engine generates every '
+                'layer and its name.',
+ 'type': 'object',
+ 'additionalProperties': False,
+ 'required': ['name', 'stem', 'stages', 'head'],
+ 'properties': {'name': {'type': 'string',
+                         'minLength': 1,
+                         'description': 'Spec name, as used by `resnet-inspect trace NAME`.'},
+                'description': {'type': 'string', 'description': 'What this spec reproduces.'},
+                'input': {'description': "Default input [H, W, C]; the CLI's --input overrides H and W.",
+                          'type': 'array',
+                          'minItems': 3,
+                          'maxItems': 3,
+                          'items': {'$ref': '#/definitions/size'}},
+                'variables': {'description': 'Named numbers usable in sizes, e.g. base: 64 and filters: [base, base, '
+                                             '4*base]. A variable may use the ones declared before it.',
+                              'type': 'object',
+                              'propertyNames': {'pattern': '^[A-Za-z_][A-Za-z0-9_]*$'},
+                              'additionalProperties': {'$ref': '#/definitions/number'}},
+                'block': {'description': 'Residual block kind: bottleneck (1x1, 3x3, 1x1; filters [f1, f2, f3]), basic '
+                                         "(3x3, 3x3; filters [f1, f2]) or preact_bottleneck (Keras' ResNetV2: BN and "
+                                         "ReLU before the convs, no BN or ReLU after the stem's conv, post BN and ReLU "
+                                         "before the head's pool; filters [f1, f2, f3]).",
+                          'enum': ['bottleneck', 'basic', 'preact_bottleneck'],
+                          'default': 'bottleneck'},
+                'conventions': {'description': 'The choices on which real ResNets differ. Each has a default.',
+                                'type': 'object',
+                                'additionalProperties': False,
+                                'properties': {'conv_bias': {'type': 'boolean',
+                                                             'default': True,
+                                                             'description': 'Convolutions carry a bias (Keras: true; '
+                                                                            'torchvision: false).'},
+                                               'stride_on': {'enum': ['1x1', '3x3'],
+                                                             'default': '1x1',
+                                                             'description': "Where a conv block's stride sits: on the "
+                                                                            'first 1x1 conv (v1: paper code, Caffe, '
+                                                                            'Keras) or on the 3x3 conv (v1.5: '
+                                                                            'torchvision).'},
+                                               'pool_padding': {'$ref': '#/definitions/size0',
+                                                                'default': 1,
+                                                                'description': "Zero padding before the stem's max "
+                                                                               'pool (Keras applications: 1; the 2019 '
+                                                                               'blog code: 0).'},
+                                               'bn_epsilon': {'type': 'number',
+                                                              'exclusiveMinimum': 0,
+                                                              'default': 0.001,
+                                                              'description': 'BatchNorm epsilon (Keras default 1e-3, '
+                                                                             'torchvision 1e-5).'},
+                                               'block_naming': {'enum': ['auto', 'letters', 'numbered'],
+                                                                'default': 'auto',
+                                                                'description': 'Block names in a stage: letters a, b, '
+                                                                               'c, ...; numbered a, b1, b2, ... '
+                                                                               "(Caffe's ResNet-101/152); auto uses "
+                                                                               'letters while they last.'},
+                                               'preprocessing': {'enum': ['caffe', 'torch', 'tf'],
+                                                                 'default': 'caffe',
+                                                                 'description': 'Image preprocessing: caffe (Keras '
+                                                                                'load_img stretch, BGR minus the '
+                                                                                'ImageNet mean: '
+                                                                                'keras.applications.resnet50.preprocess_input), '
+                                                                                "torch (torchvision's preset: resize "
+                                                                                '256, crop 224, RGB mean/std) or tf '
+                                                                                '(Keras load_img stretch, RGB scaled '
+                                                                                'to [-1, 1]: '
+                                                                                'keras.applications.resnet_v2.preprocess_input, '
+                                                                                'Keras mode "tf").'},
+                                               'stride_block': {'enum': ['first', 'last'],
+                                                                'default': 'first',
+                                                                'description': 'Which block of a stage carries the '
+                                                                               "stage's stride: the first (the paper, "
+                                                                               "torchvision, Keras' ResNet) or the "
+                                                                               "last (Keras' ResNetV2)."},
+                                               'strided_shortcut': {'enum': ['conv', 'max_pool'],
+                                                                    'default': 'conv',
+                                                                    'description': 'Shortcut of a strided block that '
+                                                                                   "is not its stage's first block "
+                                                                                   '(stride_block: last): a 1x1 '
+                                                                                   'projection conv, or a 1x1 max pool '
+                                                                                   "with the stride (Keras' "
+                                                                                   'ResNetV2).'},
+                                               'keras_layout': {'enum': ['keras3', 'blog'],
+                                                                'default': 'keras3',
+                                                                'description': 'The Keras code whose layer order Keras '
+                                                                               "weight files follow (Keras 3's "
+                                                                               '.weights.h5 and .keras store layers by '
+                                                                               'position; a plain load_weights of an '
+                                                                               '.h5 matches them by position too): '
+                                                                               'keras3 is keras.applications '
+                                                                               '(Add()([shortcut, x])), blog the '
+                                                                               "blog's keras_applications/resnet50.py "
+                                                                               '(add([x, shortcut])). The two differ '
+                                                                               "only where a block's shortcut and main "
+                                                                               'path tie in depth. --keras-layout '
+                                                                               'overrides it.'}}},
+                'stem': {'type': 'object',
+                         'additionalProperties': False,
+                         'required': ['conv'],
+                         'properties': {'pad': {'$ref': '#/definitions/size0',
+                                                'default': 3,
+                                                'description': 'Zero padding before conv1 (layer conv1_pad).'},
+                                        'conv': {'type': 'object',
+                                                 'additionalProperties': False,
+                                                 'required': ['filters', 'kernel', 'stride'],
+                                                 'properties': {'filters': {'$ref': '#/definitions/size'},
+                                                                'kernel': {'$ref': '#/definitions/size'},
+                                                                'stride': {'$ref': '#/definitions/size'}}},
+                                        'pool': {'description': "The stem's max pool; null for none.",
+                                                 'type': ['object', 'null'],
+                                                 'additionalProperties': False,
+                                                 'required': ['size', 'stride'],
+                                                 'properties': {'size': {'$ref': '#/definitions/size'},
+                                                                'stride': {'$ref': '#/definitions/size'}}}}},
+                'stages': {'type': 'array',
+                           'minItems': 1,
+                           'maxItems': 64,
+                           'items': {'type': 'object',
+                                     'additionalProperties': False,
+                                     'required': ['stage', 'filters', 'blocks'],
+                                     'properties': {'stage': {'type': 'integer',
+                                                              'minimum': 0,
+                                                              'description': 'Stage number, used in layer names '
+                                                                             '(res2a_...).'},
+                                                    'filters': {'type': 'array',
+                                                                'minItems': 2,
+                                                                'maxItems': 3,
+                                                                'items': {'$ref': '#/definitions/size'}},
+                                                    'blocks': {'$ref': '#/definitions/size',
+                                                               'description': 'Number of blocks; the first has the '
+                                                                              'shortcut first_block says, the rest '
+                                                                              'identity shortcuts (a strided later '
+                                                                              'block: conventions.strided_shortcut).'},
+                                                    'stride': {'$ref': '#/definitions/size', 'default': 1},
+                                                    'groups': {'$ref': '#/definitions/size',
+                                                               'default': 1,
+                                                               'description': 'Groups of the 3x3 conv of each '
+                                                                              "bottleneck block (ResNeXt's "
+                                                                              'cardinality, e.g. 32); the middle '
+                                                                              'filters must divide by it.'},
+                                                    'first_block': {'enum': ['conv', 'identity'],
+                                                                    'default': 'conv',
+                                                                    'description': 'identity: the first block has no '
+                                                                                   'shortcut conv (valid only when its '
+                                                                                   'shape does not change).'},
+                                                    'block_naming': {'enum': ['auto', 'letters', 'numbered'],
+                                                                     'description': 'Overrides '
+                                                                                    'conventions.block_naming for this '
+                                                                                    "stage (Caffe's ResNet-101/152 "
+                                                                                    'number stages 3 and 4 only).'}}}},
+                'head': {'type': 'object',
+                         'additionalProperties': False,
+                         'required': ['pool', 'dense'],
+                         'properties': {'pool': {'enum': ['avg', 'global'],
+                                                 'description': 'avg: a fixed avg_pool window (pool_size); global: '
+                                                                'global average pooling.'},
+                                        'pool_size': {'$ref': '#/definitions/size', 'default': 7},
+                                        'dense': {'type': 'object',
+                                                  'additionalProperties': False,
+                                                  'required': ['units'],
+                                                  'properties': {'units': {'$ref': '#/definitions/size'},
+                                                                 'name': {'type': 'string',
+                                                                          'pattern': '^[A-Za-z_][A-Za-z0-9_]*$',
+                                                                          'default': 'fc1000'},
+                                                                 'activation': {'enum': ['softmax', 'none'],
+                                                                                'default': 'softmax'}}}}},
+                'expect': {'description': 'Expectations checked by `resnet-inspect check`: exact values and budgets at '
+                                          'stated input sizes.',
+                           'type': 'object',
+                           'additionalProperties': False,
+                           'properties': {'params': {'type': 'integer', 'minimum': 0},
+                                          'trainable_params': {'type': 'integer', 'minimum': 0},
+                                          'non_trainable_params': {'type': 'integer', 'minimum': 0},
+                                          'max_params': {'$ref': '#/definitions/budget'},
+                                          'macs': {'$ref': '#/definitions/by_input_exact'},
+                                          'flops': {'$ref': '#/definitions/by_input_exact'},
+                                          'max_macs': {'$ref': '#/definitions/by_input_budget'},
+                                          'max_flops': {'$ref': '#/definitions/by_input_budget'},
+                                          'shapes': {'description': "Layer name -> expected output shape at the spec's "
+                                                                    'default input.',
+                                                     'type': 'object',
+                                                     'additionalProperties': {'type': 'array',
+                                                                              'minItems': 1,
+                                                                              'maxItems': 3,
+                                                                              'items': {'type': 'integer',
+                                                                                        'minimum': 1}}}}}},
+ 'definitions': {'size': {'description': 'A positive whole number or an expression over variables.',
+                          'oneOf': [{'type': 'integer', 'minimum': 1}, {'type': 'string', 'minLength': 1}]},
+                 'size0': {'description': 'A whole number >= 0 or an expression over variables.',
+                           'oneOf': [{'type': 'integer', 'minimum': 0}, {'type': 'string', 'minLength': 1}]},
+                 'number': {'oneOf': [{'type': 'number'}, {'type': 'string', 'minLength': 1}]},
+                 'input_size': {'description': '224 or 224x320 (H×W). An unquoted 224 key is the integer 224 to PyYAML '
+                                               'and JSON Schema validators, the string "224" to a JSON-based editor: '
+                                               'both are accepted.',
+                                'anyOf': [{'type': 'integer', 'minimum': 1},
+                                          {'type': 'string', 'pattern': '^[0-9]+(x[0-9]+)?$'}]},
+                 'budget': {'description': 'An upper bound, e.g. 4.0e9. YAML 1.1 (PyYAML) reads 4.0e9 as the string '
+                                           '"4.0e9" (its floats need a dot and a signed exponent: 4.0e+9); '
+                                           'resnet-inspect reads it as a number, as YAML 1.2 does, so both forms are '
+                                           'accepted.',
+                            'anyOf': [{'type': 'number', 'minimum': 0},
+                                      {'type': 'string', 'pattern': '^[0-9][0-9_]*(\\.[0-9_]*)?[eE][+]?[0-9]+$'}]},
+                 'by_input_exact': {'description': 'Input size (224 or 224x320) -> exact value.',
+                                    'type': 'object',
+                                    'propertyNames': {'$ref': '#/definitions/input_size'},
+                                    'additionalProperties': {'type': 'integer', 'minimum': 0}},
+                 'by_input_budget': {'description': 'Input size (224 or 224x320) -> upper bound.',
+                                     'type': 'object',
+                                     'propertyNames': {'$ref': '#/definitions/input_size'},
+                                     'additionalProperties': {'$ref': '#/definitions/budget'}}}}

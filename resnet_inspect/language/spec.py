@@ -8,7 +8,6 @@ truth, also printed by ``resnet-inspect schema``); the arithmetic in sizes is ev
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -171,6 +170,12 @@ def resolve(name_or_path: str | Path) -> Path:
         raise SpecError("empty spec name; give a bundled spec's name or a path to a YAML file", where=Location("''"))
     if is_path(text):
         return Path(text)
+    directory = bundled_specs_dir()
+    try:  # what bundled_specs() would find, without its glob (start-up)
+        if f"{text}.yaml" in os.listdir(directory):
+            return directory / f"{text}.yaml"
+    except OSError:
+        pass
     specs = bundled_specs()
     if text in specs:
         return specs[text]
@@ -200,6 +205,8 @@ def parse_spec(text: str, file: str = "<spec>") -> Spec:
 
 
 def schema() -> dict:
+    import json
+
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
@@ -217,16 +224,32 @@ def _validate_schema(document: Document) -> None:
         _validator()(document.data)
     except JsonSchemaValueException as exc:
         raise _schema_error(document, exc) from None
-    path = _float_for_integer(_cached_schema(), document.data, ())
+    # only a float can be a float where an integer belongs: without one, the schema (a JSON
+    # file to read and parse, with json to import) is not needed
+    path = _float_for_integer(_cached_schema(), document.data, ()) if _has_float(document.data) else None
     if path is not None:
         value = _value_at(document.data, path)
         raise SpecError(f"must be a whole number, got {value!r}; write {int(value)}", where=document.where(path),
                         field=field_name(path))
 
 
+def _has_float(data: Any) -> bool:
+    if isinstance(data, float):
+        return True
+    if isinstance(data, dict):
+        return any(_has_float(value) for value in data.values())
+    if isinstance(data, list):
+        return any(_has_float(item) for item in data)
+    return False
+
+
 @lru_cache(maxsize=1)
 def _cached_schema() -> dict:
-    return schema()
+    """The schema as the generated validator carries it (the same data as :func:`schema`, a test
+    says so), so checking a spec reads no JSON file and imports no json."""
+    from ._schema_validator import SCHEMA
+
+    return SCHEMA
 
 
 def _float_for_integer(node: dict, data: Any, path: YamlPath) -> YamlPath | None:

@@ -7,7 +7,6 @@ nothing of input sizes; layers are listed in execution order and refer to their 
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import field
 from pathlib import Path
@@ -275,7 +274,7 @@ def _head(g: _Builder, spec: Spec, kind: BlockKind, x: str) -> None:
 
 def block_letters(blocks: int, naming: str, stage: StageSpec) -> list[str]:
     """a, b, c, …; or Caffe's a, b1, b2, … (ResNet-101/152), used by 'auto' once letters run out."""
-    letters = string.ascii_lowercase
+    letters = "abcdefghijklmnopqrstuvwxyz"  # string.ascii_lowercase (the module costs start-up)
     if naming == "letters" and blocks > len(letters):
         raise SpecError(f"{blocks} blocks but letter names stop at {len(letters)}; use block_naming: numbered",
                         where=stage.where, field="conventions.block_naming")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..core.display import Displayable
+from ..core.records import record
 from ..core.dtypes import BYTES
 from ..core.errors import unknown_layer
 from ..core.text import to_json
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 DEPTHS = ("layer", "block", "stage")
 
 
-@dataclass(frozen=True)
+@record
 class Totals:
     params: int
     trainable_params: int
@@ -37,7 +38,7 @@ class Totals:
                    sum(layer.macs for layer in layers), sum(layer.flops for layer in layers))
 
 
-@dataclass(frozen=True)
+@record
 class Sizes:
     """Memory sizes torchinfo prints under its table, in bytes, for one dtype and batch.
 
@@ -53,7 +54,7 @@ class Sizes:
     trainable_params_bytes: int
 
 
-@dataclass(frozen=True)
+@record
 class Group:
     """Several layers collapsed into one row (a block or a stage)."""
 
@@ -64,7 +65,7 @@ class Group:
     layers: tuple["LayerInfo", ...]
 
 
-@dataclass(frozen=True, repr=False)
+@record(repr=False)
 class TraceResult(ShownNames, Displayable):
     """A whole trace: the spec, the input and one :class:`LayerInfo` per layer, in order.
 

@@ -68,7 +68,9 @@ class Row:
 def rows(result: TraceResult, depth: str = "layer") -> list[Row]:
     if depth == "layer":
         return [Row(result.label(i.name), i.op, i.detail, tuple(map(result.label, i.inputs)), i.output_shape,
-                    Totals.of([i]), i.stage, i.block, (i,), result)
+                    Totals(i.trainable_params + i.non_trainable_params, i.trainable_params, i.non_trainable_params,
+                           i.macs, i.flops),  # Totals.of([i]), without five sums over one layer
+                    i.stage, i.block, (i,), result)
                 for i in result.layers]
     return [Row(g.name, "" if depth == "stage" else g.kind, f"{len(g.layers)} layers", (), g.output_shape, g.totals,
                 g.layers[0].stage, g.layers[0].block if depth == "block" else "", g.layers, result)
@@ -315,7 +317,7 @@ def trace_json(result: TraceResult, depth: str = "layer", names: Iterable[str] |
     data = result.to_dict()
     extra = [c for c in columns(names, ()) if c.data_key not in data["layers"][0]] if names else []
     if depth == "layer":
-        for layer, row in zip(data["layers"], rows(result)):
+        for layer, row in zip(data["layers"], rows(result) if extra else ()):
             layer.update({c.data_key: c.value(row) for c in extra})
     else:
         data["depth"] = depth
