@@ -623,7 +623,9 @@ def report(
 def main() -> None:
     """The console script. Click's own usage errors (an unknown option, a value not among the
     choices, a missing argument) become one ``error:`` line and exit 2, like every other error,
-    instead of a usage box; the command's own exit codes pass through."""
+    instead of a usage box; the command's own exit codes pass through. It is a process's entry
+    point (it ends in ``SystemExit`` and freezes the objects already loaded, below): in a
+    long-lived process, call the library, or ``app`` through ``typer.testing.CliRunner``."""
     # Everything loaded so far (typer, yaml, this package: some 20,000 objects) lives until
     # the process ends. Frozen, the collector leaves it out of every later pass, the full one at
     # interpreter exit included, which otherwise walks it all for nothing: ~30 M instructions, a
