@@ -56,7 +56,7 @@ def _main(
 
 def vocabulary(name: str, table: Iterable[str]) -> Any:
     """A choice option's Enum, built from the table that defines the choices (never typed twice:
-    tests/test_api_surface.py checks every choice list against its table)."""
+    tests/test_vocabularies.py checks every choice list against its table)."""
     return Enum(name, {choice: choice for choice in table}, type=str)
 
 

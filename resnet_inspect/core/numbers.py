@@ -20,6 +20,7 @@ import re
 from .errors import InspectError, ShapeError
 from .usertext import excerpt
 
+
 class _Pattern:
     """A regular expression compiled on first use: most commands parse none of these (start-up)."""
 

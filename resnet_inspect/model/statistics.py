@@ -37,6 +37,11 @@ class Totals:
         return cls(trainable + non_trainable, trainable, non_trainable,
                    sum(layer.macs for layer in layers), sum(layer.flops for layer in layers))
 
+    @classmethod
+    def of_layer(cls, layer: "LayerInfo") -> "Totals":
+        """``Totals.of([layer])`` without five sums over one layer (a table builds one per row)."""
+        return cls(layer.params, layer.trainable_params, layer.non_trainable_params, layer.macs, layer.flops)
+
 
 @record
 class Sizes:

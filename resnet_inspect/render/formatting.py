@@ -68,9 +68,7 @@ class Row:
 def rows(result: TraceResult, depth: str = "layer") -> list[Row]:
     if depth == "layer":
         return [Row(result.label(i.name), i.op, i.detail, tuple(map(result.label, i.inputs)), i.output_shape,
-                    Totals(i.trainable_params + i.non_trainable_params, i.trainable_params, i.non_trainable_params,
-                           i.macs, i.flops),  # Totals.of([i]), without five sums over one layer
-                    i.stage, i.block, (i,), result)
+                    Totals.of_layer(i), i.stage, i.block, (i,), result)
                 for i in result.layers]
     return [Row(g.name, "" if depth == "stage" else g.kind, f"{len(g.layers)} layers", (), g.output_shape, g.totals,
                 g.layers[0].stage, g.layers[0].block if depth == "block" else "", g.layers, result)
