@@ -137,23 +137,29 @@ MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forwar
 def emit(output: Any) -> None:
     """Print a string (control characters made visible, line breaks kept) or a Rich renderable.
 
-    A terminal's own width is used; when piped, ``COLUMNS`` if set, else no wrapping at all.
+    A terminal's own width is used; when piped, ``COLUMNS`` if set, else no wrapping at all; never
+    narrower than ``streams.MIN_WIDTH``, nor than the output's own minimum (names and numbers stay
+    whole: a line longer than the terminal is wrapped by the terminal, not cut by us).
     """
     if isinstance(output, str):
         output = visible(output, keep_newlines=True)
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
         return
+    width = output_width()
     plain_text = getattr(output, "plain_text", None)  # a table that can skip Rich when piped
     if plain_text is not None:
         from .render.plaintable import plain_console
 
-        text = plain_text(output_width() or 0) if plain_console() else None
+        text = plain_text(width) if plain_console() else None
         if text is not None:
             sys.stdout.write(text)
             return
     from rich.console import Console
+    from rich.measure import Measurement
 
-    Console(width=output_width()).print(output)
+    console = Console(width=width)
+    least = Measurement.get(console, console.options.update_width(UNWRAPPED), output).minimum
+    (Console(width=least) if least > width else console).print(output)
 
 
 # Wide enough never to wrap a table (resnet-1001 at --columns all is far narrower), small enough
@@ -161,12 +167,17 @@ def emit(output: Any) -> None:
 UNWRAPPED = 10_000
 
 
-def output_width() -> int | None:
-    """None (the terminal's width) on a terminal; piped, ``COLUMNS`` if it is a number, else no wrapping."""
+def output_width() -> int:
+    """A terminal's width; piped, ``COLUMNS`` if it is a number, else no wrapping. At least
+    ``streams.MIN_WIDTH`` either way (``COLUMNS=0`` on a terminal printed nothing)."""
+    from .render.streams import floor
+
     if sys.stdout.isatty():
-        return None
+        import shutil
+
+        return floor(shutil.get_terminal_size().columns)  # COLUMNS when positive, else the terminal's
     columns = os.environ.get("COLUMNS", "").strip()
-    return int(columns) if columns.isdigit() and int(columns) > 0 else UNWRAPPED
+    return floor(int(columns)) if columns.isdigit() and int(columns) > 0 else UNWRAPPED
 
 
 def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
@@ -631,6 +642,12 @@ def main() -> None:
     # interpreter exit included, which otherwise walks it all for nothing: ~30 M instructions, a
     # fifth of a trace's whole run (issue 16). Objects the command makes are collected as before.
     gc.freeze()
+    from .render.streams import guard
+
+    closed = guard()  # the one guard on the streams: encodings, closed ones (render/streams.py)
+    if closed is not None:
+        sys.stderr.write(f"error: {closed}\n")
+        raise SystemExit(2)
     usage_error, click_error = _click_errors()
     try:
         with _only_invoked(app, sys.argv[1:2]):

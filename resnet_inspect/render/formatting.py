@@ -19,6 +19,7 @@ from ..core.usertext import markup, visible
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+    from rich.measure import Measurement
 
     from ..model.engine import LayerInfo
     from ..analysis.counts import FlopsReport, ParamsReport
@@ -375,6 +376,7 @@ class Layout:
     dropped: list[Column]
     narrowed: bool
     fits: bool
+    least: int = 0  # the narrowest this table gets with every name and number whole
 
 
 class TraceTable:
@@ -390,6 +392,14 @@ class TraceTable:
         self.result, self.depth = result, depth
         self.chosen = columns(names)
         self.droppable = not names
+
+    def __rich_measure__(self, console: "Console", options: "ConsoleOptions") -> "Measurement":
+        """At least the width that keeps every name and number whole (the CLI widens its console
+        to it: a narrow terminal wraps the long lines itself; issue 17)."""
+        from rich.measure import Measurement
+
+        least = self.fit(0).least  # every optional column left out
+        return Measurement(least, max(least, options.max_width))
 
     def __rich_console__(self, console: "Console", options: "ConsoleOptions") -> "RenderResult":
         layout = self.fit(options.max_width)
@@ -449,7 +459,7 @@ class TraceTable:
             shown.remove(column)
             dropped.append(column)
         return Layout(shown, dropped, narrowed=table_width(shown, narrowed=False) > width,
-                      fits=table_width(shown, narrowed=True) <= width)
+                      fits=table_width(shown, narrowed=True) <= width, least=table_width(shown, narrowed=True))
 
     def _footer(self, column: Column) -> str:
         if column.total is not None:
