@@ -475,6 +475,9 @@ def weights_init(spec: SpecArg, output: OutputFileOpt,
     from .execute.executor import check_bytes, parse_memory
     from .model.weights import random_weights, weights_bytes
 
+    from .io.weightfiles import check_layout_used
+
+    check_layout_used(_value(keras_layout), output)
     limit = parse_memory(max_memory)
     graph = _load_graph(spec)
     check_bytes(weights_bytes(graph), limit, f"making the weights of {graph.spec.name}")
@@ -489,8 +492,9 @@ def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to 
                     fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Rewrite a weights file as .npz or Keras .h5, checked against the spec first (--keras-layout applies to both files)."""
     from .model.naming import shown
-    from .io.weightfiles import load_weights
+    from .io.weightfiles import check_layout_used, load_weights
 
+    check_layout_used(_value(keras_layout), source, output)
     graph = _load_graph(spec)
     weights = load_weights(source, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout))
     _write_weights(weights, output, graph, fmt, _value(keras_layout), reads=(source, spec), source=source)
@@ -517,9 +521,10 @@ def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weigh
                   fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array, NaN/inf or negative variance."""
     from .model.naming import shown
-    from .io.weightfiles import load_weights, summary
+    from .io.weightfiles import check_layout_used, load_weights, summary
     from .render.records import WeightsRecord, render_weights
 
+    check_layout_used(_value(keras_layout), file)
     graph = _load_graph(spec)
     arrays, numbers = summary(load_weights(file, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout)))
     emit(render_weights(WeightsRecord("fits", graph.spec.name, file, arrays, numbers), fmt.value))

@@ -12,7 +12,7 @@ from dataclasses import asdict, field
 from typing import TYPE_CHECKING, Any
 
 from ..core.records import record
-from ..core.errors import InspectError
+from ..core.errors import InspectError, unused
 from ..core.text import count, megabytes, shape_text, si, to_json  # noqa: F401 (re-exported to renderers)
 from ..model.statistics import Totals, TraceResult
 from ..core.usertext import markup, visible
@@ -691,6 +691,9 @@ def render_rf(report: "ReceptiveReport", fmt: str) -> "str | RenderableType":
         return to_json(report.to_dict())
     header = ["layer", "op", "output shape", "rf size", "stride", "padding"]
     if fmt == "csv":  # one number per column, ready to plot
+        if report.unit is not None:
+            raise unused("unit", "the CSV has one row per layer and no place for a unit's centre; "
+                                 "use the table, markdown or json")
         header = ["layer", "op", "output_shape", "size_h", "size_w", "stride_h", "stride_w", "padding_h", "padding_w"]
         body = [[r.name, r.op, shape_text(r.output_shape, "x"), *r.field.size, *r.field.stride, *r.field.padding]
                 for r in report.layers]
