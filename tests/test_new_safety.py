@@ -206,3 +206,11 @@ def test_a_read_only_folder_is_one_line(tmp_path: Path, monkeypatch) -> None:
     result = invoke("new", "ours", "-o", "sub/ours.yaml", cwd=tmp_path)
     assert result.exit_code == 2 and "Read-only file system" in result.stderr and result.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("output", ["file.txt/s.json", "c" * 300 + ".json", "sub/" + "d" * 300 + "/s.json"])
+def test_schema_output_paths_are_one_line_and_make_nothing(tmp_path: Path, output: str) -> None:
+    (tmp_path / "file.txt").write_text("precious", encoding="utf-8")
+    result = invoke("schema", "-o", output, cwd=tmp_path)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]

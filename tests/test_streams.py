@@ -29,12 +29,12 @@ SPECS = ROOT / "specs"
 
 def run(*args: str, env: dict[str, str] | None = None, shell: str | None = None,
         cwd: Path | None = None) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    environment.pop("COLUMNS", None) if "COLUMNS" not in (env or {}) else None
+    environment = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    environment.update({"PYTHONPATH": str(ROOT), **(env or {})})
     command = [sys.executable, "-m", "resnet_inspect", *args]
     if shell is not None:  # a redirection the test needs, e.g. ">&-"
         command = ["sh", "-c", " ".join(f"'{part}'" for part in command) + " " + shell]
-    return subprocess.run(command, capture_output=True, env=environment, cwd=cwd, timeout=120)
+    return subprocess.run(command, capture_output=True, env=environment, cwd=cwd, timeout=120, check=False)
 
 
 # --------------------------------------------------------------------------- the root

@@ -21,7 +21,14 @@ from typer.testing import CliRunner
 import resnet_inspect as ri
 from resnet_inspect.cli import app
 from resnet_inspect.core.errors import InspectError
-from resnet_inspect.core.usertext import escape_char, excerpt, hidden, html_text, markup, visible
+from resnet_inspect.core.usertext import (
+    escape_char,
+    excerpt,
+    hidden,
+    html_text,
+    markup,
+    visible,
+)
 
 runner = CliRunner()
 CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
