@@ -154,12 +154,13 @@ def emit(output: Any) -> None:
         if text is not None:
             sys.stdout.write(text)
             return
-    from rich.console import Console
     from rich.measure import Measurement
 
-    console = Console(width=width)
+    from .render.streams import console as stdout_console
+
+    console = stdout_console(width)
     least = Measurement.get(console, console.options.update_width(UNWRAPPED), output).minimum
-    (Console(width=least) if least > width else console).print(output)
+    (stdout_console(least) if least > width else console).print(output)
 
 
 # Wide enough never to wrap a table (resnet-1001 at --columns all is far narrower), small enough

@@ -61,6 +61,7 @@ COMMANDS = {
     "check": (["check", str(SPECS / "resnet18.yaml")], 0),
     "diff": (["diff", "resnet50", "resnet50-torchvision"], 1),
     "verify": (["verify", "resnet18", "--input", "32"], 2),  # too small: the error line holds × and →
+    "verify_table": (["verify", "resnet18"], 0),  # ✓ in every row
     "mermaid": (["diagram", "resnet18", "-f", "mermaid"], 0),
     "error": (["trace", "resnet50", "--input", "192"], 2),
 }
@@ -75,8 +76,16 @@ def test_a_narrow_encoding_gets_ascii_not_a_crash(encoding: str, name: str) -> N
     out, err = done.stdout.decode(encoding), done.stderr.decode(encoding)  # strict: every byte encodable
     assert "Traceback" not in err and "UnicodeEncodeError" not in err
     assert out or err.startswith("error: ")
-    if name in ("trace", "names", "diff"):  # Rich's ASCII box: the top border is +----+
+    if name in ("trace", "names", "diff", "verify_table"):  # Rich's ASCII box: the top border is +----+
         assert any(line.strip().startswith("+-") for line in out.splitlines()[:4]), out[:400]
+        # The stand-ins were laid out, not swapped in after: every row of the table is as wide as its border.
+        tables: list[set[int]] = [set()]
+        for line in out.splitlines():
+            if line.startswith(("|", "+")):
+                tables[-1].add(len(line))
+            elif tables[-1]:
+                tables.append(set())
+        assert all(len(widths) <= 1 for widths in tables), tables
     if name == "trace":  # the Total params line of `trace resnet18` with UTF-8 (Keras' convention)
         assert ("224x224x3" if encoding == "ascii" else "224×224×3") in out and "11,703,912" in out
 

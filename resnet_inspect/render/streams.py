@@ -21,7 +21,11 @@ from __future__ import annotations
 import codecs
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 ERRORS = "resnet-inspect-ascii"
 MIN_WIDTH = 40  # the floor of every table's width; narrower terminals wrap the lines themselves
@@ -82,6 +86,24 @@ def guard() -> str | None:
     if sys.stdout is None:
         return "standard output is closed; nothing was done (redirect it, e.g. >/dev/null, to discard it)"
     return None
+
+
+def console(width: int) -> "Console":
+    """A Rich console on stdout, ``width`` wide. On a stream that cannot encode the output, every
+    string Rich turns into text (cells, titles, captions) is made encodable *before* layout, so
+    the columns are measured on the text that is printed and stay aligned (``→`` is two cells
+    as ``->``); Rich itself picks ASCII boxes for such a stream."""
+    from rich.console import Console
+
+    if can_encode(sys.stdout):
+        return Console(width=width)
+
+    class Narrow(Console):
+        def render_str(self, text: str, **kwargs: Any) -> "Text":
+            encoding = self.encoding or "ascii"
+            return super().render_str(text.encode(encoding, errors=ERRORS).decode(encoding), **kwargs)
+
+    return Narrow(width=width)
 
 
 def floor(width: int) -> int:
