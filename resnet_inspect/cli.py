@@ -137,23 +137,30 @@ MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forwar
 def emit(output: Any) -> None:
     """Print a string (control characters made visible, line breaks kept) or a Rich renderable.
 
-    A terminal's own width is used; when piped, ``COLUMNS`` if set, else no wrapping at all.
+    A terminal's own width is used; when piped, ``COLUMNS`` if set, else no wrapping at all; never
+    narrower than ``streams.MIN_WIDTH``, nor than the output's own minimum (names and numbers stay
+    whole: a line longer than the terminal is wrapped by the terminal, not cut by us).
     """
     if isinstance(output, str):
         output = visible(output, keep_newlines=True)
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
         return
+    width = output_width()
     plain_text = getattr(output, "plain_text", None)  # a table that can skip Rich when piped
     if plain_text is not None:
         from .render.plaintable import plain_console
 
-        text = plain_text(output_width() or 0) if plain_console() else None
+        text = plain_text(width) if plain_console() else None
         if text is not None:
             sys.stdout.write(text)
             return
-    from rich.console import Console
+    from rich.measure import Measurement
 
-    Console(width=output_width()).print(output)
+    from .render.streams import console as stdout_console
+
+    console = stdout_console(width)
+    least = Measurement.get(console, console.options.update_width(UNWRAPPED), output).minimum
+    (stdout_console(least) if least > width else console).print(output)
 
 
 # Wide enough never to wrap a table (resnet-1001 at --columns all is far narrower), small enough
@@ -161,12 +168,17 @@ def emit(output: Any) -> None:
 UNWRAPPED = 10_000
 
 
-def output_width() -> int | None:
-    """None (the terminal's width) on a terminal; piped, ``COLUMNS`` if it is a number, else no wrapping."""
+def output_width() -> int:
+    """A terminal's width; piped, ``COLUMNS`` if it is a number, else no wrapping. At least
+    ``streams.MIN_WIDTH`` either way (``COLUMNS=0`` on a terminal printed nothing)."""
+    from .render.streams import floor
+
     if sys.stdout.isatty():
-        return None
+        import shutil
+
+        return floor(shutil.get_terminal_size().columns)  # COLUMNS when positive, else the terminal's
     columns = os.environ.get("COLUMNS", "").strip()
-    return int(columns) if columns.isdigit() and int(columns) > 0 else UNWRAPPED
+    return floor(int(columns)) if columns.isdigit() and int(columns) > 0 else UNWRAPPED
 
 
 def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
@@ -464,6 +476,9 @@ def weights_init(spec: SpecArg, output: OutputFileOpt,
     from .execute.executor import check_bytes, parse_memory
     from .model.weights import random_weights, weights_bytes
 
+    from .io.weightfiles import check_layout_used
+
+    check_layout_used(_value(keras_layout), output)
     limit = parse_memory(max_memory)
     graph = _load_graph(spec)
     check_bytes(weights_bytes(graph), limit, f"making the weights of {graph.spec.name}")
@@ -478,8 +493,9 @@ def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to 
                     fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Rewrite a weights file as .npz or Keras .h5, checked against the spec first (--keras-layout applies to both files)."""
     from .model.naming import shown
-    from .io.weightfiles import load_weights
+    from .io.weightfiles import check_layout_used, load_weights
 
+    check_layout_used(_value(keras_layout), source, output)
     graph = _load_graph(spec)
     weights = load_weights(source, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout))
     _write_weights(weights, output, graph, fmt, _value(keras_layout), reads=(source, spec), source=source)
@@ -506,9 +522,10 @@ def weights_check(spec: SpecArg, file: Annotated[str, typer.Argument(help="Weigh
                   fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Check that a weights file fits a spec: exit 0, or 2 with every missing/extra/misshapen array, NaN/inf or negative variance."""
     from .model.naming import shown
-    from .io.weightfiles import load_weights, summary
+    from .io.weightfiles import check_layout_used, load_weights, summary
     from .render.records import WeightsRecord, render_weights
 
+    check_layout_used(_value(keras_layout), file)
     graph = _load_graph(spec)
     arrays, numbers = summary(load_weights(file, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout)))
     emit(render_weights(WeightsRecord("fits", graph.spec.name, file, arrays, numbers), fmt.value))
@@ -631,6 +648,12 @@ def main() -> None:
     # interpreter exit included, which otherwise walks it all for nothing: ~30 M instructions, a
     # fifth of a trace's whole run (issue 16). Objects the command makes are collected as before.
     gc.freeze()
+    from .render.streams import guard
+
+    closed = guard()  # the one guard on the streams: encodings, closed ones (render/streams.py)
+    if closed is not None:
+        sys.stderr.write(f"error: {closed}\n")
+        raise SystemExit(2)
     usage_error, click_error = _click_errors()
     try:
         with _only_invoked(app, sys.argv[1:2]):

@@ -201,7 +201,7 @@ def test_resize_errors_are_one_line(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((1, 32, 32, 3), np.float32))
     spec = str(DATA / "tiny-run.yaml")
     for args, expected in ((["--image", str(path), "--resize", "bicubic"], "--resize: must be one of torch, caffe"),
-                           (["--array", str(tmp_path / "x.npy"), "--resize", "torch"], "--resize: applies to --image"),
+                           (["--array", str(tmp_path / "x.npy"), "--resize", "torch"], "--resize: not used here: applies to --image"),
                            (["--image", str(named_npy), "--save-input", str(named_npy)], "would overwrite"),
                            (["--image", str(path), "--save-input", str(path)], "must end in .npy")):
         result = runner.invoke(app, ["run", spec, "-w", str(tmp_path / "none.npz"), *args])

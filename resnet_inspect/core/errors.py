@@ -93,3 +93,11 @@ def unknown_layer(name: str, known: "Iterable[str]", spec: str, field: str | Non
     close = difflib.get_close_matches(name, list(known), n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `trace` lists every layer"
     return UnknownLayer(f"no layer named {name!r} in {spec}{hint}", field=field)
+
+
+def unused(field: str, why: str) -> InspectError:
+    """The one rule for an option a command would not use with the others given (issue 17:
+    ``diagram --level network --block X`` drew the network and ignored ``X``): it is refused with
+    one line saying why, never silently ignored. ``field`` is the library's argument name (the CLI
+    shows it as its flag)."""
+    return InspectError(f"not used here: {why}", field=field)

@@ -142,6 +142,60 @@ def atomic_write(path: str | os.PathLike[str], *, suffixes: Iterable[str] | None
             temporary.unlink()
 
 
+def check_new(path: str | os.PathLike[str], *, suffixes: Iterable[str] | None = None, what: str = "output") -> str:
+    """:func:`check_target` for a file that must not exist yet (``new`` never overwrites)."""
+    suffix = check_target(path, suffixes=suffixes, what=what)
+    if os.path.lexists(path):
+        raise InspectError("already exists; choose another -o or remove it", where=_where(path))
+    return suffix
+
+
+def missing_folders(path: str | os.PathLike[str]) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, outermost first (what a write would make)."""
+    missing = []
+    for folder in Path(path).parents:
+        if os.path.lexists(folder):
+            break
+        missing.append(folder)
+    return missing[::-1]
+
+
+def write_texts(files: Iterable[tuple[str | os.PathLike[str], str, str]]) -> None:
+    """Write several text files (path, text, what) as one step: all of them, or nothing new on disk.
+
+    Every target is checked before anything is made; missing folders are made only then, each file
+    goes through :func:`atomic_write`, and when one write fails, the files this call wrote and the
+    folders it made are removed again (issue 17: ``new`` left its schema behind, and ``-o sub/x``
+    made ``sub/`` before failing). Any ``OSError`` becomes one line naming the path.
+    """
+    files = list(files)
+    for path, _, what in files:
+        check_target(path, what=what)
+    made: list[Path] = []
+    written: list[Path] = []
+    try:
+        for path, text, what in files:
+            for folder in missing_folders(path):
+                try:
+                    folder.mkdir()
+                except OSError as exc:
+                    raise InspectError(f"cannot make the folder for the {what}: {exc.strerror}",
+                                       where=_where(folder)) from None
+                made.append(folder)
+            with atomic_write(path, what=what) as temporary:
+                temporary.write_text(text, encoding="utf-8")
+            written.append(Path(path))
+    except BaseException:
+        for done in written:
+            done.unlink(missing_ok=True)
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # something else wrote into it meanwhile: not ours to remove
+        raise
+
+
 def _umask() -> int:
     """The process's umask (read by setting and restoring it: there is no getter)."""
     mask = os.umask(0)

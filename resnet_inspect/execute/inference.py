@@ -183,7 +183,10 @@ def run(spec: "str | Path | Spec | Graph", weights: str | Path, x: np.ndarray | 
     arrays under ``names``; ``keras_layout`` says which Keras code saved a ``.weights.h5``/``.keras``.
     The graph is built once and traced once per input size (a trace is shared: see ``trace_graph``).
     """
+    from ..io.weightfiles import check_layout_used
+
     check_run_options(top, repeat)
+    check_layout_used(keras_layout, weights)
     graph = load_graph(spec)
     reads = (weights, image, array, graph.spec.file)
     for path, field, also in ((save_input, "--save-input", ()), (save_output, "--save-output", (save_input,))):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, ClassVar
 
-from ..core.errors import InspectError, Location
+from ..core.errors import InspectError, Location, unused
 from ..core.usertext import excerpt, visible
 from ..model.graph import Graph
 
@@ -426,7 +426,7 @@ def load_input(graph: Graph, *, image: str | Path | None = None, array: str | Pa
     """
     if resize is not None:
         if image is None:
-            raise InspectError("applies to --image only; an --array is used as it is", field="resize")
+            raise unused("resize", "applies to --image only; an --array is used as it is")
         resize_choice(resize, graph.spec.conventions.preprocessing)
     plan = plan_input(graph, image=image, array=array)
     check_input_memory(graph, plan, max_memory)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, NamedTuple
 
 from ..core.safeio import atomic_write, regular_file
+from ..core.errors import unused
 from ..core.usertext import visible
 from ..model.graph import Graph
 from ..model.keras import check_layout
@@ -42,16 +43,17 @@ class Format(NamedTuple):
     name: str
     read: Describer
     write: Writer | None = None
+    keras: bool = False  # matched by layer position, so --keras-layout applies
 
 
 # by suffix, in the order errors list them; a file whose name ends in ".weights.h5" is Keras 3's
 FORMATS: dict[str, Format] = {
     ".npz": Format(".npz", describe_npz, save_npz),
     ".safetensors": Format("safetensors", describe_safetensors),
-    ".h5": Format("HDF5", describe_h5_any_names, save_h5),
-    ".hdf5": Format("HDF5", describe_h5_any_names, save_h5),
-    ".weights.h5": Format("HDF5", describe_keras3, save_keras3),
-    ".keras": Format("Keras archive", describe_keras_archive),
+    ".h5": Format("HDF5", describe_h5_any_names, save_h5, keras=True),
+    ".hdf5": Format("HDF5", describe_h5_any_names, save_h5, keras=True),
+    ".weights.h5": Format("HDF5", describe_keras3, save_keras3, keras=True),
+    ".keras": Format("Keras archive", describe_keras_archive, keras=True),
 }
 # what a written file's name may end in (".weights.h5" ends in ".h5")
 WRITE_SUFFIXES = tuple(suffix for suffix, f in FORMATS.items() if f.write is not None and suffix.count(".") == 1)
@@ -125,6 +127,20 @@ def _describer(path: Path, keras_layout: str | None = None) -> tuple[Describer, 
     if keras_layout is not None:
         check_layout(keras_layout)  # an unknown one is refused before the file is opened
     return partial(found.read, layout=keras_layout), found.name
+
+
+def check_layout_used(keras_layout: str | None, *paths: str | Path) -> None:
+    """Refuse ``keras_layout`` when none of ``paths`` is a Keras file (the one rule for an option a
+    command would not use: an error, never silently ignored; issue 17). A path of no known format
+    is left to the reader's own error."""
+    if keras_layout is None:
+        return
+    found = [FORMATS.get(suffix_of(Path(path))) for path in paths]
+    if all(f is not None and not f.keras for f in found):
+        keras = ", ".join(suffix for suffix, f in FORMATS.items() if f.keras)
+        raise unused("keras_layout", f"applies to Keras files only ({keras}); "
+                                     f"{', '.join(visible(str(p)) for p in paths)} {'is' if len(paths) == 1 else 'are'} "
+                                     "matched by array name")
 
 
 def summary(weights: Weights) -> tuple[int, int]:

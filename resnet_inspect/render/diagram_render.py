@@ -133,9 +133,15 @@ def mermaid_text(text: str) -> str:
     return "".join(_MERMAID.get(ch, ch) for ch in visible(text))
 
 
+def mermaid_comment(text: str) -> str:
+    """A ``%%`` comment line. Mermaid reads ``%%{init: …}%%`` directives even inside comments, so
+    user text in one is escaped as in a label, and ``%`` too: no directive can open or close."""
+    return "  %% " + mermaid_text(text).replace("%", "#37;")
+
+
 def mermaid(diagram: "Diagram") -> str:
     ids = {node.id: f"n{i}" for i, node in enumerate(diagram.nodes)}
-    out = ["flowchart TB", f"  %% {visible(diagram.title)}"]
+    out = ["flowchart TB", mermaid_comment(diagram.title)]
     for node in diagram.nodes:
         out.append(f'  {ids[node.id]}["{"<br/>".join(mermaid_text(line) for line in node.lines)}"]')
     for edge in diagram.edges:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import InspectError
+from ..core.errors import InspectError, unused
 from ..core.text import count, shape_text, si
 from ..model.graph import BLOCK_WORDS
 from ..model.ops import OPS
@@ -473,6 +473,11 @@ def diagram(spec: "str | Path | Spec", level: str = "block", block: str | None =
 
     if level not in LEVELS:
         raise InspectError(f"level must be one of {', '.join(LEVELS)}, got {excerpt(level)!r}", field="level")
+    if block is not None and level == "network":
+        raise unused("block", "level network draws every stage; leave it out, or draw a block or a stage")
+    if block is not None and not block.strip():
+        raise InspectError("is empty; name a block (res3a, stem, head) or a stage (stage3), or leave it out",
+                           field="block")
     graph = load_graph(spec)
     result = trace_graph(graph, None if input is None else parse_input(input, "input"))
     if level == "network":

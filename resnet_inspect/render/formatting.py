@@ -12,13 +12,14 @@ from dataclasses import asdict, field
 from typing import TYPE_CHECKING, Any
 
 from ..core.records import record
-from ..core.errors import InspectError
+from ..core.errors import InspectError, unused
 from ..core.text import count, megabytes, shape_text, si, to_json  # noqa: F401 (re-exported to renderers)
 from ..model.statistics import Totals, TraceResult
 from ..core.usertext import markup, visible
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+    from rich.measure import Measurement
 
     from ..model.engine import LayerInfo
     from ..analysis.counts import FlopsReport, ParamsReport
@@ -375,6 +376,7 @@ class Layout:
     dropped: list[Column]
     narrowed: bool
     fits: bool
+    least: int = 0  # the narrowest this table gets with every name and number whole
 
 
 class TraceTable:
@@ -390,6 +392,14 @@ class TraceTable:
         self.result, self.depth = result, depth
         self.chosen = columns(names)
         self.droppable = not names
+
+    def __rich_measure__(self, console: "Console", options: "ConsoleOptions") -> "Measurement":
+        """At least the width that keeps every name and number whole (the CLI widens its console
+        to it: a narrow terminal wraps the long lines itself; issue 17)."""
+        from rich.measure import Measurement
+
+        least = self.fit(0).least  # every optional column left out
+        return Measurement(least, max(least, options.max_width))
 
     def __rich_console__(self, console: "Console", options: "ConsoleOptions") -> "RenderResult":
         layout = self.fit(options.max_width)
@@ -449,7 +459,7 @@ class TraceTable:
             shown.remove(column)
             dropped.append(column)
         return Layout(shown, dropped, narrowed=table_width(shown, narrowed=False) > width,
-                      fits=table_width(shown, narrowed=True) <= width)
+                      fits=table_width(shown, narrowed=True) <= width, least=table_width(shown, narrowed=True))
 
     def _footer(self, column: Column) -> str:
         if column.total is not None:
@@ -681,6 +691,9 @@ def render_rf(report: "ReceptiveReport", fmt: str) -> "str | RenderableType":
         return to_json(report.to_dict())
     header = ["layer", "op", "output shape", "rf size", "stride", "padding"]
     if fmt == "csv":  # one number per column, ready to plot
+        if report.unit is not None:
+            raise unused("unit", "the CSV has one row per layer and no place for a unit's centre; "
+                                 "use the table, markdown or json")
         header = ["layer", "op", "output_shape", "size_h", "size_w", "stride_h", "stride_w", "padding_h", "padding_w"]
         body = [[r.name, r.op, shape_text(r.output_shape, "x"), *r.field.size, *r.field.stride, *r.field.padding]
                 for r in report.layers]

@@ -9,14 +9,13 @@ layer names) is made visible by :mod:`.usertext` and HTML-escaped.
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import charts
 from .diagrams import block_diagram, distinct_blocks, network_diagram
 from ..core.text import count, shape_text, si, to_json
-from ..core.usertext import visible
+from ..core.usertext import html_text, visible
 
 if TYPE_CHECKING:
     from .diagrams import Diagram
@@ -59,7 +58,7 @@ code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 1
 
 def text(value: object) -> str:
     """User text for HTML: control characters made visible, then ``& < > " '`` escaped."""
-    return html.escape(visible(value), quote=True)
+    return html_text(value)
 
 
 def report_html(spec: "str | Path | Spec", input: "int | str | tuple[int, int] | None" = None) -> str:

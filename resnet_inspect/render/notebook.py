@@ -6,7 +6,7 @@ Three audiences, three hooks, as pandas and Rich use them:
   every layer (a ``TraceResult``'s was 39,000 characters);
 * ``__rich__``: the Rich table the CLI prints, when a result is given to ``rich.print``;
 * ``_repr_html_``: an HTML ``<table>`` for Jupyter, every user-controlled string (spec and layer
-  names come from YAML) escaped with :func:`html.escape`.
+  names come from YAML) made visible and escaped by :func:`.usertext.html_text`, the report's own.
 
 :mod:`.display` registers these functions as the results' hooks (see
 :mod:`resnet_inspect.core.display`); nothing imports this module until a result is displayed.
@@ -14,10 +14,10 @@ Three audiences, three hooks, as pandas and Rich use them:
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..core.usertext import html_text
 from .formatting import count, rows, shape_text, si
 
 if TYPE_CHECKING:
@@ -72,10 +72,10 @@ def html_table(caption: str, header: Sequence[str], body: Sequence[Sequence[Any]
 
     def cells(tag: str, line: Sequence[Any]) -> str:
         right = ' style="text-align:right"'
-        return "".join(f"<{tag}{right if i in numeric else ''}>{html.escape(str(c))}</{tag}>"
+        return "".join(f"<{tag}{right if i in numeric else ''}>{html_text(c)}</{tag}>"
                        for i, c in enumerate(line))
 
-    parts = ["<table>", f"<caption>{html.escape(caption)}</caption>",
+    parts = ["<table>", f"<caption>{html_text(caption)}</caption>",
              f"<thead><tr>{cells('th', header)}</tr></thead>", "<tbody>"]
     parts += [f"<tr>{cells('td', line)}</tr>" for line in body]
     parts.append("</tbody>")
