@@ -82,6 +82,8 @@ def read_onnx(path: Path) -> NetGraph:
     for index, node in enumerate(graph.node):
         name = node.name or f"{node.op_type}_{index}"
         activations = tuple(producer.get(i, i) for i in node.input if i and i not in dims)
+        if _constant(node, dims, path, onnx):
+            continue
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         rule = ONNX_OPS.get(node.op_type)
         if rule is None:
@@ -98,6 +100,19 @@ def read_onnx(path: Path) -> NetGraph:
         producer[node.output[0]] = name
         nodes.append(Node(name, op, activations))
     return NetGraph("ONNX model", "torch", tuple(nodes), (), folded, dense_name)
+
+
+def _constant(node: Any, dims: dict[str, tuple[int, ...]], path: Path, onnx: Any) -> bool:
+    """A node that only makes a constant (``Constant``, or an ``Identity`` of a weight, as
+    torch.onnx writes for shared ones): its output joins the weights, by its dims."""
+    if node.op_type == "Constant" and len(node.output) == 1:
+        tensor = next((a.t for a in node.attribute if a.HasField("t")), None)
+        dims[node.output[0]] = _initializer_dims(tensor, path, onnx) if tensor is not None else ()
+        return True
+    if node.op_type == "Identity" and len(node.input) == 1 and node.input[0] in dims and len(node.output) == 1:
+        dims[node.output[0]] = dims[node.input[0]]
+        return True
+    return False
 
 
 def _initializer_dims(tensor: Any, path: Path, onnx: Any) -> tuple[int, ...]:
@@ -655,7 +670,7 @@ def identify(path: str | Path) -> IdentifyResult:
     open_fields = ALWAYS_OPEN + tuple(a.field for a in imported.ambiguities)
     ranked = sorted((Candidate(name, spec_differences(imported.spec, load_spec(p), open_fields))
                      for name, p in bundled_specs().items()),
-                    key=lambda c: (len(c.differences), c.spec))
+                    key=lambda c: (len(c.differences), sum(_distance(d.file, d.spec) for d in c.differences), c.spec))
     exact = [c for c in ranked if not c.differences]
     if exact:
         return IdentifyResult(str(path), imported.source, "exact", exact[0].spec, (), tuple(c.spec for c in exact[1:]),
@@ -705,6 +720,15 @@ def spec_differences(a: Spec, b: Spec, open_fields: tuple[str, ...] = ALWAYS_OPE
             continue  # a basic block's stride sits on its first 3x3 either way
         differ(f"conventions.{f.name}", f"{f.name} is {x}", x, y)
     return tuple(found)
+
+
+def _distance(a: Any, b: Any) -> float:
+    """How far apart two values of one field are (blocks 8 vs 6 is nearer than 8 vs 23)."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(a - b) / max(abs(a), abs(b), 1)
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return sum(_distance(x, y) for x, y in zip(a, b))
+    return 1.0
 
 
 def _conv(c: Any) -> str:

@@ -347,7 +347,8 @@ def recognise(net: NetGraph, name: str) -> Recognised:
         assumed.append(Assumed("conventions.conv_bias", str(defaults["conv_bias"]).lower(),
                                (str(not defaults["conv_bias"]).lower(),),
                                "the exporter folded each BatchNorm into its conv, so conv biases and BN are merged"))
-        assumed.append(Assumed("conventions.bn_epsilon", repr(defaults["bn_epsilon"]), ("1e-05", "1.001e-05", "0.001"),
+        assumed.append(Assumed("conventions.bn_epsilon", repr(defaults["bn_epsilon"]),
+                               tuple(e for e in ("1e-05", "1.001e-05", "0.001") if e != repr(defaults["bn_epsilon"])),
                                "BatchNorm was folded into the convs: its epsilon is not in the file"))
     else:
         conventions["conv_bias"] = stem_conv.bias
@@ -382,6 +383,13 @@ def recognise(net: NetGraph, name: str) -> Recognised:
         stem["pool"] = {"size": pool.size, "stride": pool.stride}
     data["stem"] = stem
     data["stages"] = stages
+    if max(stage["blocks"] for stage in stages) > 6:
+        for stage in stages:
+            if stage["blocks"] > 3:
+                stage["block_naming"] = "numbered"
+        assumed.append(Assumed("stages.block_naming", "numbered (a, b1, b2, ...) in stages of more than 3 blocks",
+                               ("letters (a, b, c, ...)",), "block names are not in the file; Caffe's ResNet-101/152 "
+                               "number the blocks of their long stages"))
     data["head"] = _head(found.head, net, defaults, assumed)
     return Recognised(data, tuple(assumed), len(found.order))
 
