@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from ..core.display import Displayable
 from ..core.errors import InspectError, Location
 from ..core.safeio import atomic_write, read_bytes, regular_file
 from ..core.text import to_json
@@ -513,7 +512,7 @@ def _reader(path: Path) -> Reader:
 
 
 @dataclass(frozen=True, repr=False)
-class ImportResult(Displayable):
+class ImportResult:
     """A spec recovered from a file: its YAML text, the loaded spec, and what the file could not tell."""
 
     file: str
@@ -611,7 +610,7 @@ class Candidate:
 
 
 @dataclass(frozen=True, repr=False)
-class IdentifyResult(Displayable):
+class IdentifyResult:
     """Which bundled spec a file is: ``match`` is "exact", "nearest" or "none" (exit 0, 1, 2)."""
 
     file: str
