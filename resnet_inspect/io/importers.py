@@ -35,7 +35,7 @@ from ..model.graph import build_graph
 from ..model.ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, GlobalAvgPool, Input, MaxPool, Op, ReLU,
                          Softmax, ZeroPad)
 from ..model.recognise import Assumed, NetGraph, Node, RecogniseError, recognise, same_network
-from .base import MiB, Limits, error, optional, reading, safe_name
+from .base import MiB, Limits, error, optional, reading, reason, safe_name
 
 MAX_ONNX_BYTES = 2 * 1024 * MiB - 1  # protobuf's own limit; wide_resnet101_2 in float32 is ~500 MB
 MAX_ONNX_NODES = 100_000
@@ -57,9 +57,14 @@ def read_onnx(path: Path) -> NetGraph:
     """An ONNX model's graph: bounded before and after the protobuf parse, dims only."""
     data = read_bytes(path, MAX_ONNX_BYTES, "ONNX model")
     onnx = optional("onnx", "onnx", path)
+    from google.protobuf.message import DecodeError  # onnx's own dependency
+
     with reading(path, kind="ONNX"):
         model = onnx.ModelProto()
-        model.ParseFromString(data)
+        try:
+            model.ParseFromString(data)
+        except DecodeError as exc:
+            raise error(path, f"not a readable ONNX file: {reason(exc)}") from None
     del data
     graph = model.graph
     if len(graph.node) > MAX_ONNX_NODES:
@@ -550,15 +555,15 @@ def import_spec(path: str | Path, name: str | None = None) -> ImportResult:
         regular_file("", "model file")
     reader = _reader(path)
     regular_file(path, "model file")
-    net = reader.read(path)
     spec_name = name or _spec_name(path)
     where = Location(visible(str(path)))
     try:
+        net = reader.read(path)
         found = recognise(net, spec_name)
         text = emit_spec(found.data, found.assumed, path, net.source)
         spec = parse_spec(text, f"<imported from {visible(path.name)}>")
         same_network(net, build_graph(spec), net.bn_folded or not any(isinstance(n.op, BatchNorm) for n in net.nodes))
-    except RecogniseError as exc:
+    except RecogniseError as exc:  # every line names the file, whichever step found the node
         raise RecogniseError(exc.message, where=where) from None
     return ImportResult(str(path), net.source, text, spec, found.assumed, found.nodes)
 
