@@ -133,6 +133,21 @@ def test_import_cli_writes_a_spec_that_loads_and_notes_the_ambiguities(files, tm
     assert json.loads(js.stdout)["stages"] == [2, 2, 2, 2]
 
 
+@pytest.mark.torch
+def test_weights_files_without_a_graph_are_identified_by_the_specs_they_fit(tmp_path):
+    """`weights init` writes our own .npz (blog names) and Keras 3's .weights.h5 (by position):
+    neither carries a graph, so identify names the bundled specs whose every array they fit."""
+    pytest.importorskip("h5py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for spec, name in (("resnet18-torchvision", "w.npz"), ("resnet18", "w.weights.h5")):
+        made = subprocess.run([sys.executable, "-m", "resnet_inspect", "weights", "init", spec, "-o", name],
+                              capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert made.returncode == 0, made.stderr
+        result = identify(tmp_path / name)
+        assert (result.match, result.spec) == ("exact", spec), result.line()
+        assert result.ambiguities[0].field == "weights"
+
+
 def test_pickles_are_refused_unread(tmp_path):
     path = tmp_path / "model.pth"
     path.write_bytes(b"\x80\x04not read")
@@ -173,7 +188,8 @@ def test_a_network_without_residual_blocks_is_none_with_one_line(files):
         import_spec(path)
     text = str(caught.value)
     assert "\n" not in text and text.startswith(str(path)) and "not a ResNet" in text
-    assert "node '/fc/Gemm'" in text  # the first node that does not fit: the head with no block before it
+    # the first node that does not fit: the second conv, where a block would start (Conv, ReLU, MaxPool are a stem)
+    assert "node '/features/features.3/Conv'" in text
     result = identify(path)
     assert (result.match, result.exit_code, result.spec) == ("none", 2, None)
 

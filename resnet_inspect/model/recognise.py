@@ -220,7 +220,8 @@ def walk(nodes: tuple[Node, ...]) -> Walk:
         blocks.append(block)
         x = block.output
     if not blocks:
-        raise fail(order[-1], "no residual Add anywhere: not a ResNet")
+        after = order[position[x.name] + 1:]
+        raise fail(after[0] if after else x, "the first node after the stem, and no residual Add follows: not a ResNet")
     head = order[position[x.name] + 1:]
     return Walk(stem, blocks, head, order=order)
 
