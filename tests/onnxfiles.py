@@ -104,3 +104,31 @@ def many_nodes(count: int) -> bytes:
         previous = f"r{i}"
     nodes[-3] = helper.make_node("GlobalAveragePool", [previous], ["gap"], name="gap")
     return model_bytes(nodes, weights, check=False)
+
+
+def unfolded(epsilon: float = 1e-3) -> bytes:
+    """The tiny network as an exporter that keeps BatchNorm writes it (ours, for one): every conv
+    without bias and followed by BatchNormalization, the stem's padding a Pad node (opset 11+:
+    pads as an int64 input)."""
+    nodes, weights = tiny_graph()
+    out_nodes, seen = [], set()
+    pads = numpy_helper.from_array(np.array([0, 0, 3, 3, 0, 0, 3, 3], np.int64), "stem_pads")
+    weights.append(pads)
+    for node in nodes:
+        if node.op_type != "Conv":
+            out_nodes.append(node)
+            continue
+        x, w, _ = node.input
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.name == "conv1":
+            out_nodes.append(helper.make_node("Pad", [x, "stem_pads"], ["conv1_pad"], name="conv1_pad", mode="constant"))
+            x, attrs["pads"] = "conv1_pad", [0, 0, 0, 0]
+        out_nodes.append(helper.make_node("Conv", [x, w], [node.name + "_conv"], name=node.name + "_conv", **attrs))
+        filters = next(t for t in weights if t.name == w).dims[0]
+        bn = [f"{node.name}.{p}" for p in ("gamma", "beta", "mean", "var")]
+        weights += [_weight(n, (filters,)) for n in bn]
+        out_nodes.append(helper.make_node("BatchNormalization", [node.name + "_conv", *bn], [node.name],
+                                          name="bn_" + node.name, epsilon=epsilon))
+        seen.add(node.name + ".b")
+    weights = [t for t in weights if t.name not in seen]
+    return model_bytes(out_nodes, weights)

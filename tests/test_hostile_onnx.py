@@ -151,3 +151,35 @@ def test_corrupted_onnx_files_import_or_give_one_line() -> None:
 
     run()
     assert STATS["refused"] > 0 and STATS["imported"] > 0, STATS  # both outcomes are reached
+
+
+def test_an_unfolded_onnx_graph_gives_bias_and_epsilon_from_the_file(tmp_path: Path) -> None:
+    """With BatchNormalization nodes and a Pad (as an exporter that keeps BN writes it), the
+    conventions come from the file: no conv bias, the BN's epsilon, the Pad as the stem's pad;
+    nothing about them is listed as ambiguous. The folded file of the same network says 'bias'."""
+    path = tmp_path / "unfolded.onnx"
+    path.write_bytes(of.unfolded(1e-3))
+    result = import_spec(path)
+    assert result.spec.conventions.conv_bias is False and result.spec.conventions.bn_epsilon == 1e-3
+    assert result.spec.stem.pad == 3
+    assert [a.field for a in result.ambiguities] == ["conventions.preprocessing"]
+    folded = tmp_path / "folded.onnx"
+    folded.write_bytes(of.tiny())
+    other = import_spec(folded)
+    assert {"conventions.conv_bias", "conventions.bn_epsilon"} <= {a.field for a in other.ambiguities}
+    assert [(s.filters, s.blocks, s.stride) for s in other.spec.stages] == [((4, 4, 16), 1, 1)]
+    assert [(s.filters, s.blocks, s.stride) for s in result.spec.stages] == [((4, 4, 16), 1, 1)]
+
+
+def test_a_pad_that_is_not_even_names_the_node(tmp_path: Path) -> None:
+    from onnx import numpy_helper, load_from_string
+    import numpy as np
+
+    model = load_from_string(of.unfolded())
+    for tensor in model.graph.initializer:
+        if tensor.name == "stem_pads":
+            tensor.CopyFrom(numpy_helper.from_array(np.array([0, 0, 3, 2, 0, 0, 3, 3], np.int64), "stem_pads"))
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(InspectError, match="node 'conv1_pad': a Pad that is not the same zero padding"):
+        import_spec(path)

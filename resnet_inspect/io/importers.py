@@ -72,6 +72,7 @@ def read_onnx(path: Path) -> NetGraph:
     if len(graph.node) == 0:
         raise error(path, "not an ONNX model with a graph (no nodes)")
     dims = {t.name: _initializer_dims(t, path, onnx) for t in graph.initializer}
+    small = {t.name: _values(t, onnx) for t in graph.initializer if math.prod(dims[t.name]) <= SMALL}
     for node in graph.node:
         for attribute in node.attribute:
             if attribute.HasField("t"):
@@ -87,8 +88,14 @@ def read_onnx(path: Path) -> NetGraph:
         name = node.name or f"{node.op_type}_{index}"
         activations = tuple(producer.get(i, i) for i in node.input if i and i not in dims)
         if _constant(node, dims, path, onnx):
+            tensor = next((a.t for a in node.attribute if a.HasField("t")), None)
+            if tensor is not None and math.prod(dims[node.output[0]]) <= SMALL:
+                small[node.output[0]] = _values(tensor, onnx)
             continue
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Pad":  # opset 11+: pads and the fill value are inputs, not attributes
+            attrs["pads"] = small.get(node.input[1]) if len(node.input) > 1 else attrs.get("pads")
+            attrs["value"] = small.get(node.input[2], [0]) if len(node.input) > 2 and node.input[2] else [attrs.get("value", 0)]
         rule = ONNX_OPS.get(node.op_type)
         if rule is None:
             raise RecogniseError(f"node {safe_name(name)!r}: op {safe_name(node.op_type)!r} has no counterpart in the "
@@ -188,8 +195,24 @@ def _onnx_gemm(node: Any, attrs: dict, dims: dict, path: Path, name: str) -> Op:
     return Dense(units=weight[0] if attrs.get("transB", 0) else weight[1], bias=len(node.input) > 2)
 
 
+SMALL = 64  # initializers this small (a Pad's pads) are read as values; every other one only by its dims
+
+
+def _values(tensor: Any, onnx: Any) -> list[float]:
+    """A small tensor's values (its dims were checked against its bytes first)."""
+    return [float(v) for v in onnx.numpy_helper.to_array(tensor).reshape(-1)]
+
+
 def _onnx_pad(node: Any, attrs: dict, dims: dict, path: Path, name: str) -> Op:
-    raise RecogniseError(f"node {safe_name(name)!r}: a Pad op; zero padding is read from a Conv's or pool's pads")
+    """Zero padding of H and W alike (NCHW pads: [n0, c0, h0, w0, n1, c1, h1, w1])."""
+    pads, value = attrs.get("pads"), attrs.get("value") or [0]
+    mode = attrs.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    if pads is None or len(pads) != 8 or mode != "constant" or any(v != 0 for v in value) \
+            or pads[0] or pads[1] or pads[4] or pads[5] or len({pads[2], pads[3], pads[6], pads[7]}) != 1:
+        raise RecogniseError(f"node {safe_name(name)!r}: a Pad that is not the same zero padding on every side "
+                             f"of H and W ({visible(excerpt(str(pads), 60))}, mode {visible(excerpt(mode, 20))})")
+    return ZeroPad(int(pads[2]))
 
 
 def _onnx_add(node: Any, attrs: dict, dims: dict, path: Path, name: str) -> Op:
@@ -199,6 +222,14 @@ def _onnx_add(node: Any, attrs: dict, dims: dict, path: Path, name: str) -> Op:
     return Add()
 
 
+def _float32(value: float) -> float:
+    """ONNX stores a float attribute as float32: 1e-3 arrives as 0.0010000000474974513. The
+    shortest decimal that is the same float32 is what the exporter wrote (1e-3, 1.001e-5)."""
+    import numpy as np
+
+    return float(np.format_float_positional(np.float32(value), unique=True, trim="-"))
+
+
 def _fixed(op: Op | None) -> Callable[..., Op | None]:
     return lambda node, attrs, dims, path, name: op
 
@@ -206,7 +237,7 @@ def _fixed(op: Op | None) -> Callable[..., Op | None]:
 # ONNX op type -> our op (None: the same values under a new name)
 ONNX_OPS: dict[str, Callable[..., Op | None]] = {
     "Conv": _onnx_conv,
-    "BatchNormalization": lambda node, attrs, dims, path, name: BatchNorm(float(attrs.get("epsilon", 1e-5))),
+    "BatchNormalization": lambda node, attrs, dims, path, name: BatchNorm(_float32(attrs.get("epsilon", 1e-5))),
     "Relu": _fixed(ReLU()),
     "MaxPool": _onnx_pool(MaxPool),
     "AveragePool": _onnx_pool(AvgPool),
