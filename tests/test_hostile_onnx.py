@@ -25,7 +25,7 @@ from hostile import SECRET, Case, run_case
 from resnet_inspect import InspectError, import_spec
 
 pytest.importorskip("onnx")
-import onnxfiles as of  # noqa: E402
+import onnxfiles as of
 
 RSS_MB = 300.0  # a CLI process with the onnx package imported idles near 90 MB; the files are KBs
 IMPORT = ["import", "m.onnx", "-o", "spec.yaml"]
@@ -103,7 +103,8 @@ def test_the_external_data_case_points_at_the_secret() -> None:
 # --------------------------------------------------------------------------- fuzz
 
 
-RELAXED = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+RELAXED = {"deadline": None, "database": None,
+           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 FOLDER = Path(tempfile.mkdtemp(prefix="onnx-fuzz-"))
 TINY = of.tiny()
 STATS = {"imported": 0, "refused": 0, "worst_s": 0.0}

@@ -84,8 +84,11 @@ def read_onnx(path: Path) -> NetGraph:
     producer: dict[str, str] = {inputs[0].name: inputs[0].name}  # tensor -> the node that makes it
     folded = not any(n.op_type == "BatchNormalization" for n in graph.node)
     dense_name = None
+    used: set[str] = {inputs[0].name}
     for index, node in enumerate(graph.node):
         name = node.name or f"{node.op_type}_{index}"
+        name = name if name not in used else f"{name}_{index}"  # ONNX does not require unique node names
+        used.add(name)
         activations = tuple(producer.get(i, i) for i in node.input if i and i not in dims)
         if _constant(node, dims, path, onnx):
             tensor = next((a.t for a in node.attribute if a.HasField("t")), None)
@@ -706,7 +709,7 @@ def identify(path: str | Path) -> IdentifyResult:
     ranked = sorted((Candidate(name, spec_differences(imported.spec, load_spec(p), open_fields))
                      for name, p in bundled_specs().items()),
                     key=lambda c: (len(c.differences), sum(_distance(d.file, d.spec) for d in c.differences), c.spec))
-    exact = [c for c in ranked if not c.differences]
+    exact = [c for c in ranked if not c.differences and not _trace_differs(imported.spec, c.spec, open_fields)]
     if exact:
         return IdentifyResult(str(path), imported.source, "exact", exact[0].spec, (), tuple(c.spec for c in exact[1:]),
                               imported.ambiguities)
@@ -716,6 +719,17 @@ def identify(path: str | Path) -> IdentifyResult:
                               f"no bundled spec has its block kind and {len(imported.spec.stages)} stages")
     return IdentifyResult(str(path), imported.source, "nearest", near[0].spec, near[0].differences, (),
                           imported.ambiguities)
+
+
+def _trace_differs(spec: Spec, bundled: str, open_fields: tuple[str, ...]) -> bool:
+    """The last word on an exact match: both specs traced, each layer's op, params and (unless the
+    file cannot tell the strides) output shape equal, in order; names left out."""
+    from ..model.engine import trace_graph
+
+    shapes = not any(f in open_fields for f in ("conventions.stride_on", "stages.stride"))
+    mine, theirs = (trace_graph(build_graph(s)).layers for s in (spec, load_spec(bundled)))
+    return [(r.op, r.params, r.output_shape if shapes else None) for r in mine] != \
+        [(r.op, r.params, r.output_shape if shapes else None) for r in theirs]
 
 
 def spec_differences(a: Spec, b: Spec, open_fields: tuple[str, ...] = ALWAYS_OPEN) -> tuple[Difference, ...]:

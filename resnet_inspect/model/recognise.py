@@ -384,7 +384,12 @@ def recognise(net: NetGraph, name: str) -> Recognised:
         stem["pool"] = {"size": pool.size, "stride": pool.stride}
     data["stem"] = stem
     data["stages"] = stages
-    if max(stage["blocks"] for stage in stages) > 6:
+    named = _named_blocks(blocks, stages)
+    if named is not None:
+        for stage, naming in zip(stages, named):
+            if naming == "numbered":
+                stage["block_naming"] = "numbered"
+    elif max(stage["blocks"] for stage in stages) > 6:
         for stage in stages:
             if stage["blocks"] > 3:
                 stage["block_naming"] = "numbered"
@@ -433,6 +438,25 @@ def _stages(blocks: list[Block]) -> tuple[list[dict], str | None, str, str]:
                 stride_on = "1x1" if conv.kernel == 1 else "3x3"
         stages.append(stage)
     return stages, stride_on, stride_block, strided_shortcut
+
+
+def _named_blocks(blocks: list[Block], stages: list[dict]) -> list[str] | None:
+    """Each stage's block naming, when the file names its adds as our graph does (``res4b`` or
+    ``res4b1``: a file this tool exported); None when the names do not say."""
+    import re
+
+    namings, start = [], 0
+    for stage in stages:
+        group = blocks[start:start + stage["blocks"]]
+        start += stage["blocks"]
+        if len(group) < 2:
+            namings.append("letters")
+            continue
+        match = re.fullmatch(r"res\d+b(\d*)", group[1].add.name)
+        if match is None:
+            return None
+        namings.append("numbered" if match[1] else "letters")
+    return namings
 
 
 def _stride(block: Block) -> int:
