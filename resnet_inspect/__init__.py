@@ -28,6 +28,10 @@ Running the network (NumPy): ``verify.verify(spec, input)``, ``executor.forward(
 x)``, ``run(spec, weights, image=... or array=...)`` (all that ``resnet-inspect run`` does);
 Keras files: ``kerasio.keras_order(graph)``.
 
+From the files users have: ``import_spec(path)`` (a ``.keras`` archive, an ONNX model or a
+torchvision state dict back to a spec, with what the file could not tell) and ``identify(path)``
+(the bundled spec a model or weights file is).
+
 Pictures: ``diagram(spec, level="block")`` (shows inline in a notebook; ``.to_svg()``) and
 ``report_html(spec)``.
 

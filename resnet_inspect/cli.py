@@ -635,9 +635,7 @@ def import_model(
     written = write_spec(result, output)
     for note in result.notes():
         sys.stderr.write(visible(note) + "\n")
-    emit(result.to_json() if fmt.value == "json" else
-         f"wrote {written}: {result.spec.block}, stages {[s.blocks for s in result.spec.stages]} "
-         f"(from {result.nodes} nodes of a {result.source})")
+    emit(result.to_json() if fmt.value == "json" else result.line(written))
 
 
 @app.command()
