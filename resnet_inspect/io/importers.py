@@ -564,7 +564,7 @@ class ImportResult:
     def line(self, written: str | Path) -> str:
         """What ``import`` prints once the spec is written."""
         return (f"wrote {written}: {self.spec.block}, stages {[s.blocks for s in self.spec.stages]} "
-                f"(from {self.nodes} nodes of a {self.source})")
+                f"({self.source}, {self.nodes} nodes)")
 
     def notes(self) -> list[str]:
         return [f"note: {a.line()}" for a in self.ambiguities]
