@@ -33,7 +33,8 @@ IMPORT = ["import", "m.onnx", "-o", "spec.yaml"]
 
 def case(name: str, data: object, expect: tuple[str, ...], args: list[str] = IMPORT) -> Case:
     target = args[1]
-    return Case("onnx" if target.endswith(".onnx") else "keras-import", name, args, {target: data},
+    klass = {"onnx": "onnx", "keras": "keras-import"}.get(target.rsplit(".", 1)[1], "state-dict-import")
+    return Case(klass, name, args, {target: data},
                 ("m." + target.rsplit(".", 1)[1], *expect), 2, rss_limit_mb=RSS_MB)
 
 
@@ -90,7 +91,27 @@ def keras_cases() -> list[Case]:
     ]
 
 
-@pytest.mark.parametrize("item", onnx_cases() + keras_cases(), ids=lambda c: c.id)
+def safetensors_bytes(header: dict, data: bytes = b"") -> bytes:
+    text = json.dumps(header).encode()
+    return len(text).to_bytes(8, "little") + text + data
+
+
+def state_dict_cases() -> list[Case]:
+    args = ["import", "m.safetensors", "-o", "spec.yaml"]
+    conv = {"dtype": "F32", "shape": [1, 3, 1, 1], "data_offsets": [0, 12]}
+    fc = {"dtype": "F32", "shape": [1, 1], "data_offsets": [12, 16]}
+    return [
+        case("a-name-torchvision-lacks", safetensors_bytes({"conv1.weight": conv, "fc.weight": fc,
+                                                            "transformer.h.0.attn": fc}, bytes(16)),
+             ("node 'transformer.h.0.attn'", "not a name torchvision's ResNet has"), args),
+        case("shape-beyond-the-data", safetensors_bytes({"conv1.weight": {**conv, "shape": [10**6, 10**6, 7, 7]},
+                                                         "fc.weight": fc}, bytes(16)), ("conv1.weight",), args),
+        case("no-torchvision-names", safetensors_bytes({"w": fc}, bytes(16)), ("not a torchvision ResNet",), args),
+        case("header-claims-a-terabyte", (10**12).to_bytes(8, "little") + b"{}", ("header claims",), args),
+    ]
+
+
+@pytest.mark.parametrize("item", onnx_cases() + keras_cases() + state_dict_cases(), ids=lambda c: c.id)
 def test_hostile_model_files_give_one_line(item: Case, tmp_path: Path) -> None:
     run_case(item, tmp_path)
 
