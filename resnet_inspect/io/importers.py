@@ -590,6 +590,9 @@ def import_spec(path: str | Path, name: str | None = None) -> ImportResult:
     differs). ``name`` defaults to the file's stem (made a valid spec name).
     """
     path = Path(path)
+    if name is not None and not SPEC_NAME.fullmatch(name):
+        raise InspectError(f"a spec name is letters, digits, '_', '.' and '-', got {visible(excerpt(name, 40))!r}",
+                           field="name")
     if str(path) == "":
         regular_file("", "model file")
     reader = _reader(path)
