@@ -79,6 +79,10 @@ def keras_cases() -> list[Case]:
     layers = {"class_name": "Functional", "config": {"layers": [{"class_name": "InputLayer", "name": "in",
               "config": {"batch_shape": [None, 32, 32, 3]}, "inbound_nodes": []}]}}
     deep = b"[" * 100_000 + b"]" * 100_000
+    loop = {"class_name": "Functional", "config": {"layers": [
+        {"class_name": "InputLayer", "name": "in", "config": {"batch_shape": [None, 32, 32, 3]}, "inbound_nodes": []},
+        {"class_name": "ReLU", "name": "a", "config": {}, "inbound_nodes": [[["b", 0, 0, {}]]]},
+        {"class_name": "ReLU", "name": "b", "config": {}, "inbound_nodes": [[["a", 0, 0, {}]]]}]}}
     return [
         case("config-bomb", keras_zip({"config.json": b" " * (80 << 20)}), ("config.json", "declares"), args),
         case("no-config", keras_zip({"model.weights.h5": b"x"}), ("no 'config.json' member",), args),
@@ -87,6 +91,7 @@ def keras_cases() -> list[Case]:
         case("json-nested-deep", keras_zip({"config.json": deep}), ("not a readable Keras archive",), args),
         case("only-an-input", keras_zip({"config.json": json.dumps(layers).encode()}), ("node 'in'",), args),
         case("not-a-zip", b"PK\x03\x04" + os.urandom(100), ("Keras archive",), args),
+        case("layer-cycle", keras_zip({"config.json": json.dumps(loop).encode()}), ("node 'a'", "cycle"), args),
         case("bzip2-member", keras_zip({"config.json": b"{}"}, zipfile.ZIP_BZIP2), ("compression",), args),
     ]
 

@@ -92,6 +92,19 @@ def test_a_torchvision_state_dict_imports_as_its_bundled_spec(files, tmp_path, n
 
 
 @pytest.mark.torch
+def test_a_torchvision_state_dict_as_npz_imports_too(tmp_path):
+    """The same names in an .npz (np.savez of state_dict().numpy()): read by NumPy's header parser."""
+    import numpy as np
+
+    model = tr.resnet("basic", [2, 2, 2, 2])
+    path = tmp_path / "r18.npz"
+    np.savez(path, **{k: v.numpy() for k, v in model.state_dict().items()})
+    result = import_spec(path)
+    assert_same_network(result.spec_text, "resnet18-torchvision", tmp_path)
+    assert identify(path).line() == "resnet18-torchvision"
+
+
+@pytest.mark.torch
 def test_a_checkpoint_with_one_more_block_is_the_nearest_spec_with_the_difference(files):
     result = identify(state_dict(files, "modified", [3, 4, 8, 3]))
     assert (result.match, result.exit_code, result.spec) == ("nearest", 1, "resnet50-torchvision")
