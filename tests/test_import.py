@@ -286,3 +286,20 @@ def test_every_bundled_specs_own_graph_is_recognised_as_that_spec(name, tmp_path
     result = diff_specs(path, name)
     assert result.identical, [d.name for d in result.layers[:5]]
     assert layers_of(load_spec(path)) == layers_of(load_spec(name))
+
+
+def test_nearest_weighs_a_convention_lighter_than_the_shape():
+    """keras.applications.ResNet101 (its config: BN epsilon 1.001e-5, GlobalAveragePooling2D; the
+    numbers from keras/src/applications/resnet.py) is nearest the blog's resnet101 (same layers,
+    the same shapes at 224), not resnet50-keras3 with 17 blocks fewer in stage 4."""
+    from resnet_inspect.io.importers import rank
+    from resnet_inspect.language.spec import parse_spec, resolve
+
+    text = resolve("resnet101").read_text().replace("bn_epsilon: 1.0e-3", "bn_epsilon: 1.001e-5")
+    text = text.replace("pool: avg\n  pool_size: 7", "pool: global")
+    assert "1.001e-5" in text and "pool: global" in text
+    ranked = rank(parse_spec(text, "keras-resnet101.yaml"))
+    assert ranked[0].spec == "resnet101"
+    assert [d.text for d in ranked[0].differences] == ["the head pools global", "bn_epsilon is 1.001e-05"]
+    exact = [c.spec for c in rank(load_spec("resnet50-torchvision")) if not c.differences]
+    assert exact == ["resnet50-torchvision"]

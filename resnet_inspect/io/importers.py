@@ -714,9 +714,7 @@ def identify(path: str | Path) -> IdentifyResult:
     except RecogniseError as exc:
         return IdentifyResult(str(path), _reader(path).name, "none", None, (), (), (), exc.message)
     open_fields = ALWAYS_OPEN + tuple(a.field for a in imported.ambiguities)
-    ranked = sorted((Candidate(name, spec_differences(imported.spec, load_spec(p), open_fields))
-                     for name, p in bundled_specs().items()),
-                    key=lambda c: (len(c.differences), sum(_distance(d.file, d.spec) for d in c.differences), c.spec))
+    ranked = rank(imported.spec, open_fields)
     exact = [c for c in ranked if not c.differences and not _trace_differs(imported.spec, c.spec, open_fields)]
     if exact:
         return IdentifyResult(str(path), imported.source, "exact", exact[0].spec, (), tuple(c.spec for c in exact[1:]),
@@ -727,6 +725,12 @@ def identify(path: str | Path) -> IdentifyResult:
                               f"no bundled spec has its block kind and {len(imported.spec.stages)} stages")
     return IdentifyResult(str(path), imported.source, "nearest", near[0].spec, near[0].differences, (),
                           imported.ambiguities)
+
+
+def rank(spec: Spec, open_fields: tuple[str, ...] = ALWAYS_OPEN) -> list[Candidate]:
+    """Every bundled spec with how ``spec`` differs from it, nearest first."""
+    return sorted((Candidate(name, spec_differences(spec, load_spec(p), open_fields)) for name, p in bundled_specs().items()),
+                  key=lambda c: (_cost(c.differences), c.spec))
 
 
 def _trace_differs(spec: Spec, bundled: str, open_fields: tuple[str, ...]) -> bool:
@@ -777,6 +781,16 @@ def spec_differences(a: Spec, b: Spec, open_fields: tuple[str, ...] = ALWAYS_OPE
             continue  # a basic block's stride sits on its first 3x3 either way
         differ(f"conventions.{f.name}", f"{f.name} is {x}", x, y)
     return tuple(found)
+
+
+# A convention or the head's pool differs more lightly than the architecture's shape: Keras'
+# ResNet101 is nearer the blog's resnet101 (epsilon, a 7x7 vs a global pool: same shapes at 224)
+# than resnet50-keras3 with 17 blocks fewer.
+LIGHT = ("conventions.", "head.pool", "head.activation")
+
+
+def _cost(differences: tuple[Difference, ...]) -> float:
+    return sum((0.3 if d.field.startswith(LIGHT) else 1.0) * (1 + _distance(d.file, d.spec)) for d in differences)
 
 
 def _distance(a: Any, b: Any) -> float:
