@@ -28,6 +28,10 @@ Running the network (NumPy): ``verify.verify(spec, input)``, ``executor.forward(
 x)``, ``run(spec, weights, image=... or array=...)`` (all that ``resnet-inspect run`` does);
 Keras files: ``kerasio.keras_order(graph)``.
 
+From the files users have: ``import_spec(path)`` (a ``.keras`` archive, an ONNX model or a
+torchvision state dict back to a spec, with what the file could not tell) and ``identify(path)``
+(the bundled spec a model or weights file is).
+
 Pictures: ``diagram(spec, level="block")`` (shows inline in a notebook; ``.to_svg()``) and
 ``report_html(spec)``.
 
@@ -49,12 +53,14 @@ _LAZY = {
     "build_graph": "model.graph", "load_graph": "model.graph",
     "diagram": "render.diagrams", "report_html": "render.html_report",
     "run": "execute.inference", "flops": "analysis.counts", "params": "analysis.counts",
+    "import_spec": "io.importers", "identify": "io.importers",
     # errors
     "InspectError": "core.errors", "SpecError": "core.errors", "ShapeError": "core.errors",
     "UnknownLayer": "core.errors",
     # record types: reachable and listed by dir(), but outside __all__ so help() stays a guide
     "Spec": "language.spec", "Graph": "model.graph", "Layer": "model.graph", "LayerInfo": "model.engine",
     "TraceResult": "model.statistics", "Totals": "model.statistics", "Diagram": "render.diagrams",
+    "ImportResult": "io.importers", "IdentifyResult": "io.importers",
 }
 # name -> module: the README's documented paths (``resnet_inspect.verify.verify`` ...), also lazy.
 _MODULES = {
@@ -70,6 +76,8 @@ __all__ = [
     # analyses and runs, as the README shows them
     "receptive", "memory", "sweep", "explain", "naming", "verify", "executor", "kerasio", "weights", "run",
     "flops", "params",
+    # from the files users have
+    "import_spec", "identify",
     # pictures
     "diagram", "report_html",
     # errors

@@ -637,6 +637,39 @@ def report(
     emit(render_written(save(page, output, reads=(spec,)), spec, len(page.encode()), fmt.value))
 
 
+@app.command("import")
+@reports_errors
+def import_model(
+    file: Annotated[str, typer.Argument(help="A .keras archive, an ONNX model (.onnx) or a torchvision state dict (.safetensors, .npz).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The spec to write (.yaml); it loads and passes `check`.")],
+    name: Annotated[Optional[str], typer.Option("--name", help="The spec's name.", show_default="the file's name")] = None,
+    fmt: RecordFormatOpt = RecordFormat.table,
+) -> None:
+    """Rebuild a spec from a model file; what the file cannot tell is noted on stderr and in the spec."""
+    from .io.importers import import_spec, write_spec
+
+    result = import_spec(file, name)
+    written = write_spec(result, output)
+    for note in result.notes():
+        sys.stderr.write(visible(note) + "\n")
+    emit(result.to_json() if fmt.value == "json" else result.line(written))
+
+
+@app.command()
+@reports_errors
+def identify(
+    file: Annotated[str, typer.Argument(help="A model or weights file: .keras, .onnx, .safetensors, .npz, .h5, .weights.h5.")],
+    fmt: RecordFormatOpt = RecordFormat.table,
+) -> None:
+    """Name the bundled spec a file is. Exit 0 exact, 1 nearest (with the difference), 2 none."""
+    from .io.importers import identify as identify_file
+
+    result = identify_file(file)
+    emit(result.to_json() if fmt.value == "json" else result.line())
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
 def main() -> None:
     """The console script. Click's own usage errors (an unknown option, a value not among the
     choices, a missing argument) become one ``error:`` line and exit 2, like every other error,

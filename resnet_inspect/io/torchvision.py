@@ -37,6 +37,12 @@ def describe_safetensors(path: Path, graph: Graph, limits: Limits, stack: ExitSt
     The format: 8 bytes little-endian header length, the JSON header (``name: {dtype, shape,
     data_offsets}``), then the data. Offsets are checked against the shape and the file's size.
     """
+    return torchvision_entries(safetensors_header(path, limits, stack), graph, path)
+
+
+def safetensors_header(path: Path, limits: Limits, stack: ExitStack) -> dict[str, Entry]:
+    """Every tensor a safetensors header lists, by the file's name, checked and with no data read
+    (also what ``import``/``identify`` read from a state dict: it needs no graph)."""
     handle = stack.enter_context(open(path, "rb"))
     size = os.fstat(handle.fileno()).st_size
     length_bytes = handle.read(8)
@@ -54,7 +60,7 @@ def describe_safetensors(path: Path, graph: Graph, limits: Limits, stack: ExitSt
         raise error(path, f"lists {len(header):,} tensors; a weights file for this spec has at most {limits.entries:,}")
     data_size = size - 8 - length
     raw = {name: _safetensors_entry(handle, 8 + length, data_size, name, info, path) for name, info in header.items()}
-    return torchvision_entries(raw, graph, path)
+    return raw
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
