@@ -167,8 +167,10 @@ def output_width() -> int | None:
     """None (the terminal's width) on a terminal; piped, ``COLUMNS`` if it is a number, else no wrapping."""
     if sys.stdout.isatty():
         return None
-    columns = os.environ.get("COLUMNS", "").strip()
-    return int(columns) if columns.isdigit() and int(columns) > 0 else UNWRAPPED
+    from .core.numbers import digits
+
+    columns = digits(os.environ.get("COLUMNS", "").strip())  # ASCII digits: "²".isdigit() is true, int("²") raises
+    return columns if columns else UNWRAPPED
 
 
 def reports_errors(command: Callable[..., None]) -> Callable[..., None]:

@@ -230,7 +230,7 @@ class _Traces:
         return self.default
 
     def totals(self, size: str) -> Totals:
-        hw = parse_input(size)
+        hw = parse_input(size, "expect size")
         if hw == tuple(self.graph.spec.input_shape[:2]):
             return self.at().totals
         if hw not in self.totals_at:
