@@ -5,7 +5,11 @@ One set of rules for the command line and the Python API alike (issue 16):
 - ASCII digits only. ``int()`` alone also takes ``2_24``, full-width or Arabic-Indic digits and
   surrounding spaces, so a typo would silently become some other number.
 - Bounded: at most :data:`MAX_DIGITS` digits per number (Python refuses to read ints of more than
-  4,300 digits with a ValueError, and no size or count needs ten digits).
+  4,300 digits with a ValueError, and no size or count needs ten digits), checked on short ASCII
+  text before any pattern, ``int()`` or ``.upper()`` runs (issue 17: ``4gıb`` folded to ``4GIB``);
+  and by value: a side up to :data:`MAX_SIZE`, a batch up to :data:`MAX_BATCH`, memory up to
+  1 EiB included. An error states the bound.
+- Whole numbers: a float (even ``224.0``) or a bool is never a size or a count, in the API too.
 - An error is one :class:`~.errors.InspectError` that quotes at most a short excerpt of the text.
 
 Each parser takes the ``name`` the caller knows the value by: the API's argument name
