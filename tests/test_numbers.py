@@ -109,6 +109,13 @@ def test_sizes_are_whole_numbers_not_floats_or_bools(value):
         numbers.size(value)
 
 
+def test_seeds_are_128_bit_whole_numbers():
+    assert numbers.seed(0) == 0 and numbers.seed(2**128 - 1) == 2**128 - 1 and numbers.seed("42") == 42
+    for bad in (-1, 2**128, 1.0, True, "４２"):
+        with pytest.raises(InspectError, match="seed must be a whole number from 0 to"):
+            numbers.seed(bad)
+
+
 def test_ascii_names_may_be_numbers():
     assert numbers.digits("0") == 0 and numbers.digits("12") == 12
     for text in ("²", "٣", "1_0", "-1", " 1", "", "9" * 19):
@@ -187,6 +194,8 @@ def test_cli_max_memory_takes_one_exbibyte():
     (lambda: resnet_inspect.flops("resnet50", [224.5]), "input must be"),
     (lambda: resnet_inspect.verify.verify("resnet18-torchvision", 32, batch=2.0), "batch must be"),
     (lambda: resnet_inspect.verify.verify("resnet18-torchvision", 32, seed=1.5), "seed must be"),
+    (lambda: resnet_inspect.weights.random_weights(resnet_inspect.load_graph("resnet18"), -1), "seed must be"),
+    (lambda: resnet_inspect.weights.random_weights(resnet_inspect.load_graph("resnet18"), True), "seed must be"),
 ])
 def test_api_validates_as_the_cli_does_and_names_no_flag(call, message):
     with pytest.raises(InspectError) as caught:

@@ -164,6 +164,14 @@ def count(value: int | str, name: str, minimum: int = 0, maximum: int | None = N
     return value
 
 
+MAX_SEED = 2**128 - 1  # any 128-bit seed (NumPy's generators take more, but no one types them)
+
+
+def seed(value: int | str, name: str = "seed") -> int:
+    """A random seed: a whole number from 0 to :data:`MAX_SEED` (weights init, verify: one rule)."""
+    return count(value, name, 0, MAX_SEED)
+
+
 def batch(value: int | str, name: str = "batch") -> int:
     """A batch size: from 1 to :data:`MAX_BATCH`."""
     return count(value, name, 1, MAX_BATCH)

@@ -115,7 +115,7 @@ def verify(spec: str | Spec | Graph, input: int | str | tuple[int, int] | None =
     from ..model.weights import at_size, random_weights
 
     batch = numbers.batch(batch)
-    seed = numbers.count(seed, "seed", 0, 2**128 - 1)  # NumPy's generators take up to 128 bits
+    seed = numbers.seed(seed)
     graph = load_graph(spec)
     predicted = trace_graph(graph, None if input is None else parse_input(input, "input"))
     hw = predicted.input_shape[:2]
