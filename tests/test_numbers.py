@@ -195,6 +195,8 @@ def test_cli_max_memory_takes_one_exbibyte():
     (lambda: resnet_inspect.verify.verify("resnet18-torchvision", 32, batch=2.0), "batch must be"),
     (lambda: resnet_inspect.verify.verify("resnet18-torchvision", 32, seed=1.5), "seed must be"),
     (lambda: resnet_inspect.weights.random_weights(resnet_inspect.load_graph("resnet18"), -1), "seed must be"),
+    (lambda: resnet_inspect.receptive.receptive_report(resnet_inspect.trace("resnet50"), (3.5, 4)), "unit must be"),
+    (lambda: resnet_inspect.receptive.receptive_report(resnet_inspect.trace("resnet50"), (True, 4)), "unit must be"),
     (lambda: resnet_inspect.weights.random_weights(resnet_inspect.load_graph("resnet18"), True), "seed must be"),
 ])
 def test_api_validates_as_the_cli_does_and_names_no_flag(call, message):

@@ -119,9 +119,12 @@ def size_range(text: str, name: str = "input") -> range:
     return range(start, stop + 1, step)
 
 
-def index_pair(text: str, name: str = "unit") -> tuple[int, int]:
-    """``3,4`` -> (3, 4) as (row, column); ``3`` -> (3, 3). ASCII digits only: no spaces, no signs."""
-    short = _short(text)
+def index_pair(text: str | tuple[int, int], name: str = "unit") -> tuple[int, int]:
+    """``3,4`` -> (3, 4) as (row, column); ``3`` -> (3, 3). ASCII digits only: no spaces, no signs.
+    A pair of whole numbers of at least 0 as is (the API's ``unit=(3, 4)``; ``(3.5, 4)`` is refused)."""
+    if isinstance(text, (tuple, list)) and len(text) == 2 and all(is_int(i) and i >= 0 for i in text):
+        return (text[0], text[1])
+    short = _short(text) if isinstance(text, str) else None
     parts = short.split(",") if short is not None else []
     if len(parts) not in (1, 2) or not all(_DIGITS.fullmatch(p) for p in parts):
         raise InspectError(f"{name} must be a row,column index like 3,4 (ASCII digits), got {_quoted(text)}",
