@@ -119,10 +119,12 @@ def _integer(text: Any) -> int:
     numbers (ASCII digits: click's int() would take "２" or "1_0"); click's own message if not."""
     from .core.numbers import integer
 
+    from .core.usertext import excerpt
+
     try:
         return integer(text)
     except InspectError:
-        raise typer.BadParameter(f"{text!r} is not a valid int.") from None
+        raise typer.BadParameter(f"'{excerpt(text)}' is not a valid int.") from None
 
 
 _integer.__name__ = "int"  # click shows a parser's name as the metavar: <int>, as before
@@ -177,8 +179,10 @@ def output_width() -> int:
         import shutil
 
         return floor(shutil.get_terminal_size().columns)  # COLUMNS when positive, else the terminal's
-    columns = os.environ.get("COLUMNS", "").strip()
-    return floor(int(columns)) if columns.isdigit() and int(columns) > 0 else UNWRAPPED
+    from .core.numbers import digits
+
+    columns = digits(os.environ.get("COLUMNS", "").strip())  # ASCII digits: "²".isdigit() is true, int("²") raises
+    return floor(min(columns, UNWRAPPED)) if columns else UNWRAPPED
 
 
 def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
@@ -205,7 +209,8 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
 # The library's argument names, as the flags that set them: an API error says `input must be …`,
 # the command line's `--input must be …`, in the field and at the head of the message.
 ARGUMENTS = ("input", "max_memory", "unit", "batch", "seed", "repeat", "dtype", "array", "image", "resize",
-             "names", "keras_layout", "convention", "level", "block", "columns", "output")
+             "names", "keras_layout", "convention", "level", "block", "columns", "output",
+             "top", "save_input", "save_output")
 FLAGS = {name: "--" + name.replace("_", "-") for name in ARGUMENTS} | {"image/array": "--image/--array"}
 
 
@@ -280,7 +285,8 @@ def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = 
         if convention:
             raise InspectError("--convention counts one size at a time; give plain --input sizes, not a range",
                                field="--convention")
-        emit(formatting.render_sweep(sweep(load_graph(spec), parse_sizes(input)), fmt.value))
+        graph = load_graph(spec)  # its layers count toward the work budget, checked before any size is made
+        emit(formatting.render_sweep(sweep(graph, parse_sizes(input, len(graph.layers))), fmt.value))
         return
 
     emit(formatting.render_flops(flops_report(spec, input, convention.value if convention else None), fmt.value))

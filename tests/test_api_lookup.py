@@ -56,4 +56,4 @@ def test_the_cli_still_names_the_flag():
     from resnet_inspect.cli import app
 
     result = CliRunner().invoke(app, ["verify", "resnet18", "--batch", "0"])
-    assert result.exit_code == 2 and result.stderr == "error: --batch: --batch must be at least 1, got 0\n"
+    assert result.exit_code == 2 and result.stderr == "error: --batch: --batch must be a whole number from 1 to 1,000,000, got 0\n"

@@ -128,13 +128,13 @@ def test_sizes_refused_in_one_short_line(text):
 
 def test_ranges_counts_pairs_and_memory_share_the_rules():
     assert list(numbers.size_range("160:224:32")) == [160, 192, 224]
-    assert numbers.index_pair("3, 4") == (3, 4) and numbers.index_pair("2") == (2, 2)
+    assert numbers.index_pair("3,4") == (3, 4) and numbers.index_pair("2") == (2, 2)
     assert numbers.integer("-3") == -3 and numbers.integer(5) == 5
     assert numbers.memory("4GB") == 4 << 30
     for bad in ("１６０:２２４", "160 :224", "9" * 5000 + ":1"):
         with pytest.raises(ShapeError):
             numbers.size_range(bad)
-    for bad in ("３,４", "3,4,5", "-1", "9" * 5000):
+    for bad in ("３,４", "3,4,5", "-1", "9" * 5000, "3, 4"):  # issue 17: no spaces either
         with pytest.raises(InspectError):
             numbers.index_pair(bad)
     assert numbers.integer(str(2**70)) == 2**70  # a seed may be that big

@@ -80,6 +80,6 @@ def test_the_run_api_does_what_the_cli_does(weights, batch, tmp_path):
 
 
 def test_the_run_api_refuses_a_bad_output_path_before_any_work(weights, batch, counts):
-    with pytest.raises(resnet_inspect.InspectError, match="save-output"):
+    with pytest.raises(resnet_inspect.InspectError, match="save_output"):  # the API's argument, not the flag
         resnet_inspect.execute.inference.run(TINY, weights, array=batch, save_output=batch)  # a file it reads
     assert counts["trace"] == 0

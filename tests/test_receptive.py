@@ -103,7 +103,9 @@ def test_unit_outside_the_grid_is_an_error():
         receptive_report(trace("resnet50"), (7, 0))
     with pytest.raises(InspectError, match="--unit"):
         parse_unit("a,b")
-    assert parse_unit("3, 4") == (3, 4) and parse_unit("2") == (2, 2)
+    assert parse_unit("3,4") == (3, 4) and parse_unit("2") == (2, 2)
+    with pytest.raises(InspectError, match="--unit"):  # issue 17: ASCII digits only, no spaces
+        parse_unit("3, 4")
 
 
 def test_trace_json_gains_receptive_field():

@@ -197,7 +197,7 @@ def test_run_input_errors(tmp_path, keras_weights):
     np.save(tmp_path / "x.npy", np.zeros((32, 32, 3), np.float32))
     np.save(tmp_path / "gray.npy", np.zeros((1, 32, 32, 1), np.float32))
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object))
-    assert "give exactly one of --image PATH or --array X.npy" in failure("run", TINY, "-w", keras_weights)
+    assert "--image/--array: give exactly one of image (a picture) or array" in failure("run", TINY, "-w", keras_weights)
     assert "give exactly one" in failure("run", TINY, "-w", keras_weights, "--array", tmp_path / "x.npy",
                                          "--image", tmp_path / "x.npy")
     assert "input has 1 channels, spec tiny-run takes 3" in failure(

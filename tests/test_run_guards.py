@@ -91,7 +91,7 @@ def test_run_names_the_sizes_the_weights_fit(tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [("4GB", 4 << 30), ("512mb", 512 << 20), ("1e9", 10**9),
-                                            ("2GiB", 2 << 30), (" 1.5 K ", 1536), (".5M", 1 << 19)])
+                                            ("2GiB", 2 << 30), ("1.5K", 1536), (".5M", 1 << 19)])
 def test_parse_memory_sizes(text, expected):
     assert parse_memory(text) == expected
 
@@ -152,7 +152,7 @@ def test_non_finite_input_refused_with_its_index(tmp_path):
     x = np.zeros((2, 4, 4, 3), np.float32)
     x[1, 2, 3, 0] = np.nan
     np.save(tmp_path / "x.npy", x)
-    with pytest.raises(InspectError, match=r"x.npy: --array: holds 1 non-finite .* index \[1, 2, 3, 0\]"):
+    with pytest.raises(InspectError, match=r"x.npy: array: holds 1 non-finite .* index \[1, 2, 3, 0\]"):
         load_array(tmp_path / "x.npy")
 
 

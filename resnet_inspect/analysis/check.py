@@ -18,6 +18,7 @@ from typing import Any
 
 from ..core.display import Displayable
 from ..core.text import to_json
+from ..core.work import check_work
 from ..model.engine import LayerInfo, parse_input, trace_graph
 from ..core.errors import InspectError, Location
 from ..model.graph import Graph, build_graph
@@ -195,9 +196,20 @@ def check_file(path: Path, within: Path | None = None) -> SpecCheck:
 
 def check_spec(spec: Spec) -> SpecCheck:
     """Build and trace ``spec`` at its default input, then test each expectation it declares."""
-    traces = _Traces(build_graph(spec))
+    graph = build_graph(spec)
+    _within_budget(spec, graph)
+    traces = _Traces(graph)
     traces.at()  # every shape propagates and every residual add matches, or InspectError
     return SpecCheck(spec.file, spec.name, None, tuple(_expectations(spec, traces)))
+
+
+def _within_budget(spec: Spec, graph: Graph) -> None:
+    """The default input and each distinct ``expect:`` size is one trace of every layer: refused
+    past the work budget, before the first (a pull request must not stall CI). A size that is
+    the default input is counted too: an upper bound, and one rule a spec author can follow."""
+    sizes = {str(size) for key in BY_INPUT for size in (spec.expect.get(key) or {})}
+    check_work(1 + len(sizes), len(graph.layers), f"checking the default input and {len(sizes):,} more sizes",
+               where=spec.where("expect"), field="expect")
 
 
 @dataclass
@@ -218,7 +230,7 @@ class _Traces:
         return self.default
 
     def totals(self, size: str) -> Totals:
-        hw = parse_input(size)
+        hw = parse_input(size, "expect size")
         if hw == tuple(self.graph.spec.input_shape[:2]):
             return self.at().totals
         if hw not in self.totals_at:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..core.text import to_json
 from ..language.spec import Spec
+from ..core.work import check_work
 from ..model.engine import parse_input, trace_graph
 from ..model.graph import Graph, load_graph
 from ..model.statistics import TraceResult
@@ -76,7 +77,9 @@ def flops(spec: "str | Path | Spec | Graph", inputs: "list[int | str | tuple[int
           convention: str | None = None) -> FlopsReport:
     """The Python API of ``resnet-inspect flops``: the graph built once, traced at each size."""
     graph = load_graph(spec)
-    results = tuple(trace_graph(graph, None if size is None else parse_input(size, "input")) for size in (inputs or [None]))
+    sizes = [None if size is None else parse_input(size, "input") for size in (inputs or [None])]
+    check_work(len(sizes), len(graph.layers), "input", field="input")
+    results = tuple(trace_graph(graph, size) for size in sizes)
     return FlopsReport(graph.spec.name, results, convention)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from ..core import numbers
 from ..core.dtypes import MEMORY_DTYPES
 from ..core.errors import InspectError
 from ..model.ops import OPS
@@ -72,8 +73,7 @@ def memory_profile(result: TraceResult, batch: int = 1, dtype: str = "float32",
     if convention not in CONVENTIONS:
         raise InspectError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}",
                            field="convention")
-    if batch < 1:
-        raise InspectError(f"batch must be at least 1, got {batch}", field="batch")
+    batch = numbers.batch(batch)  # 1.5, True, 0 and 10**305 refused as the CLI refuses them
     itemsize = MEMORY_DTYPES[dtype]
     sizes = {info.name: batch * _elements(info.output_shape) * itemsize for info in result.layers}
     layers = (_inference if convention == "inference" else _torchinfo)(result, sizes)

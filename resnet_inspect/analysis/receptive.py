@@ -91,7 +91,7 @@ def receptive_report(result: TraceResult, unit: Pair | None = None) -> Receptive
     first_seen, last_seen = field.span((0, 0))[1], field.span((grid[0] - 1, grid[1] - 1))[0]
     covers = all(first_seen[a] >= result.input_shape[a] - 1 and last_seen[a] <= 0 for a in (0, 1))
     return ReceptiveReport(result.spec, result.input_shape, rows, last.name, covers,
-                           None if unit is None else _unit(last.name, field, grid, unit))
+                           None if unit is None else _unit(last.name, field, grid, numbers.index_pair(unit, "unit")))
 
 
 def _unit(layer: str, field: ReceptiveField, grid: tuple[int, ...], unit: Pair) -> UnitCenter:

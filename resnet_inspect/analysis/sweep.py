@@ -14,6 +14,8 @@ from typing import Any
 from ..model.engine import parse_input, smallest_input
 from ..core import numbers
 from ..core.errors import ShapeError
+from ..core.usertext import excerpt
+from ..core.work import check_work
 from ..model.graph import Graph
 from ..model.ops import OpError, Shape
 
@@ -55,28 +57,31 @@ def is_range(text: str) -> bool:
     return numbers.is_range(str(text))
 
 
-def parse_sizes(texts: list[str]) -> list[tuple[int, int]]:
+def parse_sizes(texts: list[str], layers: int | None = None) -> list[tuple[int, int]]:
     """``--input`` values in order: ``224``, ``224x320`` or a range ``start:stop:step`` (stop
-    included, step 1 when left out) of square sizes."""
-    sizes: list[tuple[int, int]] = []
-    for text in texts:
-        sizes += [(s, s) for s in _range(text)] if is_range(text) else [parse_input(text)]
-        if len(sizes) > MAX_SIZES:
-            raise ShapeError(f"at most {MAX_SIZES:,} input sizes in one sweep, got more from {text!r}", field="input")
-    return sizes
+    included, step 1 when left out) of square sizes.
 
-
-def _range(text: str) -> range:
-    sizes = numbers.size_range(str(text), "--input")
-    start, stop, step = sizes.start, sizes.stop - 1, sizes.step
-    if (stop - start) // step + 1 > MAX_SIZES:
-        raise ShapeError(f"at most {MAX_SIZES:,} input sizes in one sweep, {text!r} has "
-                         f"{(stop - start) // step + 1:,}", field="input")
-    return range(start, stop + 1, step)
+    Ranges stay lazy until every value is read and counted: at most :data:`MAX_SIZES` sizes and,
+    given the network's ``layers``, the work budget (:func:`..core.work.check_work`), both
+    refused before a single size is made.
+    """
+    parts = [numbers.size_range(str(text), "--input") if is_range(text) else [parse_input(text)]
+             for text in texts]
+    total = sum(len(part) for part in parts)
+    asked = "--input " + " ".join(str(text) for text in texts)
+    if total > MAX_SIZES:
+        raise ShapeError(f"{excerpt(asked, 60)} asks for {total:,} sizes; at most {MAX_SIZES:,} in one sweep",
+                         field="--input")
+    if layers is not None:
+        check_work(total, layers, asked, field="--input")
+    return [(s, s) if isinstance(s, int) else s for part in parts for s in part]
 
 
 def sweep(graph: Graph, sizes: list[tuple[int, int]]) -> Sweep:
-    """One row per size, in the order given; the graph is walked once per size, shapes only."""
+    """One row per size, in the order given; the graph is walked once per size, shapes only.
+    Within the work budget (sizes × layers), checked before the first size."""
+    check_work(len(sizes), len(graph.layers), "input", field="input")
+    sizes = [parse_input(size, "input") for size in sizes]
     final = next(layer.name for layer in reversed(graph.layers) if layer.stage != "head")
     rows = tuple(_row(graph, size, final) for size in sizes)
     failed = any(row.error for row in rows)

@@ -90,9 +90,11 @@ def unknown_layer(name: str, known: "Iterable[str]", spec: str, field: str | Non
     """``no layer named 'res2x' in resnet50; did you mean res2a, res2b, res2c?``"""
     import difflib
 
-    close = difflib.get_close_matches(name, list(known), n=3)
+    from .usertext import excerpt
+
+    close = difflib.get_close_matches(name, list(known), n=3) if len(name) <= 100 else []  # no name is longer
     hint = f"; did you mean {', '.join(close)}?" if close else "; `trace` lists every layer"
-    return UnknownLayer(f"no layer named {name!r} in {spec}{hint}", field=field)
+    return UnknownLayer(f"no layer named '{excerpt(name)}' in {spec}{hint}", field=field)
 
 
 def unused(field: str, why: str) -> InspectError:

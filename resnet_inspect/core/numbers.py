@@ -5,7 +5,11 @@ One set of rules for the command line and the Python API alike (issue 16):
 - ASCII digits only. ``int()`` alone also takes ``2_24``, full-width or Arabic-Indic digits and
   surrounding spaces, so a typo would silently become some other number.
 - Bounded: at most :data:`MAX_DIGITS` digits per number (Python refuses to read ints of more than
-  4,300 digits with a ValueError, and no size or count needs ten digits).
+  4,300 digits with a ValueError, and no size or count needs ten digits), checked on short ASCII
+  text before any pattern, ``int()`` or ``.upper()`` runs (issue 17: ``4gıb`` folded to ``4GIB``);
+  and by value: a side up to :data:`MAX_SIZE`, a batch up to :data:`MAX_BATCH`, memory up to
+  1 EiB included. An error states the bound.
+- Whole numbers: a float (even ``224.0``) or a bool is never a size or a count, in the API too.
 - An error is one :class:`~.errors.InspectError` that quotes at most a short excerpt of the text.
 
 Each parser takes the ``name`` the caller knows the value by: the API's argument name
@@ -14,7 +18,6 @@ Each parser takes the ``name`` the caller knows the value by: the API's argument
 
 from __future__ import annotations
 
-import math
 import re
 
 from .errors import InspectError, ShapeError
@@ -32,33 +35,66 @@ class _Pattern:
 
 
 MAX_DIGITS = 18  # per number: far above any size or count, far below the 4,300 digits int() refuses
-_SIZE = _Pattern(r"([0-9]{1,%d})(?:[x×]([0-9]{1,%d}))?" % (MAX_DIGITS, MAX_DIGITS), re.IGNORECASE | re.ASCII)
+MAX_SIZE = 1_000_000  # an input side: a million pixels a side is far beyond any picture (and any sweep)
+MAX_BATCH = 1_000_000  # a batch: larger is a typo, and its byte counts would only be refused later
+_SIZE = _Pattern(r"([0-9]{1,%d})(?:x([0-9]{1,%d}))?" % (MAX_DIGITS, MAX_DIGITS), re.IGNORECASE | re.ASCII)
 _DIGITS = _Pattern(r"[0-9]{1,%d}" % MAX_DIGITS, re.ASCII)
 _RANGE = _Pattern(r"([0-9]{1,%d}):([0-9]{1,%d})(?::([0-9]{1,%d}))?" % ((MAX_DIGITS,) * 3), re.ASCII)
+_MAX_TEXT = 200  # longer text is refused before any pattern runs (and only an excerpt is quoted)
 
 
-def _quoted(text: object) -> str:
-    return f"'{excerpt(text)}'"
+def _quoted(value: object) -> str:
+    """The value as an error quotes it: a short excerpt of text, an int in digits unless huge (an
+    int of 5,000 digits cannot even be turned into text), a tuple item by item."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) < 10**MAX_DIGITS:
+            return str(value)
+        return f"{'-' if value < 0 else ''}a number of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    if isinstance(value, (tuple, list)):
+        shown = ", ".join(_quoted(item) for item in value[:4]) + (", …" if len(value) > 4 else "")
+        return f"({shown})"
+    if isinstance(value, (str, float)) or value is None or isinstance(value, bool):
+        return f"'{excerpt(value)}'" if isinstance(value, str) else excerpt(repr(value))
+    return excerpt(f"a {type(value).__name__}")
+
+
+def _short(text: str) -> str | None:
+    """``text`` when it is short ASCII (the only text a number may be), else None: a full-width
+    digit, a dotless ı or 100,000 characters never reach a pattern, ``.upper()`` or ``int()``."""
+    return text if isinstance(text, str) and len(text) <= _MAX_TEXT and text.isascii() else None
+
+
+def is_int(value: object) -> bool:
+    """An int that is not a bool (``True`` is an int to Python, never a size to a user)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def size(text: str | int | tuple[int, int], name: str = "input") -> tuple[int, int]:
-    """``224`` -> (224, 224); ``224x320`` (or ``224×320``) -> (224, 320) as H×W; a pair as is."""
-    if isinstance(text, tuple):
-        return text
-    if isinstance(text, int) and not isinstance(text, bool):
-        return _positive((text, text), text, name)
-    match = _SIZE.fullmatch(text) if isinstance(text, str) else None
+    """``224`` -> (224, 224); ``224x320`` (or ``224×320``) -> (224, 320) as H×W; a pair of ints as is.
+
+    From 1 to :data:`MAX_SIZE` a side. A float (``230.5``, even ``224.0``), a bool, a pair that is
+    not two ints and a triple (``(224, 224, 3)``: the channels are the spec's) are refused.
+    """
+    if isinstance(text, (tuple, list)):
+        if len(text) != 2 or not all(is_int(side) for side in text):
+            raise ShapeError(f"{name} must be a size like 224 or a pair of whole numbers (H, W), got {_quoted(text)}"
+                             + (" (the channels come from the spec)" if len(text) == 3 else ""), field=name)
+        return _bounded((text[0], text[1]), text, name)
+    if is_int(text):
+        return _bounded((text, text), text, name)
+    short = _short(text.replace("×", "x", 1)) if isinstance(text, str) else None  # × the one non-ASCII allowed
+    match = _SIZE.fullmatch(short) if short is not None else None
     if match is None:
         raise ShapeError(f"{name} must be a size like 224 or 224x320 (H×W, ASCII digits), got {_quoted(text)}",
                          field=name)
     h, w = int(match.group(1)), int(match.group(2) or match.group(1))
-    return _positive((h, w), text, name)
+    return _bounded((h, w), text, name)
 
 
-def _positive(hw: tuple[int, int], text: object, name: str) -> tuple[int, int]:
-    if min(hw) < 1:
-        raise ShapeError(f"{name} must be a size like 224 or 224x320 (H×W, at least 1), got {_quoted(text)}",
-                         field=name)
+def _bounded(hw: tuple[int, int], text: object, name: str) -> tuple[int, int]:
+    if min(hw) < 1 or max(hw) > MAX_SIZE:
+        raise ShapeError(f"{name} must be a size like 224 or 224x320 (H×W), from 1 to {MAX_SIZE:,} a side, "
+                         f"got {_quoted(text)}", field=name)
     return hw
 
 
@@ -68,22 +104,40 @@ def is_range(text: object) -> bool:
 
 
 def size_range(text: str, name: str = "input") -> range:
-    """``start:stop[:step]`` -> the square sizes from start to stop, stop included (step 1 by default)."""
-    match = _RANGE.fullmatch(text)
+    """``start:stop[:step]`` -> the square sizes from start to stop, stop included (step 1 by default).
+
+    Each number from 1 to :data:`MAX_SIZE`. A ``range`` is lazy: how many sizes it holds is known
+    (``len``) before a single one is made, so a budget can refuse it first (:mod:`.work`).
+    """
+    short = _short(text)
+    match = _RANGE.fullmatch(short) if short is not None else None
     numbers = [int(n) for n in match.groups() if n is not None] if match else []
-    if len(numbers) not in (2, 3) or min(numbers) < 1 or numbers[1] < numbers[0]:
-        raise ShapeError(f"{name} range must be start:stop:step with 1 <= start <= stop and step >= 1 "
-                         f"(stop included), like 160:640:32, got {_quoted(text)}", field=name)
+    if len(numbers) not in (2, 3) or min(numbers) < 1 or numbers[1] < numbers[0] or max(numbers) > MAX_SIZE:
+        raise ShapeError(f"{name} range must be start:stop:step with 1 <= start <= stop and step >= 1, each at "
+                         f"most {MAX_SIZE:,} (stop included), like 160:640:32, got {_quoted(text)}", field=name)
     start, stop, step = (numbers + [1])[:3]
     return range(start, stop + 1, step)
 
 
-def index_pair(text: str, name: str = "unit") -> tuple[int, int]:
-    """``3,4`` -> (3, 4) as (row, column); ``3`` -> (3, 3). Spaces around the numbers are allowed."""
-    parts = str(text).replace(" ", "").split(",")
+def index_pair(text: str | tuple[int, int], name: str = "unit") -> tuple[int, int]:
+    """``3,4`` -> (3, 4) as (row, column); ``3`` -> (3, 3). ASCII digits only: no spaces, no signs.
+    A pair of whole numbers of at least 0 as is (the API's ``unit=(3, 4)``; ``(3.5, 4)`` is refused)."""
+    if isinstance(text, (tuple, list)) and len(text) == 2 and all(is_int(i) and i >= 0 for i in text):
+        return (text[0], text[1])
+    short = _short(text) if isinstance(text, str) else None
+    parts = short.split(",") if short is not None else []
     if len(parts) not in (1, 2) or not all(_DIGITS.fullmatch(p) for p in parts):
-        raise InspectError(f"{name} must be a row,column index like 3,4, got {_quoted(text)}", field=name)
+        raise InspectError(f"{name} must be a row,column index like 3,4 (ASCII digits), got {_quoted(text)}",
+                           field=name)
     return (int(parts[0]), int(parts[-1]))
+
+
+def digits(text: str) -> int | None:
+    """``text`` as a number when it is ASCII digits only (at most :data:`MAX_DIGITS`), else None:
+    for names that may be numbers, such as a Keras variable ``vars/0`` (``"²".isdigit()`` is
+    true, and ``int("²")`` raises)."""
+    short = _short(text)
+    return int(short) if short is not None and _DIGITS.fullmatch(short) else None
 
 
 MAX_INTEGER_DIGITS = 40  # a whole number may be a seed: any 128-bit one (39 digits) is taken
@@ -93,41 +147,65 @@ _INTEGER = _Pattern(r"-?[0-9]{1,%d}" % MAX_INTEGER_DIGITS, re.ASCII)
 def integer(value: int | str, name: str = "value") -> int:
     """A whole number as typed: an int, or ASCII digits with an optional minus (at most MAX_INTEGER_DIGITS digits).
     Callers check the range (a batch of 0 is refused by the one who knows what a batch is)."""
-    if isinstance(value, str) and _INTEGER.fullmatch(value):
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
+    short = _short(value) if isinstance(value, str) else None
+    if short is not None and _INTEGER.fullmatch(short):
+        return int(short)
+    if is_int(value) and abs(value) < 10**MAX_INTEGER_DIGITS:
         return value
-    raise InspectError(f"{name} must be a whole number (ASCII digits), got {_quoted(value)}", field=name)
+    raise InspectError(f"{name} must be a whole number (ASCII digits, at most {MAX_INTEGER_DIGITS}), "
+                       f"got {_quoted(value)}", field=name)
 
 
-def count(value: int | str, name: str, minimum: int = 0) -> int:
-    """A whole number of at least ``minimum`` (an int, or ASCII digits)."""
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InspectError(f"{name} must be a whole number of at least {minimum}, got {_quoted(value)}", field=name)
+def count(value: int | str, name: str, minimum: int = 0, maximum: int | None = None) -> int:
+    """A whole number from ``minimum`` to ``maximum`` (an int, or ASCII digits); the error states both."""
+    short = _short(value) if isinstance(value, str) else None
+    if short is not None and _DIGITS.fullmatch(short):
+        value = int(short)
+    if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
+        bound = f"from {minimum:,} to {maximum:,}" if maximum is not None else f"of at least {minimum:,}"
+        raise InspectError(f"{name} must be a whole number {bound}, got {_quoted(value)}", field=name)
     return value
+
+
+MAX_SEED = 2**128 - 1  # any 128-bit seed (NumPy's generators take more, but no one types them)
+
+
+def seed(value: int | str, name: str = "seed") -> int:
+    """A random seed: a whole number from 0 to :data:`MAX_SEED` (weights init, verify: one rule)."""
+    return count(value, name, 0, MAX_SEED)
+
+
+def batch(value: int | str, name: str = "batch") -> int:
+    """A batch size: from 1 to :data:`MAX_BATCH`."""
+    return count(value, name, 1, MAX_BATCH)
 
 
 MEMORY_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
                 "MIB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40,
-                "TIB": 1 << 40}
-MAX_MEMORY_LIMIT = 1 << 60  # 1 EiB: any larger "limit" is no limit, and a typo
+                "TIB": 1 << 40, "P": 1 << 50, "PB": 1 << 50, "PIB": 1 << 50, "E": 1 << 60, "EB": 1 << 60,
+                "EIB": 1 << 60}
+MAX_MEMORY_LIMIT = 1 << 60  # 1 EiB (itself allowed): any larger "limit" is no limit, and a typo
 _MEMORY = _Pattern(r"(?P<number>(?:[0-9]{1,%d}(?:\.[0-9]{0,%d})?|\.[0-9]{1,%d})(?:E[+-]?[0-9]{1,3})?)(?P<unit>[A-Z]{0,3})"
-                     % ((20,) * 3), re.ASCII)  # 2**60 has 19 digits
+                   % ((20,) * 3), re.ASCII)  # 2**60 has 19 digits
 
 
 def memory(text: str | int, name: str = "max_memory") -> int:
     """``4GB``, ``512MB``, ``2GiB``, ``1e9`` or a plain byte count -> bytes (binary units).
 
-    A finite number of at least one byte and at most 1 EiB: ``inf``, ``nan``, ``1e400`` (which
-    floats read as infinity) and full-width digits are refused in one line.
+    A number of at least one byte and at most 1 EiB, 1 EiB included, computed exactly (decimal
+    arithmetic, never a float: ``1e400`` is not infinity here, just too large). ``inf``, ``nan``,
+    full-width digits, spaces and non-ASCII letters are refused in one line: ``.upper()`` runs on
+    ASCII text only, so ``4gıb`` (dotless ı) never folds into ``4GIB``.
     """
-    raw = str(text).strip().upper().replace(" ", "")
-    match = _MEMORY.fullmatch(raw) if len(raw) <= 64 else None
-    value = -1.0
+    from decimal import Decimal
+
+    value = Decimal(-1)
+    if is_int(text):
+        value = Decimal(text)
+    short = _short(text) if isinstance(text, str) else None
+    match = _MEMORY.fullmatch(short.upper()) if short is not None else None
     if match and match["unit"] in MEMORY_UNITS:
-        value = float(match["number"]) * MEMORY_UNITS[match["unit"]]
-    if not math.isfinite(value) or value < 1 or value > MAX_MEMORY_LIMIT:
+        value = Decimal(match["number"]) * MEMORY_UNITS[match["unit"]]
+    if not 1 <= value <= MAX_MEMORY_LIMIT:
         raise InspectError(f"must be a size from 1 B to 1 EiB like 4GB or 512MB, got {_quoted(text)}", field=name)
     return int(value)

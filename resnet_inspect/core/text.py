@@ -35,13 +35,34 @@ def count(n: int) -> str:
 
 
 def si(n: float, unit: str = "") -> str:
-    """3857973248 -> '3.86 G' (decimal prefixes, as papers and torchinfo use)."""
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+    """3857973248 -> '3.86 G' (decimal prefixes, as papers and torchinfo use); any int, 10**200 too."""
+    for factor, prefix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")):
         if abs(n) >= factor:
-            return f"{n / factor:.2f} {prefix}{unit}"
+            return f"{fixed(n, factor, 2)} {prefix}{unit}"
     return f"{n:g} {unit}".rstrip()
 
 
 def megabytes(n: int) -> str:
     """Bytes as torchinfo prints them: MB = 10⁶ bytes, two decimals."""
-    return f"{n / 1e6:,.2f} MB"
+    return f"{fixed(n, 10**6, 2, commas=True)} MB"
+
+
+_EXACT_IN_FLOAT = 2**53  # every int up to here is a float exactly: n / d is rounded once, correctly
+
+
+def fixed(n: float, divisor: int, decimals: int, commas: bool = False) -> str:
+    """``n / divisor`` with ``decimals`` places, as ``f"{n / divisor:.{decimals}f}"`` prints it.
+
+    An int beyond 2**53 never goes through float (``10**400 / 10**6`` raises OverflowError, and
+    a float would print a 19-digit count rounded): it is divided exactly, halves to even.
+    Smaller numbers keep float's formatting, byte for byte as before.
+    """
+    if not isinstance(n, int) or abs(n) <= _EXACT_IN_FLOAT:
+        return f"{n / divisor:{',' if commas else ''}.{decimals}f}"
+    scale = 10**decimals
+    quotient, remainder = divmod(abs(n) * scale, divisor)
+    if 2 * remainder > divisor or (2 * remainder == divisor and quotient % 2):
+        quotient += 1
+    whole, part = divmod(quotient, scale)
+    sign = "-" if n < 0 else ""
+    return f"{sign}{whole:{',' if commas else ''}}" + (f".{part:0{decimals}d}" if decimals else "")

@@ -30,6 +30,7 @@ from ..model.engine import trace_graph
 from ..core import numbers
 from ..core.dtypes import RUN_DTYPES
 from ..core.errors import InspectError
+from ..core.text import fixed
 from ..model.graph import Graph, Layer
 from ..model.ops import Op
 from ..io.base import check_weights
@@ -668,7 +669,7 @@ def check_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str
         what = f"activations + weights + {extra_what}" if extra else "activations + weights"
         raise InspectError(f"a forward pass at batch {batch}, {input_hw[0]}×{input_hw[1]}, {dtype} needs about "
                            f"{format_bytes(needed)} ({what}), above the limit of "
-                           f"{format_bytes(limit)}; raise it with --max-memory or use a smaller batch or input",
+                           f"{format_bytes(limit)}; raise the limit or use a smaller batch or input",
                            field="max_memory")
     return needed
 
@@ -677,14 +678,15 @@ def check_bytes(needed: int, limit: int | None, what: str) -> int:
     """Refuse ``needed`` bytes of ``what`` above ``limit``, before anything is allocated."""
     if limit is not None and needed > limit:
         raise InspectError(f"{what} needs about {format_bytes(needed)}, above the limit of {format_bytes(limit)}; "
-                           "raise it with --max-memory", field="max_memory")
+                           "raise the limit", field="max_memory")
     return needed
 
 
 def format_bytes(n: int) -> str:
+    """Binary units, one decimal: ``1.0 GiB``; any int, without going through float (:func:`fixed`)."""
     for factor, unit in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
         if n >= factor:
-            return f"{n / factor:,.1f} {unit}"
+            return f"{fixed(n, factor, 1, commas=True)} {unit}"
     return f"{n} B"
 
 

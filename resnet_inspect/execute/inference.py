@@ -17,7 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Protocol
 
+from ..core import numbers
 from ..core.display import Displayable
+from ..core.numbers import is_int
 from ..core.text import to_json
 from ..core.errors import InspectError, Location
 from ..model.graph import Graph, load_graph
@@ -149,11 +151,10 @@ def timed_forwards(executor: "Executor", x: np.ndarray, repeat: int,
 
 def check_run_options(top: int, repeat: int) -> None:
     """``--top`` and ``--repeat`` within bounds (checked before any file is read)."""
-    if repeat < 0 or top < 0:
-        raise InspectError(f"must not be negative, got {repeat if repeat < 0 else top}",
-                           field="repeat" if repeat < 0 else "--top")
-    if repeat > MAX_REPEAT:
+    numbers.count(top, "top", 0, numbers.MAX_BATCH)
+    if is_int(repeat) and repeat > MAX_REPEAT:
         raise InspectError(f"at most {MAX_REPEAT} timed passes, got {repeat}", field="repeat")
+    numbers.count(repeat, "repeat", 0)
 
 
 class Progress(Protocol):
@@ -189,13 +190,13 @@ def run(spec: "str | Path | Spec | Graph", weights: str | Path, x: np.ndarray | 
     check_layout_used(keras_layout, weights)
     graph = load_graph(spec)
     reads = (weights, image, array, graph.spec.file)
-    for path, field, also in ((save_input, "--save-input", ()), (save_output, "--save-output", (save_input,))):
+    for path, field, also in ((save_input, "save_input", ()), (save_output, "save_output", (save_input,))):
         if path is not None:
             check_output(path, (*reads, *also), field)  # before the run, not after it
     if x is None:
         x, source = load_input(graph, image=image, array=array, max_memory=max_memory, resize=resize)
     if save_input is not None:
-        save_array(x, save_input, reads, "--save-input")
+        save_array(x, save_input, reads, "save_input")
     hw = (int(x.shape[1]), int(x.shape[2]))
     with (progress or _no_progress)(graph, hw, int(x.shape[0]), 1 + repeat) as shown:
         result = _forward(graph, weights, x, source or "array", top=top, repeat=repeat, max_memory=max_memory,
@@ -267,13 +268,13 @@ def check_output(path: str | Path, reads: tuple[str | Path | None, ...], field: 
     from ..core.safeio import check_target
 
     try:
-        check_target(path, suffixes=(".npy",), reads=reads, what=f"{field} file")
+        check_target(path, suffixes=(".npy",), reads=reads, what="output file")  # the field names the argument
     except InspectError as exc:
         raise InspectError(exc.message, where=exc.where, field=field) from None
 
 
 def save_array(array: np.ndarray, path: str | Path, reads: tuple[str | Path | None, ...] = (),
-               field: str = "--save-output") -> None:
+               field: str = "save_output") -> None:
     """Write ``array`` as ``.npy`` atomically: a temporary file beside ``path``, renamed over it
     when complete, so a failed write leaves the old file intact and no partial file."""
     import numpy as np
@@ -281,12 +282,12 @@ def save_array(array: np.ndarray, path: str | Path, reads: tuple[str | Path | No
     from ..core.safeio import atomic_write
 
     check_output(path, reads, field)
-    with atomic_write(path, suffixes=(".npy",), reads=reads, what=f"{field} file") as temporary:
+    with atomic_write(path, suffixes=(".npy",), reads=reads, what="output file") as temporary:
         with open(temporary, "wb") as f:  # an open file: np.save would append ".npy" to a bare name
             np.save(f, array, allow_pickle=False)
 
 
 def save_output_file(result: RunResult, path: str | Path, reads: tuple[str | Path | None, ...] = ()) -> None:
     """Write the network's final output as ``.npy`` (softmax where the head has it, else logits)."""
-    save_array(result.output, path, reads, "--save-output")
+    save_array(result.output, path, reads, "save_output")
 

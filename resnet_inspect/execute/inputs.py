@@ -63,7 +63,7 @@ def array_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype, int, bool
     from numpy.lib import format as npy
 
     where = Location(visible(str(path)))
-    info = _regular_file(path, "file", "--array")
+    info = _regular_file(path, "file", "array")
     try:
         with open(path, "rb") as handle:
             if handle.read(4) == b"PK\x03\x04":
@@ -133,7 +133,7 @@ def load_array(path: str | Path) -> np.ndarray:
     if x.ndim != 4:
         raise InspectError(f"needs an N×H×W×C (or H×W×C) array, got shape {list(x.shape)}", where=where, field="array")
     x = np.ascontiguousarray(x, dtype=np.float32)
-    check_finite(x, where, "--array")
+    check_finite(x, where, "array")
     return x
 
 
@@ -179,7 +179,7 @@ def _open_image(path: str | Path):
         from PIL import Image
     except ImportError:
         raise InspectError(f"image needs Pillow: {IMAGE_EXTRA}", where=where, field="image") from None
-    info = _regular_file(path, "file", "--image")
+    info = _regular_file(path, "file", "image")
     if info.st_size > IMAGE_FILE_LIMIT:
         raise InspectError(f"image file is {info.st_size:,} bytes; at most {IMAGE_FILE_LIMIT:,} are read",
                            where=where, field="image")
@@ -401,7 +401,7 @@ def preprocess(rgb: np.ndarray, convention: str) -> np.ndarray:
 def plan_input(graph: Graph, *, image: str | Path | None = None, array: str | Path | None = None) -> InputPlan:
     """What exactly one of an image or an array file will give the network, from its header."""
     if (image is None) == (array is None):
-        raise InspectError("give exactly one of --image PATH or --array X.npy", field="image/array")
+        raise InspectError("give exactly one of image (a picture) or array (an .npy file)", field="image/array")
     spec = graph.spec
     if array is not None:
         return plan_array(array, spec.input_shape[2], spec.name)

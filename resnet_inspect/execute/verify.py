@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..core import numbers
 from ..core.display import Displayable
 from ..model.engine import parse_input, trace_graph
 from ..core.errors import InspectError
@@ -113,12 +114,10 @@ def verify(spec: str | Spec | Graph, input: int | str | tuple[int, int] | None =
     from .executor import DEFAULT_MAX_MEMORY, Executor, check_memory
     from ..model.weights import at_size, random_weights
 
-    if batch < 1:
-        raise InspectError(f"batch must be at least 1, got {batch}", field="batch")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InspectError(f"the seed must be a whole number of at least 0, got {seed!r}", field="seed")
+    batch = numbers.batch(batch)
+    seed = numbers.seed(seed)
     graph = load_graph(spec)
-    predicted = trace_graph(graph, None if input is None else parse_input(input))
+    predicted = trace_graph(graph, None if input is None else parse_input(input, "input"))
     hw = predicted.input_shape[:2]
     graph = at_size(graph, hw)  # the seeded weights are made for the traced size (fc1000 at 448 takes 8192)
     limit = DEFAULT_MAX_MEMORY if max_memory is None else max_memory

@@ -20,6 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core import numbers
 from ..model.graph import Graph
 from ..model.keras import keras_groups
 from ..model.weights import Weights, weight_shapes
@@ -72,10 +73,11 @@ def describe_keras3_file(f: Any, path: Path, graph: Graph, limits: Limits,
         for var in variables:
             name = f"layers/{group_name}/vars/{var}"
             entry = h5_entry(h5_object(variables, var, path, layer, h5py.Dataset), name, path, layer or group_name)
-            if layer is None or not var.isdigit() or int(var) >= len(keys):
+            index = numbers.digits(var)  # "²" is a digit to str.isdigit() but not to int()
+            if layer is None or index is None or index >= len(keys):
                 described.unmapped.append(name)
                 continue
-            described.add(layer, keys[int(var)], entry, path)
+            described.add(layer, keys[index], entry, path)
     described.aliases = {f"{layer}/{key}": f"layers/{group}/vars/{i}"
                          for group, (layer, keys) in expected.items() for i, key in enumerate(keys)}
     return described

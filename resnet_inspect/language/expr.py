@@ -8,6 +8,7 @@ size never silently becomes a float, and ``**`` is bounded so that ``9**9**9`` c
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Mapping
 
@@ -16,7 +17,7 @@ from ..core.usertext import excerpt
 Number = int | float
 
 _MAX_EXPONENT = 64
-_MAX_MAGNITUDE = 10**30
+_MAX_MAGNITUDE = 10**30  # any value, on the way too: 31 digits (no size, variable or epsilon needs more)
 _MAX_LENGTH = 200
 
 
@@ -52,7 +53,7 @@ def _decimal_literals_only(tree: ast.AST, source: str) -> None:
 
 def _eval(node: ast.AST, variables: Mapping[str, Number]) -> Number:
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return node.value
+        return _bounded(node.value)
     if isinstance(node, ast.Name):
         if node.id not in variables:
             known = ", ".join(sorted(variables)) or "none declared"
@@ -66,11 +67,30 @@ def _eval(node: ast.AST, variables: Mapping[str, Number]) -> Number:
         try:
             result = _BINARY[type(node.op)](left, right)
         except OverflowError:
-            raise ExprError("value too large") from None
-        if abs(result) > _MAX_MAGNITUDE:
-            raise ExprError(f"value {result:.3g} is too large")
-        return result
+            raise ExprError(_TOO_LARGE) from None
+        return _bounded(result)
     raise ExprError(f"unsupported syntax {type(node).__name__} (only numbers, variables and + - * / // % **)")
+
+
+_TOO_LARGE = "value too large (at most 10**30 in magnitude, on the way too)"
+
+
+def _bounded(value: Number) -> Number:
+    """``value`` when finite and within 10**30; the message never formats the value itself (an int
+    of 330 digits formatted as a float raises OverflowError, and 1e400 is read as infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExprError("not a finite number (a literal beyond 1.8e308, such as 1e400, reads as infinity)")
+    if abs(value) > _MAX_MAGNITUDE:
+        raise ExprError(f"value {_shown(value)} is too large (at most 10**30 in magnitude, on the way too)")
+    return value
+
+
+def _shown(value: Number) -> str:
+    """``1e+40`` for any int or float, as ``:.3g`` would print it, without converting an int to float
+    (an int of 330 digits raises OverflowError there): Decimal holds every int exactly."""
+    from decimal import Decimal
+
+    return format(Decimal(value).normalize(), ".3g")
 
 
 def _divide(a: Number, b: Number) -> Number:
@@ -100,7 +120,7 @@ def _power(a: Number, b: Number) -> Number:
         raise ExprError(f"exponent must be a whole number from 0 to {_MAX_EXPONENT}")
     if abs(a) > _MAX_MAGNITUDE:
         raise ExprError("base too large")
-    return a**b
+    return a**b  # at most (10**30)**64: 1,921 digits, computed in microseconds; _bounded refuses it
 
 
 _BINARY = {

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core import numbers
 from ..core.records import record
 from ..core.errors import Location, SpecError
 from .expr import ExprError, Number, evaluate
@@ -323,7 +324,8 @@ def _document_path(data: Any, parts: list[str]) -> YamlPath:
     """fastjsonschema names list items "0", "1"; the document's locations use int indices."""
     path: list[str | int] = []
     for part in parts:
-        key: str | int = int(part) if isinstance(data, list) and str(part).isdigit() else part
+        index = numbers.digits(str(part)) if isinstance(data, list) else None  # "²".isdigit() is true
+        key: str | int = part if index is None else index
         path.append(key)
         try:
             data = data[key]

@@ -25,6 +25,11 @@ YamlPath = tuple[str | int, ...]
 MAX_DEPTH = 50
 MAX_BYTES = 4 * 1024 * 1024
 MAX_NODES = 20_000  # values, lists and mappings; the bundled specs have about 135
+# A number in a spec: no size, count or budget needs more characters (10**30 has 31), and PyYAML's
+# int() raises past 4,300 digits. Longer is refused before it is read (issue 17).
+MAX_NUMBER_TEXT = 64
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -185,6 +190,9 @@ class _Builder:
         surprise = None if path[-1:] == ("<key>",) else yaml11_surprise(node)
         if surprise:
             raise SpecError(surprise, where=where, field=field_name(path) or None)
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_TEXT:  # int() refuses 4,300 digits
+            raise SpecError(f"'{excerpt(node.value)}' has {len(node.value):,} characters; a number has at most "
+                            f"{MAX_NUMBER_TEXT}", where=where, field=field_name(path) or None)
         try:
             value = self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:

@@ -61,7 +61,7 @@ def trace_graph(graph: "Graph | Spec | str", input_hw: tuple[int, int] | None = 
     """
     graph = load_graph(graph)
     spec = graph.spec
-    h, w = input_hw or spec.input_shape[:2]
+    h, w = spec.input_shape[:2] if input_hw is None else numbers.size(input_hw, "input")  # (230.5, 224.0) refused
     input_shape = (h, w, spec.input_shape[2])
     key = (id(graph.layers), input_shape, spec.name)
     cached = _TRACES.get(key)

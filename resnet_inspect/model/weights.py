@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .engine import trace_graph
+from ..core import numbers
 from ..core.dtypes import BYTES
 from ..core.errors import InspectError, ShapeError
 from .graph import Graph
@@ -121,8 +122,7 @@ def random_weights(graph: Graph, seed: int = 0, dtype: str = "float32") -> Weigh
     """
     import numpy as np
 
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InspectError(f"the seed must be a whole number of at least 0, got {seed!r}", field="seed")
+    seed = numbers.seed(seed)
     rng = np.random.default_rng(seed)
     branch_ends = {layer.inputs[0] for layer in graph if layer.op.kind == "add"}
     weights: Weights = {}
