@@ -298,12 +298,18 @@ def check(
     paths: Annotated[Optional[list[str]], typer.Argument(help="Spec files and folders (searched for *.yaml, *.yml).",
                                                          show_default=".")] = None,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, github (annotations) or junit (XML).")] = CheckFormat.table,
+    update: Annotated[bool, typer.Option("--update", help="Rewrite failing exact expect: values in place (every other byte kept), print the diff. Budgets and specs that do not build are left as they are.")] = False,
 ) -> None:
-    """Check specs build and keep their `expect:` promises. Exit 0 all hold, 1 any fails, 2 misuse."""
+    """Check specs build and keep their `expect:` promises. Exit 0 all hold, 1 any fails, 2 misuse.
+
+    In a folder, a *.yaml/*.yml file is a spec if it has a top-level `stages:` key or a
+    `# yaml-language-server: $schema=…spec.schema.json` line; other YAML is skipped and counted.
+    A file named explicitly is always checked.
+    """
     from .render import report
     from .analysis.check import check_paths
 
-    result = check_paths(paths or ["."])
+    result = check_paths(paths or ["."], update=update)
     emit(report.render_check(result, fmt.value))
     if not result.ok:
         raise typer.Exit(1)

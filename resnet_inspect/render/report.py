@@ -65,11 +65,28 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _summary_line(report: CheckReport) -> str:
+    """``3 specs, 1 passed, 2 failed (1 failed to build); 1/2 expectations hold; …``
+
+    A spec that does not build has no expectations checked, so it is counted apart: "2/2 hold"
+    alone would read as good news.
+    """
     c = report.counts
     verdict = "all hold" if report.ok else "FAILED"
-    return (f"resnet-inspect check: {c['specs']} specs, {c['passed']} passed, {c['failed']} failed; "
-            f"{c['expectations'] - c['expectations_failed']}/{c['expectations']} expectations hold — {verdict}")
+    unbuilt = f" ({c['unbuilt']} failed to build)" if c["unbuilt"] else ""
+    parts = [f"{_plural(c['specs'], 'spec')}, {c['passed']} passed, {c['failed']} failed{unbuilt}",
+             f"{c['expectations'] - c['expectations_failed']}/{c['expectations']} expectations hold"
+             + (" in the specs that built" if c["unbuilt"] else "")]
+    if report.update:
+        files = sum(1 for s in report.specs if s.update is not None and s.update.written)
+        parts.append(f"{_plural(c['updated'], 'expectation')} updated in {_plural(files, 'file')}")
+    if c["skipped"]:
+        parts.append(f"{_plural(c['skipped'], 'YAML file')} skipped (not specs)")
+    return f"resnet-inspect check: {'; '.join(parts)} — {verdict}"
 
 
 def check_junit(report: CheckReport) -> str:
@@ -128,7 +145,30 @@ def check_table(report: CheckReport) -> "RenderableType":
     problems = [Text(f"✗ {spec.error}", style="red") for spec in report.specs if spec.error]
     problems += [Text(visible(f"✗ {e.where}: {e.message}"), style="red") for s in report.specs for e in s.failures]
     verdict = Text(_summary_line(report), style="green" if report.ok else "bold red")
-    return Group(table, *problems, verdict)
+    return Group(*_update_parts(report), table, *problems, verdict)
+
+
+def _update_parts(report: CheckReport) -> list[Any]:
+    """What ``--update`` did: each file's diff (as ``git diff`` prints it) and what it left alone."""
+    from rich.syntax import Syntax
+    from rich.text import Text
+
+    parts: list[Any] = []
+    for spec in report.specs:
+        if not report.update:
+            break
+        if spec.error is not None:
+            parts.append(Text(visible(f"not updated: {spec.file} does not build (fix the error below first)"),
+                              style="yellow"))
+            continue
+        if spec.update is None:
+            continue
+        if spec.update.diff:
+            parts.append(Syntax(visible(spec.update.diff, keep_newlines=True).rstrip("\n"), "diff",
+                                theme="ansi_dark", background_color="default"))
+        parts += [Text(visible(f"kept: {spec.file}: {name}: {reason}"), style="yellow")
+                  for name, reason in spec.update.kept]
+    return parts
 
 
 def render_check(report: CheckReport, fmt: str) -> "str | RenderableType":
