@@ -323,8 +323,9 @@ def diff(
     input: InputOpt = None,
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
     names: NamesOpt = None,
+    layers: Annotated[bool, typer.Option("--layers", help="Also list every layer that differs (JSON always has them).")] = False,
 ) -> None:
-    """Layer-by-layer differences between two specs. Exit 0 identical, 1 they differ, 2 misuse."""
+    """What differs between two specs: settings, changes with their counts, totals. Exit 0 identical, 1 they differ, 2 misuse."""
     from .render import report
     from .analysis.diff import diff_specs
 
@@ -333,7 +334,7 @@ def diff(
         from .analysis.diff import rename_diff
 
         result = rename_diff(result, _load_graph(a), _load_graph(b), names.value)
-    emit(report.render_diff(result, fmt.value))
+    emit(report.render_diff(result, fmt.value, layers))
     if not result.identical:
         raise typer.Exit(1)
 
