@@ -286,10 +286,10 @@ def params(spec: SpecArg = "resnet50", input: InputOpt = None, fmt: FormatOpt = 
 @app.command("list")
 @reports_errors
 def list_specs(fmt: FormatOpt = Format.table) -> None:
-    """The bundled specs and what each reproduces."""
-    from .language.spec import catalog
+    """The bundled specs: family, layout, params, MACs at 224 and what each reproduces."""
+    from .analysis.zoo import zoo
 
-    emit(formatting.render_list(catalog(), fmt.value))
+    emit(formatting.render_list(zoo(), fmt.value))
 
 
 @app.command()

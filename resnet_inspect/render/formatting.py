@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..analysis.receptive import ReceptiveReport
     from ..analysis.sweep import Sweep
     from ..execute.verify import VerifyResult
+    from ..analysis.zoo import Zoo
     from ..language.spec import Catalog
     from ..model.naming import NameTable
 
@@ -574,10 +575,56 @@ def render_params(report: "ParamsReport", fmt: str) -> "str | RenderableType":
 # --------------------------------------------------------------------------- list
 
 
-def render_list(catalog: "Catalog", fmt: str) -> "str | RenderableType":
+LIST_NOTE = ("params as each layout's framework counts them: Keras' total (BN moving statistics included), "
+             "torchvision's parameters() (BN buffers left out); MACs at 224×224. `trace NAME` shows one.")
+
+
+def render_list(catalog: "Catalog | Zoo", fmt: str) -> "str | RenderableType":
+    """The bundled specs, one row each: name, family, layout, params, MACs at 224, what it reproduces.
+
+    A table in the terminal (numbers in SI units, so the description keeps room); CSV and Markdown
+    carry the exact numbers and the whole description."""
     if fmt == "json":
         return catalog.to_json()
-    return _grid("Bundled specs", ["name", "description"], [list(entry) for entry in catalog.specs], None, fmt)
+    entries = getattr(catalog, "specs", ())
+    if entries and isinstance(entries[0], tuple):  # the plain Catalog: names and descriptions
+        return _grid("Bundled specs", ["name", "description"], [list(entry) for entry in entries], None, fmt)
+    if fmt in ("csv", "markdown"):
+        body = [[e.name, e.family, e.layout, e.depth, _listed_params(e), e.macs, e.reproduces] for e in entries]
+        return _grid("Bundled specs", ["name", "family", "layout", "depth", "params", "MACs at 224", "reproduces"],
+                     body, None, fmt, note=LIST_NOTE)
+    return _list_table(entries)
+
+
+def _listed_params(entry: Any) -> int:
+    """torchvision counts parameters() (trainable here); Keras' total adds the BN moving statistics."""
+    return entry.trainable_params if entry.layout == "torchvision" else entry.params
+
+
+def _list_table(entries: Any) -> "RenderableType":
+    """One line of columns per spec and, indented under it, what it reproduces (wrapped at words):
+    the description keeps the whole width of the terminal, and the names and numbers never wrap."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    header = ("name", "family", "layout", "params", "MACs")
+    rows = [(e.name, e.family, e.layout, si(_listed_params(e)), si(e.macs)) for e in entries]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...], style: str = "") -> Text:
+        text = "  ".join(str(c).rjust(w) if i >= 3 else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return Text(visible(text.rstrip()), style=style, no_wrap=True, overflow="ellipsis")
+
+    parts: list[Any] = [Text("Bundled specs", style="bold"), line(header, "bold"), Text("─" * (sum(widths) + 8))]
+    family = None
+    for e, row in zip(entries, rows):
+        if family is not None and e.family != family:
+            parts.append(Text(""))
+        family = e.family
+        parts += [line(row), Padding(Text(visible(e.reproduces), style="dim"), (0, 0, 0, 4))]
+    parts.append(Padding(Text(LIST_NOTE, style="italic"), (1, 0, 0, 0)))
+    return Group(*parts)
 
 
 # --------------------------------------------------------------------------- names
