@@ -63,6 +63,12 @@ def vocabulary(name: str, table: Iterable[str]) -> Any:
 Format = vocabulary("Format", formatting.FORMATS)
 
 
+def one_of(choices: Any) -> str:
+    """A choice list for help text, from the option's Enum (or table). With a short ``metavar``
+    on the option, help wraps between choices, never inside one (``torchvis ion``, issue 18)."""
+    return ", ".join(getattr(choice, "value", choice) for choice in choices)
+
+
 CheckFormat = vocabulary("CheckFormat", choices.CHECK_FORMATS)
 
 
@@ -79,23 +85,24 @@ InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input si
 InputsOpt = Annotated[Optional[list[str]], typer.Option(
     "--input", "-i", help="Input size (repeatable): 224, 224x320, or a range start:stop:step like 160:640:32 (stop included).",
     show_default=SPEC_INPUT)]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
-RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help=f"Output format: {one_of(Format)}.", metavar="FORMAT")]
+DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help=f"Rows per layer, per block or per stage: {one_of(Depth)}.",
+                                         metavar="DEPTH")]
+RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format: table or json.", metavar="FORMAT")]
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
     "--columns", "-c", help=f"Columns to show, repeatable or comma-separated: {', '.join(formatting.COLUMNS)} "
-    "(see the README); the table leaves optional ones out to fit a narrow terminal.",
-    show_default="op,output_shape,params,macs; CSV: all but kernel")]
+    "(kernel: \\[kernel, stride, padding]); the table leaves optional ones out to fit a narrow terminal.",
+    show_default="op, output_shape, params, macs; CSV: all but kernel")]
 
 
 Names = vocabulary("Names", SCHEMES)
 
 
 NamesOpt = Annotated[Optional[Names], typer.Option(
-    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.",
+    "--names", metavar="SCHEME", help=f"List layers under this framework's names: {one_of(Names)} (— where it has no such layer); see `names`.",
     show_default="the spec's own (blog) names")]
 ArrayNamesOpt = Annotated[Optional[Names], typer.Option(
-    "--names", help="Name layers and arrays in errors (missing, extra, misshapen, NaN) under this framework's names.",
+    "--names", metavar="SCHEME", help=f"One of {one_of(Names)}: name layers and arrays in errors (missing, extra, misshapen, NaN) under this framework's names.",
     show_default="the spec's own (blog) names")]
 
 
@@ -105,10 +112,10 @@ class KerasLayout(str, Enum):
 
 
 KerasLayoutOpt = Annotated[Optional[KerasLayout], typer.Option(
-    "--keras-layout", help="The Keras code a .weights.h5/.keras file was saved by (or an .h5 will be loaded by): "
+    "--keras-layout", metavar="LAYOUT", help="The Keras code a .weights.h5/.keras file was saved by (or an .h5 will be loaded by): "
     "keras3 (keras.applications, Add()(\\[shortcut, x])) or blog (the blog's code, add(\\[x, shortcut])). "
     "Keras matches these by layer position, and the two codes order layers differently.",
-    show_default="the spec's conventions.keras_layout")]
+    show_default="the spec's keras_layout")]
 
 
 DType = vocabulary("DType", RUN_DTYPES)  # what the NumPy executor computes in
@@ -130,7 +137,7 @@ _integer.__name__ = "int"  # click shows a parser's name as the metavar: <int>, 
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="Batch size of the forward pass.", parser=_integer)]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights and input: same seed, same run.",
                                       parser=_integer)]
-DtypeOpt = Annotated[DType, typer.Option("--dtype", help="float32 (fast) or float64 (a reference run).")]
+DtypeOpt = Annotated[DType, typer.Option("--dtype", help="float32 (fast) or float64 (a reference run).", metavar="DTYPE")]
 MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forward pass estimated to need more (e.g. 4GB, 512MB).")]
 
 
@@ -249,7 +256,7 @@ class Convention(str, Enum):
 
 
 ConventionOpt = Annotated[Optional[Convention], typer.Option(
-    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.",
+    "--convention", metavar="PEER", help=f"One of {one_of(Convention)}. Count as a peer does, to the unit, with the per-op breakdown and each rule.",
     show_default="none: our MACs and FLOPs by stage")]
 
 
@@ -297,13 +304,13 @@ def list_specs(fmt: FormatOpt = Format.table) -> None:
 def check(
     paths: Annotated[Optional[list[str]], typer.Argument(help="Spec files and folders (searched for *.yaml, *.yml).",
                                                          show_default=".")] = None,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, github (annotations) or junit (XML).")] = CheckFormat.table,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, github (annotations) or junit (XML).", metavar="FORMAT")] = CheckFormat.table,
     update: Annotated[bool, typer.Option("--update", help="Rewrite failing exact expect: values in place (every other byte kept), print the diff. Budgets and specs that do not build are left as they are.")] = False,
 ) -> None:
     """Check specs build and keep their `expect:` promises. Exit 0 all hold, 1 any fails, 2 misuse.
 
     In a folder, a *.yaml/*.yml file is a spec if it has a top-level `stages:` key or a
-    `# yaml-language-server: $schema=…spec.schema.json` line; other YAML is skipped and counted.
+    `# yaml-language-server: $schema=` line naming spec.schema.json; other YAML is skipped and counted.
     A file named explicitly is always checked.
     """
     from .render import report
@@ -321,7 +328,7 @@ def diff(
     a: Annotated[str, typer.Argument(help="The first spec (bundled name or path).")],
     b: Annotated[str, typer.Argument(help="The second spec (bundled name or path).")],
     input: InputOpt = None,
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help=f"Output format: {one_of(DiffFormat)}.", metavar="FORMAT")] = DiffFormat.table,
     names: NamesOpt = None,
     layers: Annotated[bool, typer.Option("--layers", help="Also list every layer that differs (JSON always has them).")] = False,
 ) -> None:
@@ -378,8 +385,8 @@ def memory(
     spec: SpecArg = "resnet50",
     input: InputOpt = None,
     batch: BatchOpt = 1,
-    dtype: Annotated[MemoryDType, typer.Option("--dtype", help="Bytes per value: float32 4, float16/bfloat16 2, int8 1.")] = MemoryDType.float32,
-    convention: Annotated[MemoryConvention, typer.Option("--convention", help="inference: peak live activations of a forward pass; torchinfo: its forward/backward pass size.")] = MemoryConvention.inference,
+    dtype: Annotated[MemoryDType, typer.Option("--dtype", help="Bytes per value: float32 4, float16/bfloat16 2, int8 1.", metavar="DTYPE")] = MemoryDType.float32,
+    convention: Annotated[MemoryConvention, typer.Option("--convention", help="inference: peak live activations of a forward pass; torchinfo: its forward/backward pass size.", metavar="CONVENTION")] = MemoryConvention.inference,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Activation memory per layer, its peak over a forward pass, and parameter bytes."""
@@ -410,9 +417,9 @@ def explain(
 @app.command()
 @reports_errors
 def schema(
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the schema to this file (for editors: see the README).",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the schema to this file; a spec whose first line is `# yaml-language-server: $schema=PATH` gets completion and checks in editors with a YAML extension.",
                                                   show_default="print it")] = None,
-    fmt: Annotated[RecordFormat, typer.Option("--format", "-f", help="With -o: a one-line note (table) or a JSON record; without: the schema is JSON either way.")] = RecordFormat.table,
+    fmt: Annotated[RecordFormat, typer.Option("--format", "-f", help="With -o: a one-line note (table) or a JSON record; without: the schema is JSON either way.", metavar="FORMAT")] = RecordFormat.table,
 ) -> None:
     """Print (or write with -o) the JSON Schema of the spec format, the one the loader validates against."""
     from .analysis.newspec import write_schema
@@ -596,10 +603,10 @@ DiagramFormat = vocabulary("DiagramFormat", choices.DIAGRAM_FORMATS)
 @reports_errors
 def diagram(
     spec: SpecArg = "resnet50",
-    level: Annotated[DiagramLevel, typer.Option("--level", "-l", help="The whole network by stage, one stage by block, or one block by layer.")] = DiagramLevel.block,
+    level: Annotated[DiagramLevel, typer.Option("--level", "-l", help=f"{one_of(DiagramLevel)}: the whole network by stage, one stage by block, or one block by layer.", metavar="LEVEL")] = DiagramLevel.block,
     block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a; also stem or head) or, with --level stage, the stage (stage3) to draw.", show_default="the first block")] = None,
     input: InputOpt = None,
-    fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help="SVG (no Graphviz needed), Graphviz DOT or Mermaid.")] = DiagramFormat.svg,
+    fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help=f"{one_of(DiagramFormat)}: SVG (no Graphviz needed), Graphviz DOT or Mermaid.", metavar="FORMAT")] = DiagramFormat.svg,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid).", show_default="stdout")] = None,
 ) -> None:
     """The blog's figures from the spec: a block's convs, BN, ReLU, shortcut and add, or the network by stage, shapes on the edges."""

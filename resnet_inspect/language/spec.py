@@ -154,7 +154,7 @@ def catalog() -> Catalog:
 # How `check` tells a spec from other YAML in a folder (docker-compose.yml, CI workflows): a line
 # that starts the top-level key `stages:`, or the schema line `new` writes. Stated in the README
 # and in check's --help; a file named explicitly is checked whatever it holds.
-SPEC_RULE = "a top-level `stages:` key, or a `# yaml-language-server: $schema=…spec.schema.json` line"
+SPEC_RULE = "a top-level `stages:` key, or a `# yaml-language-server: $schema=` line naming spec.schema.json"
 _SPEC_MARK = re.compile(r"^(?:stages[ \t]*:|#[ \t]*yaml-language-server:[^\n]*spec\.schema\.json)", re.MULTILINE)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.records import record
 from ..core.errors import InspectError
 from ..core.text import count, megabytes, shape_text, si, to_json  # noqa: F401 (re-exported to renderers)
+from ..model.ops import FLOPS_RULE, MACS_RULE
 from ..model.statistics import Totals, TraceResult
 from ..core.usertext import markup, visible
 
@@ -188,9 +189,9 @@ register(Column("non_trainable", "Non-trainable", lambda row: row.totals.non_tra
                 numeric=True, key="non_trainable_params", total=lambda r: r.totals.non_trainable_params,
                 doc="BN moving mean and variance (buffers in PyTorch)"))
 register(Column("macs", "MACs", lambda row: row.totals.macs, text=_blank_zero, numeric=True, keep=2,
-                total=lambda r: r.totals.macs, doc="multiply-accumulates of conv and dense layers"))
+                total=lambda r: r.totals.macs, doc=MACS_RULE))
 register(Column("flops", "FLOPs", lambda row: row.totals.flops, text=_blank_zero, numeric=True, keep=1,
-                total=lambda r: r.totals.flops, doc="floating-point operations by the README's counting rule"))
+                total=lambda r: r.totals.flops, doc=f"floating-point operations: {FLOPS_RULE}"))
 register(Column("inputs", "Inputs", lambda row: list(row.inputs), text=", ".join, csv=" ".join, wraps=True,
                 doc="the layers a row reads (Keras' \"Connected to\"): two for a residual add"))
 register(Column("kernel", "Kernel", _kernel, text=_kernel_text, csv=lambda v: _kernel_text(v).replace("×", "x"),
@@ -288,7 +289,7 @@ def summary_lines(result: TraceResult, dtype: str = "float32") -> list[SummaryLi
         SummaryLine("MACs", f"{count(t.macs)} ({si(t.macs, 'MACs')})",
                     f"conv + dense multiply-accumulates; torchinfo's mult-adds add BN/bias: {si(mult_adds)}"),
         SummaryLine("FLOPs", f"{count(t.flops)} ({si(t.flops, 'FLOPs')})",
-                    "2 per MAC + bias, BN, ReLU, add, pool (README's rule)"),
+                    FLOPS_RULE),
         SummaryLine("Input size", megabytes(sizes.input_bytes), f"{h}×{w}×{c} {dtype}, batch 1 (as torchinfo)"),
         SummaryLine("Params size", megabytes(sizes.params_bytes),
                     f"all params as {dtype}, MB = 10⁶ bytes (Keras prints MiB: {sizes.params_bytes / 2**20:,.2f})"),
@@ -800,7 +801,7 @@ def render_sweep(result: "Sweep", fmt: str) -> "str | RenderableType":
     body = [[shape_text(row.input_shape[:2]), si(row.macs), si(row.flops), shape_text(row.final_feature_map),
              count(row.params), bar(row.macs, largest)] if row.error is None else
             [shape_text(row.input_shape[:2]), "—", "—", "—", "—", row.error] for row in result.rows]
-    note = f"final feature map = output of {result.final_layer}; MACs and FLOPs by the README's counting rule"
+    note = f"final feature map = output of {result.final_layer}; MACs: conv + dense; FLOPs: {FLOPS_RULE}"
     if result.smallest_input is not None:
         note += f"; the smallest input that works is {result.smallest_input}"
     return _grid(f"{result.spec}: MACs and FLOPs per input size", header, body, None, fmt, note)

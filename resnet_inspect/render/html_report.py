@@ -17,6 +17,7 @@ from . import charts
 from .diagrams import block_diagram, distinct_blocks, network_diagram
 from ..core.text import count, shape_text, si, to_json
 from ..core.usertext import visible
+from ..model.ops import FLOPS_RULE
 
 if TYPE_CHECKING:
     from .diagrams import Diagram
@@ -111,7 +112,7 @@ def _summary(result: "TraceResult") -> str:
         _card("Parameters", count(t.params), f"{count(t.trainable_params)} trainable · "
                                             f"{count(t.non_trainable_params)} non-trainable (BN moving stats)"),
         _card("MACs", si(t.macs), f"{count(t.macs)} multiply-accumulates (conv + dense)"),
-        _card("FLOPs", si(t.flops), f"{count(t.flops)} (every op, by the README's rule)"),
+        _card("FLOPs", si(t.flops), f"{count(t.flops)} (every op: {html.escape(FLOPS_RULE)})"),
         _card("Output", shape_text(result.layers[-1].output_shape),
               f"from input {shape_text(result.input_shape)}, {len(result.layers)} layers"),
     ]
