@@ -20,7 +20,7 @@ COMMANDS = [["trace"], ["flops"], ["params"], ["list"], ["check"], ["diff"], ["n
 def help_text(command: list[str], columns: int) -> str:
     env = {**os.environ, "COLUMNS": str(columns), "TERM": "dumb", "NO_COLOR": "1"}
     proc = subprocess.run([sys.executable, "-m", "resnet_inspect", *command, "--help"], capture_output=True,
-                          text=True, env=env, timeout=60)
+                          text=True, env=env, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

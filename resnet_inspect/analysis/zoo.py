@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..core.display import Displayable
 from ..core.text import to_json
 from ..language.spec import Spec, bundled_specs, load_spec
 from ..model.engine import trace_graph
@@ -46,8 +45,10 @@ class ZooEntry:
     description: str
 
 
-@dataclass(frozen=True, repr=False)
-class Zoo(Displayable):
+@dataclass(frozen=True)
+class Zoo:
+    """What ``list`` prints (``render.formatting.render_list``); a plain record, like ``Catalog``."""
+
     specs: tuple[ZooEntry, ...]
 
     def to_dict(self) -> dict[str, Any]:
