@@ -145,3 +145,15 @@ def test_a_broken_spec_in_a_folder_is_still_checked(tmp_path):
     result = run("check", str(tmp_path), "--format", "json")
     data = json.loads(result.stdout)
     assert result.exit_code == 1 and data["summary"]["unbuilt"] == 2 and data["skipped"] == []
+
+
+def test_update_keeps_crlf_a_byte_order_mark_and_unicode_comments(tmp_path):
+    """Spans are character positions in the text (libyaml leaves a BOM out of its count)."""
+    text = "\ufeff# é€😀: a comment the update must not shift\n" + EIGHT_BLOCKS.replace("\n", "\r\n")
+    path = write(tmp_path, "r50.yaml", text)
+    result = run("check", str(path), "--update")
+    expected = (text.replace("params: 25636712", "params: 27880296")
+                .replace("trainable_params: 25583592", "trainable_params: 27821032")
+                .replace("non_trainable_params: 53120", "non_trainable_params: 59264")
+                .replace("macs: {224: 3857973248}", "macs: {224: 4294705152}"))
+    assert path.read_bytes() == expected.encode("utf-8"), result.stdout

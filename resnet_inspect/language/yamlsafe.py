@@ -150,7 +150,10 @@ def load(text: str, file: str) -> Document:
         loader.dispose()
     if node is None:
         raise SpecError("empty file; a spec is a mapping with name, stem, stages and head", where=Location(file, 1, 1))
-    builder = _Builder(file, loader)
+    # libyaml's marks do not count a leading byte-order mark, the pure-Python reader's do: spans
+    # are positions in ``text`` either way
+    shift = 1 if text.startswith("\ufeff") and _SafeLoader is not yaml.SafeLoader else 0
+    builder = _Builder(file, loader, shift)
     data = builder.build(node, (), 0)
     return Document(file, data, builder.marks, frozenset(builder.dates), builder.spans)
 
@@ -164,8 +167,9 @@ def _reader_error(text: str, file: str, exc: yaml.reader.ReaderError) -> SpecErr
 
 
 class _Builder:
-    def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
+    def __init__(self, file: str, loader: yaml.SafeLoader, shift: int = 0) -> None:
         self.file = file
+        self.shift = shift
         self.loader = loader
         self.marks: dict[YamlPath, Location] = {}
         self.dates: set[YamlPath] = set()
@@ -191,7 +195,7 @@ class _Builder:
         self.marks.setdefault(path, where)
         if not isinstance(node, yaml.MappingNode):
             style = "[" if getattr(node, "flow_style", False) else getattr(node, "style", None)
-            self.spans[path] = Span(node.start_mark.index, node.end_mark.index, style or None)
+            self.spans[path] = Span(node.start_mark.index + self.shift, node.end_mark.index + self.shift, style or None)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
