@@ -63,6 +63,12 @@ def vocabulary(name: str, table: Iterable[str]) -> Any:
 Format = vocabulary("Format", formatting.FORMATS)
 
 
+def one_of(choices: Any) -> str:
+    """A choice list for help text, from the option's Enum (or table). With a short ``metavar``
+    on the option, help wraps between choices, never inside one (``torchvis ion``, issue 18)."""
+    return ", ".join(getattr(choice, "value", choice) for choice in choices)
+
+
 CheckFormat = vocabulary("CheckFormat", choices.CHECK_FORMATS)
 
 
@@ -79,23 +85,24 @@ InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input si
 InputsOpt = Annotated[Optional[list[str]], typer.Option(
     "--input", "-i", help="Input size (repeatable): 224, 224x320, or a range start:stop:step like 160:640:32 (stop included).",
     show_default=SPEC_INPUT)]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help="Rows per layer, per block or per stage.")]
-RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help=f"Output format: {one_of(Format)}.", metavar="FORMAT")]
+DepthOpt = Annotated[Depth, typer.Option("--depth", "-d", help=f"Rows per layer, per block or per stage: {one_of(Depth)}.",
+                                         metavar="DEPTH")]
+RecordFormatOpt = Annotated[RecordFormat, typer.Option("--format", "-f", help="Output format: table or json.", metavar="FORMAT")]
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
     "--columns", "-c", help=f"Columns to show, repeatable or comma-separated: {', '.join(formatting.COLUMNS)} "
-    "(see the README); the table leaves optional ones out to fit a narrow terminal.",
-    show_default="op,output_shape,params,macs; CSV: all but kernel")]
+    "(kernel: \\[kernel, stride, padding]); the table leaves optional ones out to fit a narrow terminal.",
+    show_default="op, output_shape, params, macs; CSV: all but kernel")]
 
 
 Names = vocabulary("Names", SCHEMES)
 
 
 NamesOpt = Annotated[Optional[Names], typer.Option(
-    "--names", help="List layers under this framework's names (— where it has no such layer); see `names`.",
+    "--names", metavar="SCHEME", help=f"List layers under this framework's names: {one_of(Names)} (— where it has no such layer); see `names`.",
     show_default="the spec's own (blog) names")]
 ArrayNamesOpt = Annotated[Optional[Names], typer.Option(
-    "--names", help="Name layers and arrays in errors (missing, extra, misshapen, NaN) under this framework's names.",
+    "--names", metavar="SCHEME", help=f"One of {one_of(Names)}: name layers and arrays in errors (missing, extra, misshapen, NaN) under this framework's names.",
     show_default="the spec's own (blog) names")]
 
 
@@ -105,10 +112,10 @@ class KerasLayout(str, Enum):
 
 
 KerasLayoutOpt = Annotated[Optional[KerasLayout], typer.Option(
-    "--keras-layout", help="The Keras code a .weights.h5/.keras file was saved by (or an .h5 will be loaded by): "
+    "--keras-layout", metavar="LAYOUT", help="The Keras code a .weights.h5/.keras file was saved by (or an .h5 will be loaded by): "
     "keras3 (keras.applications, Add()(\\[shortcut, x])) or blog (the blog's code, add(\\[x, shortcut])). "
     "Keras matches these by layer position, and the two codes order layers differently.",
-    show_default="the spec's conventions.keras_layout")]
+    show_default="the spec's keras_layout")]
 
 
 DType = vocabulary("DType", RUN_DTYPES)  # what the NumPy executor computes in
@@ -132,7 +139,7 @@ _integer.__name__ = "int"  # click shows a parser's name as the metavar: <int>, 
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="Batch size of the forward pass.", parser=_integer)]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random weights and input: same seed, same run.",
                                       parser=_integer)]
-DtypeOpt = Annotated[DType, typer.Option("--dtype", help="float32 (fast) or float64 (a reference run).")]
+DtypeOpt = Annotated[DType, typer.Option("--dtype", help="float32 (fast) or float64 (a reference run).", metavar="DTYPE")]
 MaxMemoryOpt = Annotated[str, typer.Option("--max-memory", help="Refuse a forward pass estimated to need more (e.g. 4GB, 512MB).")]
 
 
@@ -266,7 +273,7 @@ class Convention(str, Enum):
 
 
 ConventionOpt = Annotated[Optional[Convention], typer.Option(
-    "--convention", help="Count as a peer does, to the unit, with the per-op breakdown and each rule.",
+    "--convention", metavar="PEER", help=f"One of {one_of(Convention)}. Count as a peer does, to the unit, with the per-op breakdown and each rule.",
     show_default="none: our MACs and FLOPs by stage")]
 
 
@@ -304,10 +311,10 @@ def params(spec: SpecArg = "resnet50", input: InputOpt = None, fmt: FormatOpt = 
 @app.command("list")
 @reports_errors
 def list_specs(fmt: FormatOpt = Format.table) -> None:
-    """The bundled specs and what each reproduces."""
-    from .language.spec import catalog
+    """The bundled specs: family, layout, params, MACs at 224 and what each reproduces."""
+    from .analysis.zoo import zoo
 
-    emit(formatting.render_list(catalog(), fmt.value))
+    emit(formatting.render_list(zoo(), fmt.value))
 
 
 @app.command()
@@ -315,13 +322,19 @@ def list_specs(fmt: FormatOpt = Format.table) -> None:
 def check(
     paths: Annotated[Optional[list[str]], typer.Argument(help="Spec files and folders (searched for *.yaml, *.yml).",
                                                          show_default=".")] = None,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, github (annotations) or junit (XML).")] = CheckFormat.table,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, github (annotations) or junit (XML).", metavar="FORMAT")] = CheckFormat.table,
+    update: Annotated[bool, typer.Option("--update", help="Rewrite failing exact expect: values in place (every other byte kept), print the diff. Budgets and specs that do not build are left as they are.")] = False,
 ) -> None:
-    """Check specs build and keep their `expect:` promises. Exit 0 all hold, 1 any fails, 2 misuse."""
+    """Check specs build and keep their `expect:` promises. Exit 0 all hold, 1 any fails, 2 misuse.
+
+    In a folder, a *.yaml/*.yml file is a spec if it has a top-level `stages:` key or a
+    `# yaml-language-server: $schema=` line naming spec.schema.json; other YAML is skipped and counted.
+    A file named explicitly is always checked.
+    """
     from .render import report
     from .analysis.check import check_paths
 
-    result = check_paths(paths or ["."])
+    result = check_paths(paths or ["."], update=update)
     emit(report.render_check(result, fmt.value))
     if not result.ok:
         raise typer.Exit(1)
@@ -333,10 +346,11 @@ def diff(
     a: Annotated[str, typer.Argument(help="The first spec (bundled name or path).")],
     b: Annotated[str, typer.Argument(help="The second spec (bundled name or path).")],
     input: InputOpt = None,
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help=f"Output format: {one_of(DiffFormat)}.", metavar="FORMAT")] = DiffFormat.table,
     names: NamesOpt = None,
+    layers: Annotated[bool, typer.Option("--layers", help="Also list every layer that differs (JSON always has them).")] = False,
 ) -> None:
-    """Layer-by-layer differences between two specs. Exit 0 identical, 1 they differ, 2 misuse."""
+    """What differs between two specs: settings, changes with their counts, totals. Exit 0 identical, 1 they differ, 2 misuse."""
     from .render import report
     from .analysis.diff import diff_specs
 
@@ -345,7 +359,7 @@ def diff(
         from .analysis.diff import rename_diff
 
         result = rename_diff(result, _load_graph(a), _load_graph(b), names.value)
-    emit(report.render_diff(result, fmt.value))
+    emit(report.render_diff(result, fmt.value, layers))
     if not result.identical:
         raise typer.Exit(1)
 
@@ -389,8 +403,8 @@ def memory(
     spec: SpecArg = "resnet50",
     input: InputOpt = None,
     batch: BatchOpt = 1,
-    dtype: Annotated[MemoryDType, typer.Option("--dtype", help="Bytes per value: float32 4, float16/bfloat16 2, int8 1.")] = MemoryDType.float32,
-    convention: Annotated[MemoryConvention, typer.Option("--convention", help="inference: peak live activations of a forward pass; torchinfo: its forward/backward pass size.")] = MemoryConvention.inference,
+    dtype: Annotated[MemoryDType, typer.Option("--dtype", help="Bytes per value: float32 4, float16/bfloat16 2, int8 1.", metavar="DTYPE")] = MemoryDType.float32,
+    convention: Annotated[MemoryConvention, typer.Option("--convention", help="inference: peak live activations of a forward pass; torchinfo: its forward/backward pass size.", metavar="CONVENTION")] = MemoryConvention.inference,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Activation memory per layer, its peak over a forward pass, and parameter bytes."""
@@ -421,9 +435,9 @@ def explain(
 @app.command()
 @reports_errors
 def schema(
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the schema to this file (for editors: see the README).",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the schema to this file; a spec whose first line is `# yaml-language-server: $schema=PATH` gets completion and checks in editors with a YAML extension.",
                                                   show_default="print it")] = None,
-    fmt: Annotated[RecordFormat, typer.Option("--format", "-f", help="With -o: a one-line note (table) or a JSON record; without: the schema is JSON either way.")] = RecordFormat.table,
+    fmt: Annotated[RecordFormat, typer.Option("--format", "-f", help="With -o: a one-line note (table) or a JSON record; without: the schema is JSON either way.", metavar="FORMAT")] = RecordFormat.table,
 ) -> None:
     """Print (or write with -o) the JSON Schema of the spec format, the one the loader validates against."""
     from .analysis.newspec import write_schema
@@ -612,10 +626,10 @@ DiagramFormat = vocabulary("DiagramFormat", choices.DIAGRAM_FORMATS)
 @reports_errors
 def diagram(
     spec: SpecArg = "resnet50",
-    level: Annotated[DiagramLevel, typer.Option("--level", "-l", help="The whole network by stage, one stage by block, or one block by layer.")] = DiagramLevel.block,
+    level: Annotated[DiagramLevel, typer.Option("--level", "-l", help=f"{one_of(DiagramLevel)}: the whole network by stage, one stage by block, or one block by layer.", metavar="LEVEL")] = DiagramLevel.block,
     block: Annotated[Optional[str], typer.Option("--block", help="The block (res3a; also stem or head) or, with --level stage, the stage (stage3) to draw.", show_default="the first block")] = None,
     input: InputOpt = None,
-    fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help="SVG (no Graphviz needed), Graphviz DOT or Mermaid.")] = DiagramFormat.svg,
+    fmt: Annotated[DiagramFormat, typer.Option("--format", "-f", help=f"{one_of(DiagramFormat)}: SVG (no Graphviz needed), Graphviz DOT or Mermaid.", metavar="FORMAT")] = DiagramFormat.svg,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (.svg, .dot/.gv, .mmd/.mermaid).", show_default="stdout")] = None,
 ) -> None:
     """The blog's figures from the spec: a block's convs, BN, ReLU, shortcut and add, or the network by stage, shapes on the edges."""

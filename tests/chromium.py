@@ -40,7 +40,8 @@ def screenshot(page: Path, png: Path, width: int, height: int) -> Path:
     return png
 
 
-def dump_dom(page: Path) -> str:
-    """The page's DOM after its scripts ran (``--dump-dom``)."""
-    done = _run(["--dump-dom", "--virtual-time-budget=5000", page.resolve().as_uri()])
+def dump_dom(page: Path, width: int | None = None, height: int = 2000) -> str:
+    """The page's DOM after its scripts ran (``--dump-dom``), in a ``width``-pixel window if given."""
+    size = [f"--window-size={width},{height}"] if width else []
+    done = _run(["--dump-dom", "--virtual-time-budget=5000", *size, page.resolve().as_uri()])
     return done.stdout.decode("utf-8", errors="replace")

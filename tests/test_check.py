@@ -162,11 +162,13 @@ def test_json_contract(tmp_path):
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["ok"] is False
-    assert data["summary"] == {"specs": 3, "passed": 1, "failed": 2, "expectations": 2, "expectations_failed": 1}
+    assert data["summary"] == {"specs": 3, "passed": 1, "failed": 2, "expectations": 2, "expectations_failed": 1,
+                               "unbuilt": 1, "skipped": 0, "updated": 0}
+    assert data["skipped"] == []
     specs = {Path(s["file"]).name: s for s in data["specs"]}
     assert specs["broken.yaml"]["error"]["field"] == "stages[0].blocks"
     (wrong,) = specs["wrong.yaml"]["expectations"]
-    assert set(wrong) == {"name", "kind", "expected", "found", "ok", "message", "file", "line", "column"}
+    assert set(wrong) == {"name", "kind", "expected", "found", "ok", "message", "file", "line", "column", "updated"}
     assert (wrong["expected"], wrong["found"], wrong["ok"]) == (1, 25_636_712, False)
 
 
@@ -180,7 +182,8 @@ def test_github_annotations(tmp_path):
     line = resnet50_with("").count("\n") + 1
     assert wrong == (f"::error file={tmp_path / 'wrong.yaml'},line={line},col=10,title=resnet-inspect check::"
                      "resnet50: params: expected 1, found 25,636,712 (+25,636,711)")
-    assert lines[-1].startswith("resnet-inspect check: 3 specs, 1 passed, 2 failed")
+    assert lines[-1].startswith("resnet-inspect check: 3 specs, 1 passed, 2 failed (1 failed to build); "
+                                "1/2 expectations hold in the specs that built")
 
 
 def test_github_escapes_workflow_command_characters(tmp_path):

@@ -268,8 +268,13 @@ TREES: dict[str, tuple[dict[str, object], list[str], int, tuple[str, ...]]] = {
                                      ("big.yaml", "2,147,483,648")),
     "upper-case suffixes are checked": (
         {"tree/A.YAML": GOOD, "tree/b.Yml": GOOD, "tree/c.yaml": GOOD}, ["tree"], 0, ('"specs": 3',)),
+    # a spec (a top-level `stages:` key, README "Which YAML files are specs") that fails is never skipped
     "a failing .YAML is not skipped": (
-        {"tree/good.yaml": GOOD, "tree/BAD.YAML": b"name: bad\n"}, ["tree"], 1, ("BAD.YAML", "missing field")),
+        {"tree/good.yaml": GOOD, "tree/BAD.YAML": b"name: bad\nstages: []\n"}, ["tree"], 1,
+        ("BAD.YAML", "missing field")),
+    "YAML that is not a spec is skipped and counted": (
+        {"tree/good.yaml": GOOD, "tree/docker-compose.yml": b"services: {web: {image: nginx}}\n"}, ["tree"], 0,
+        ('"skipped": 1', "docker-compose.yml")),
     "hidden folders are skipped": ({"tree/good.yaml": GOOD, "tree/.git/x.yaml": b"- 1\n"}, ["tree"], 0, ('"specs": 1',)),
     "explicit symlink to a spec outside is read": (
         {"link.yaml": symlink_to(lambda p: p.parent / "real" / "good.yaml"), "real/good.yaml": GOOD},
@@ -277,7 +282,7 @@ TREES: dict[str, tuple[dict[str, object], list[str], int, tuple[str, ...]]] = {
     "explicit symlink to the secret is read, not echoed": (
         {"leak.yaml": symlink_to(to_secret)}, ["leak.yaml"], 1, ("leak.yaml", "mapping")),
     "bundled name": ({"resnet50": DECOY}, ["resnet50"], 0, ('"specs": 1', "resnet50.yaml")),
-    "ANSI in a file name": ({"tree/\x1b[2Jx.yaml": b"name: bad\n"}, ["tree"], 1, ("\\x1b[2Jx.yaml",)),
+    "ANSI in a file name": ({"tree/\x1b[2Jx.yaml": b"name: bad\nstages: []\n"}, ["tree"], 1, ("\\x1b[2Jx.yaml",)),
 }
 for name, (files, paths, code, expect) in TREES.items():
     add("check", name, ["check", *paths, "--format", "json"], files=files, code=code, expect=expect)

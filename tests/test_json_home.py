@@ -14,7 +14,7 @@ from resnet_inspect.analysis.memory import memory_profile
 from resnet_inspect.analysis.receptive import receptive_report
 from resnet_inspect.analysis.sweep import sweep
 from resnet_inspect.cli import app
-from resnet_inspect.language.spec import catalog
+from resnet_inspect.analysis.zoo import zoo
 from resnet_inspect.model.naming import NameTable
 
 runner = CliRunner()
@@ -25,7 +25,7 @@ CASES = {
                            lambda: flops("resnet18-torchvision", None, "fvcore")),
     "params": (["params", "resnet50v2", "--input", "300"], lambda: params("resnet50v2", "300")),
     "names": (["names", "resnet50v2"], lambda: NameTable.of(resnet_inspect.load_graph("resnet50v2"))),
-    "list": (["list"], catalog),
+    "list": (["list"], zoo),
     "diff": (["diff", "resnet50", "resnet50-torchvision"], lambda: diff_specs("resnet50", "resnet50-torchvision")),
     "explain": (["explain", "resnet50", "res3a_branch2a"], lambda: explain("resnet50", "res3a_branch2a")),
     "rf": (["rf", "resnet18-torchvision", "--input", "160"],

@@ -99,3 +99,33 @@ def test_report_page_renders_non_blank_at_the_window_size(tmp_path: Path):
     for kind in ("conv", "batch_norm", "relu", "add"):  # the block figures were drawn, not left empty
         assert any(close(p, rgb(style(kind)[0]), 2) for p in pixels), kind
     assert any(close(p, rgb("#2563eb"), 2) for p in pixels)  # the MACs bars
+
+
+def test_report_page_at_760_px_does_not_scroll_sideways_and_charts_fit(tmp_path: Path):
+    """Issue 18: at 760 px the receptive-field and memory charts scrolled sideways, cut at "stag…".
+
+    Measured by Chromium itself in a 760 px window: the page is no wider than the window, and every
+    chart and figure lies inside its section (scaled by its viewBox, not cut). The page's own
+    Content-Security-Policy forbids scripts, so the measuring copy drops that one meta line.
+    """
+    page = report_html("resnet50")
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy"[^>]*>', page)
+    assert policy
+    script = """
+    const out = {scroll: document.documentElement.scrollWidth, inner: window.innerWidth, cut: []};
+    for (const svg of document.querySelectorAll('svg')) {
+      const box = svg.getBoundingClientRect(), section = svg.closest('section').getBoundingClientRect();
+      if (box.right > section.right + 0.5 || box.width < 1) out.cut.push(svg.getAttribute('aria-label'));
+    }
+    document.getElementById('result').textContent = JSON.stringify(out);
+    """
+    measured = tmp_path / "report760.html"
+    measured.write_text(page.replace(policy.group(0), "").replace(
+        "</main>", f"</main><pre id='result'></pre><script>{script}</script>"), encoding="utf-8")
+    dom = chromium.dump_dom(measured, width=760)
+    found = re.search(r"<pre id=\"result\">(.*?)</pre>", dom, flags=re.S)
+    assert found, dom[-2000:]
+    result = json.loads(found.group(1))
+    assert result["inner"] == 760
+    assert result["scroll"] <= result["inner"], result  # no sideways scrolling
+    assert result["cut"] == [], result

@@ -132,9 +132,26 @@ def test_line_chart_ticks_are_round_and_texts_do_not_overlap():
                               mark=30)
     ticks = [t.text for t in chart.texts[2:] if t.text.replace(",", "").isdigit()]
     assert ticks == ["0", "2,000", "4,000", "6,000", "8,000"]  # 81² = 6,561 rounded up to a 2,000 step
-    assert "head" not in [t.text for t in chart.texts]  # one layer wide: no room for its name
+    # one layer wide: no room for its name in the band, so it goes one row down (issue 18: every band named)
+    (head,) = [t for t in chart.texts if t.text == "head"]
+    (stage3,) = [t for t in chart.texts if t.text == "stage3"]
+    assert head.y > stage3.y
     for a, b in itertools.combinations(chart.texts, 2):
         assert not a.overlaps(b), (a.text, b.text)
+
+
+def test_marked_line_is_labelled_and_the_page_explains_the_field_after_the_last_stage():
+    bands = [("stem", 0, 4), ("stage2", 5, 80), ("head", 81, 81)]
+    chart = charts.line_chart("t", [float(i) for i in range(82)], bands, "#000", str, "y", mark=30, mark_label="peak 7 MB")
+    assert "peak 7 MB" in [t.text for t in chart.texts]
+    for a, b in itertools.combinations(chart.texts, 2):
+        assert not a.overlaps(b), (a.text, b.text)
+    page = report_html("resnet50")
+    # resnet50's last stage sees 483 px (rf: res5c_relu), the global pool after it 675 px = 483 + 6·32
+    # (the 7×7 pool over the last map at effective stride 32: 483 + (7 - 1)·32 = 675, hand count)
+    assert "last stage: 483 px" in page and "peak 7.23 MB at res2a_branch1" in page
+    assert "The curve ends higher, at 675 px: from <code>avg_pool</code> on" in page
+    assert 'width="100%" viewBox=' in page  # charts scale to the window
 
 
 def test_cli_json_record_of_the_written_page(tmp_path: Path):

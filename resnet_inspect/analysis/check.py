@@ -22,10 +22,13 @@ from ..core.work import check_work
 from ..model.engine import LayerInfo, parse_input, trace_graph
 from ..core.errors import InspectError, Location
 from ..model.graph import Graph, build_graph
-from ..language.spec import SPEC_SUFFIXES, Spec, bundled_specs, is_path, parse_spec, resolve
+from ..core.safeio import read_bytes
+from ..language.spec import (SPEC_RULE, SPEC_SUFFIXES, Spec, bundled_hint, bundled_specs, is_path, is_spec_text,
+                             parse_spec, resolve)
+from .update import SpecUpdate, apply as apply_edits, plan as update_plan, unified, write as write_update
 from ..model.statistics import Totals, TraceResult
 from ..core.usertext import excerpt, visible
-from ..language.yamlsafe import read_text
+from ..language.yamlsafe import MAX_BYTES, read_text
 
 EXACT_TOTALS = ("params", "trainable_params", "non_trainable_params")
 BY_INPUT = {"macs": ("macs", "exact"), "flops": ("flops", "exact"),
@@ -43,6 +46,8 @@ class Expectation:
     ok: bool
     message: str
     where: Location
+    path: tuple[str | int, ...] = ()  # where the value sits in the YAML document (``check --update`` edits it)
+    updated: bool = False  # rewritten by ``check --update``: the file now says ``found``
 
 
 @dataclass(frozen=True)
@@ -54,19 +59,27 @@ class SpecCheck:
     error: InspectError | None
     expectations: tuple[Expectation, ...] = ()
     seconds: float = 0.0  # wall time to read, build and check the file (JUnit's time attribute)
+    update: SpecUpdate | None = None  # what ``check --update`` did to the file
 
     @property
     def ok(self) -> bool:
-        return self.error is None and all(e.ok for e in self.expectations)
+        return self.error is None and all(e.ok or e.updated for e in self.expectations)
 
     @property
     def failures(self) -> tuple[Expectation, ...]:
-        return tuple(e for e in self.expectations if not e.ok)
+        """The expectations that do not hold (and were not rewritten by ``--update``)."""
+        return tuple(e for e in self.expectations if not (e.ok or e.updated))
+
+    @property
+    def updated(self) -> tuple[Expectation, ...]:
+        return tuple(e for e in self.expectations if e.updated)
 
 
 @dataclass(frozen=True, repr=False)
 class CheckReport(Displayable):
     specs: tuple[SpecCheck, ...]
+    skipped: tuple[str, ...] = ()  # YAML files found in a folder that are not specs (see is_spec_text)
+    update: bool = False  # run with ``--update``
 
     @property
     def ok(self) -> bool:
@@ -74,14 +87,18 @@ class CheckReport(Displayable):
 
     @property
     def counts(self) -> dict[str, int]:
+        """``failed`` counts every spec that is not ok, ``unbuilt`` those of them that did not build."""
         expectations = [e for s in self.specs for e in s.expectations]
         return {"specs": len(self.specs), "passed": sum(s.ok for s in self.specs),
                 "failed": sum(not s.ok for s in self.specs), "expectations": len(expectations),
-                "expectations_failed": sum(not e.ok for e in expectations)}
+                "expectations_failed": sum(not (e.ok or e.updated) for e in expectations),
+                "unbuilt": sum(s.error is not None for s in self.specs), "skipped": len(self.skipped),
+                "updated": sum(len(s.updated) for s in self.specs)}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``check --format json`` (documented in the README)."""
-        return {"ok": self.ok, "summary": self.counts, "specs": [_spec_dict(s) for s in self.specs]}
+        return {"ok": self.ok, "summary": self.counts, "specs": [_spec_dict(s) for s in self.specs],
+                "skipped": list(self.skipped)}
 
     def to_json(self) -> str:
         return to_json(self.to_dict())
@@ -90,12 +107,14 @@ class CheckReport(Displayable):
 def _spec_dict(check: SpecCheck) -> dict[str, Any]:
     return {"file": check.file, "spec": check.spec, "ok": check.ok,
             "error": check.error.to_dict()["error"] if check.error else None,
-            "expectations": [_expectation_dict(e) for e in check.expectations]}
+            "expectations": [_expectation_dict(e) for e in check.expectations],
+            "update": check.update.to_dict() if check.update else None}
 
 
 def _expectation_dict(e: Expectation) -> dict[str, Any]:
     return {"name": e.name, "kind": e.kind, "expected": e.expected, "found": e.found, "ok": e.ok,
-            "message": e.message, "file": e.where.file, "line": e.where.line, "column": e.where.column}
+            "message": e.message, "file": e.where.file, "line": e.where.line, "column": e.where.column,
+            "updated": e.updated}
 
 
 # --------------------------------------------------------------------------- finding files
@@ -109,26 +128,45 @@ def find_specs(paths: Iterable[str | Path]) -> list[Path]:
     folder, symlinks are not followed out of it: see :func:`_walk`. A bare bundled name
     (``resnet50``) means the bundled spec; any other argument is a path.
     """
-    return list(_found(paths))
+    return list(_found(paths)[0])
 
 
-def _found(paths: Iterable[str | Path]) -> dict[Path, Path | None]:
-    """Each spec file found, with the folder it was found in (None when named explicitly)."""
+def _found(paths: Iterable[str | Path]) -> tuple[dict[Path, Path | None], list[Path]]:
+    """Each spec file found, with the folder it was found in (None when named explicitly), and the
+    YAML files of those folders skipped because they are not specs (:func:`is_spec_text`)."""
     paths = list(paths)
     found: dict[Path, Path | None] = {}
+    skipped: list[Path] = []
     for item in paths:
         path = _target(item)
         if not os.path.lexists(path):
-            raise InspectError("no such file or directory", where=Location(visible(str(item))))
+            raise InspectError(f"no such file or directory{bundled_hint(str(item))}", where=Location(visible(str(item))))
         if path.is_dir():
             for spec in _walk(path):
-                found.setdefault(spec, path)
+                if spec in found or spec in skipped:
+                    continue
+                if _leaves(spec, path) or _is_spec(spec):
+                    found[spec] = path
+                else:
+                    skipped.append(spec)
         else:
             found[path] = None
     if not found:
         shown = ", ".join(visible(str(p)) for p in paths)
-        raise InspectError(f"no spec files (*.yaml, *.yml) found in {shown}", where=Location(shown or "."))
-    return found
+        others = (f"; {len(skipped)} YAML file{'s' if len(skipped) != 1 else ''} skipped: a spec has {SPEC_RULE}"
+                  if skipped else "")
+        raise InspectError(f"no spec files (*.yaml, *.yml) found in {shown}{others}", where=Location(shown or "."))
+    return found, [p for p in skipped if p not in found]
+
+
+def _is_spec(path: Path) -> bool:
+    """A file found in a folder is checked as a spec if it reads as one (:data:`SPEC_RULE`), or if
+    it cannot be read at all: then its check fails with the reason rather than vanishing."""
+    try:
+        raw = read_bytes(path, MAX_BYTES, "spec file")
+    except InspectError:
+        return True
+    return is_spec_text(raw.decode("utf-8", errors="replace"))
 
 
 def _target(item: str | Path) -> Path:
@@ -169,18 +207,24 @@ def _leaves(path: Path, folder: Path) -> bool:
 # --------------------------------------------------------------------------- checking
 
 
-def check_paths(paths: Iterable[str | Path]) -> CheckReport:
-    """Check every spec found under ``paths``; raises only when the command is misused."""
-    return CheckReport(tuple(_timed(path, folder) for path, folder in _found(paths).items()))
+def check_paths(paths: Iterable[str | Path], update: bool = False) -> CheckReport:
+    """Check every spec found under ``paths``; raises only when the command is misused.
+
+    With ``update``, the failing exact ``expect:`` values of each spec that builds are rewritten
+    in its file (:mod:`.update`), and those expectations count as updated, not failed.
+    """
+    found, skipped = _found(paths)
+    specs = tuple(_timed(path, folder, update) for path, folder in found.items())
+    return CheckReport(specs, tuple(str(p) for p in skipped), update)
 
 
-def _timed(path: Path, within: Path | None) -> SpecCheck:
+def _timed(path: Path, within: Path | None, update: bool = False) -> SpecCheck:
     start = time.perf_counter()
-    result = check_file(path, within)
+    result = check_file(path, within, update)
     return replace(result, seconds=time.perf_counter() - start)
 
 
-def check_file(path: Path, within: Path | None = None) -> SpecCheck:
+def check_file(path: Path, within: Path | None = None, update: bool = False) -> SpecCheck:
     """Check one file; found in folder ``within``, a symlink out of that folder fails unread."""
     spec: Spec | None = None
     if within is not None and _leaves(path, within):
@@ -188,10 +232,34 @@ def check_file(path: Path, within: Path | None = None) -> SpecCheck:
         return SpecCheck(str(path), None, InspectError(
             f"a symlink leading out of {visible(str(within))} (or nowhere); not followed (name the file itself to check it)", where=where))
     try:
-        spec = parse_spec(read_text(path), str(path))
-        return check_spec(spec)
+        text = read_text(path)
+        spec = parse_spec(text, str(path))
+        result = check_spec(spec)
     except InspectError as exc:
         return SpecCheck(str(path), spec.name if spec else None, exc)
+    if update and result.failures:
+        return _update(path, spec, text, result)
+    return result
+
+
+def _update(path: Path, spec: Spec, text: str, result: SpecCheck) -> SpecCheck:
+    """Rewrite the failing exact values, prove the new text holds them, write it (``--update``)."""
+    edits, kept = update_plan(spec, text, result.failures)
+    if not edits:
+        return replace(result, update=SpecUpdate(str(path), kept=tuple(kept)))
+    new_text = apply_edits(text, edits)
+    names = {e.name for e in result.failures} - {name for name, _ in kept}
+    try:
+        recheck = check_spec(parse_spec(new_text, str(path)))
+        if not names <= {e.name for e in recheck.expectations if e.ok}:
+            raise InspectError("the rewritten file did not keep its promises")  # never write that
+        write_update(path, text, new_text)
+    except InspectError as exc:
+        reason = f"not written: {exc.message}"
+        return replace(result, update=SpecUpdate(str(path), kept=tuple(kept) + tuple((n, reason) for n in sorted(names))))
+    expectations = tuple(replace(e, updated=True) if e.name in names else e for e in result.expectations)
+    done = SpecUpdate(str(path), tuple(edits), tuple(kept), unified(str(path), text, new_text))
+    return replace(result, expectations=expectations, update=done)
 
 
 def check_spec(spec: Spec) -> SpecCheck:
@@ -279,7 +347,7 @@ def _shapes(spec: Spec, result: TraceResult, shapes: dict) -> Iterator[Expectati
         found = list(layers[layer].output_shape)
         ok = found == list(expected)
         message = f"{name}: expected {expected}, found {found}"
-        yield Expectation(name, "exact", list(expected), found, ok, message, where)
+        yield Expectation(name, "exact", list(expected), found, ok, message, where, ("expect", "shapes", layer))
 
 
 def _compare(spec: Spec, path: tuple[str, ...], name: str, expected: Any, found: int, kind: str) -> Expectation:
@@ -296,7 +364,7 @@ def _compare(spec: Spec, path: tuple[str, ...], name: str, expected: Any, found:
         message = f"{name}: budget {_number(expected)}, found {found:,}"
         if not ok:
             message += f" (over by {_number(found - expected)})"
-    return Expectation(name, kind, expected, found, ok, message, spec.where(*path))
+    return Expectation(name, kind, expected, found, ok, message, spec.where(*path), path)
 
 
 def _number(value: float) -> str:

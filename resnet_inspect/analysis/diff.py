@@ -73,6 +73,58 @@ class BlockDiff:
     macs: int
 
 
+@dataclass(frozen=True)
+class SpecChange:
+    """A setting of the spec itself that differs: ``conventions.conv_bias``, ``head.pool``, ``stage4.blocks``."""
+
+    field: str
+    a: Any
+    b: Any
+
+
+@dataclass(frozen=True)
+class ChangeGroup:
+    """One change repeated on many layers, told once: ``bias True → False`` on 53 ``conv`` layers.
+
+    ``field`` is a layer field (``bias``, ``epsilon``, ``output_shape``, ``op``) or ``added`` /
+    ``removed`` for whole layers; ``first`` names one of them.
+    """
+
+    field: str
+    a: Any
+    b: Any
+    ops: tuple[str, ...]
+    layers: int
+    first: str
+
+
+@dataclass(frozen=True)
+class MoveGroup:
+    """The same stride move in several blocks: stride 2 from ``branch2a`` to ``branch2b`` in res3a, res4a, res5a."""
+
+    stride: int
+    from_layer: str  # the layer's name without its block's (``branch2a``), or the whole name
+    to_layer: str
+    blocks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DiffSummary:
+    """The story of a diff at spec level, before any per-layer row (``diff`` prints it first)."""
+
+    spec: tuple[SpecChange, ...] = ()
+    changes: tuple[ChangeGroup, ...] = ()
+    moves: tuple[MoveGroup, ...] = ()
+    blocks: dict[str, int] = field(default_factory=dict)  # "added"/"removed"/"renamed" -> how many
+    layers: dict[str, int] = field(default_factory=dict)  # "changed"/"added"/"removed", and "params"/"macs": how many
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spec": [asdict(c) for c in self.spec],
+                "changes": [{**asdict(g), "ops": list(g.ops)} for g in self.changes],
+                "stride_moves": [{**asdict(m), "blocks": list(m.blocks)} for m in self.moves],
+                "blocks": dict(self.blocks), "layers": dict(self.layers)}
+
+
 @dataclass(frozen=True, repr=False)
 class DiffResult(Displayable):
     spec_a: str
@@ -86,6 +138,7 @@ class DiffResult(Displayable):
     blocks: tuple[BlockDiff, ...] = ()
     file_a: str = ""
     file_b: str = ""
+    summary: DiffSummary = field(default_factory=DiffSummary)
     # set by naming.rename_diff: each side's names -> a framework's (None where it has none); display only
     shown_names_a: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
     shown_names_b: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
@@ -122,6 +175,7 @@ class DiffResult(Displayable):
             "stride_moves": [asdict(self.shown_move(move)) for move in self.stride_moves],
             "blocks": [asdict(block) for block in self.blocks],
             "layers": [_layer_diff_dict(self, d) for d in self.layers],
+            "summary": self.summary.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -130,8 +184,12 @@ class DiffResult(Displayable):
     @property
     def loose_layers(self) -> tuple[LayerDiff, ...]:
         """The layer differences not already told by a whole-block entry of ``blocks``."""
-        covered = {(b.status, b.block_b if b.status == "added" else b.block_a) for b in self.blocks}
-        return tuple(d for d in self.layers if (_block_status(d), d.block) not in covered)
+        return _loose(self.layers, self.blocks)
+
+
+def _loose(layers: tuple[LayerDiff, ...], blocks: tuple[BlockDiff, ...]) -> tuple[LayerDiff, ...]:
+    covered = {(b.status, b.block_b if b.status == "added" else b.block_a) for b in blocks}
+    return tuple(d for d in layers if (_block_status(d), d.block) not in covered)
 
 
 def _layer_diff_dict(result: DiffResult, d: LayerDiff) -> dict[str, Any]:
@@ -160,9 +218,84 @@ def diff_specs(a: str | Spec, b: str | Spec, input: str | None = None) -> DiffRe
     trace_a, trace_b = trace_graph(graph_a, hw), trace_graph(graph_b, hw)
     pairs = align(_rows(graph_a, trace_a), _rows(graph_b, trace_b))
     layers = tuple(d for d in (_layer_diff(x, y) for x, y in pairs) if d is not None)
+    moves, blocks = _stride_moves(layers), _block_diffs(layers, trace_a, trace_b)
+    summary = summarize(graph_a.spec, graph_b.spec, layers, moves, blocks)
     return DiffResult(trace_a.spec, trace_b.spec, trace_a.input_shape, trace_b.input_shape, layers,
-                      _stride_moves(layers), trace_a.totals, trace_b.totals, _block_diffs(layers, trace_a, trace_b),
-                      graph_a.spec.file, graph_b.spec.file)
+                      moves, trace_a.totals, trace_b.totals, blocks, graph_a.spec.file, graph_b.spec.file, summary)
+
+
+# --------------------------------------------------------------------------- the story first
+
+NUMBERS = ("params", "macs")  # follow from the settings and shapes; counted, never grouped
+_NOT_SETTINGS = {"where", "document", "file", "name", "description"}
+
+
+def summarize(a: Spec, b: Spec, layers: tuple[LayerDiff, ...], moves: tuple[StrideMove, ...],
+              blocks: tuple[BlockDiff, ...]) -> DiffSummary:
+    """Spec settings that differ, each layer change told once with its count, moves, block and layer counts."""
+    return DiffSummary(_spec_changes(a, b), _change_groups(_loose(layers, blocks), moves), _move_groups(moves),
+                       dict(Counter(block.status for block in blocks)), _layer_counts(layers))
+
+
+def spec_settings(spec: Spec) -> dict[str, Any]:
+    """Every setting of a spec as ``dotted.name -> value`` (stages by number: ``stage4.blocks``)."""
+    settings: dict[str, Any] = {"input": list(spec.input_shape), "block": spec.block}
+    settings |= _flat("conventions", spec.conventions) | _flat("stem", spec.stem) | _flat("head", spec.head)
+    for stage in spec.stages:
+        settings |= _flat(f"stage{stage.number}", stage)
+    return settings
+
+
+def _flat(prefix: str, record: Any) -> dict[str, Any]:
+    if record is None or not hasattr(record, "__dataclass_fields__"):
+        return {prefix: list(record) if isinstance(record, tuple) else record}
+    flat: dict[str, Any] = {}
+    for f in fields(record):
+        if f.name not in _NOT_SETTINGS and not (prefix.startswith("stage") and f.name == "number"):
+            flat |= _flat(f"{prefix}.{f.name}", getattr(record, f.name))
+    return flat
+
+
+def _spec_changes(a: Spec, b: Spec) -> tuple[SpecChange, ...]:
+    one, other = spec_settings(a), spec_settings(b)
+    keys = list(one) + [key for key in other if key not in one]
+    return tuple(SpecChange(key, one.get(key), other.get(key)) for key in keys if one.get(key) != other.get(key))
+
+
+def _change_groups(layers: tuple[LayerDiff, ...], moves: tuple[StrideMove, ...]) -> tuple[ChangeGroup, ...]:
+    """Layer changes grouped by what changed (field, before, after), most repeated first."""
+    moved = {name for m in moves for name in (m.from_layer, m.to_layer)}
+    groups: dict[tuple[str, str, str], list[tuple[LayerDiff, Any, Any]]] = {}
+    for d in layers:
+        if d.status != "changed":
+            groups.setdefault((d.status, "", d.op), []).append((d, None, None))
+            continue
+        for c in d.changes:
+            if c.field in NUMBERS or (c.field == "stride" and d.name in moved):
+                continue
+            groups.setdefault((c.field, repr(c.a), repr(c.b)), []).append((d, c.a, c.b))
+    found = [ChangeGroup(key[0], rows[0][1], rows[0][2], tuple(dict.fromkeys(d.op for d, _, _ in rows)),
+                         len(rows), rows[0][0].name) for key, rows in groups.items()]
+    return tuple(sorted(found, key=lambda g: -g.layers))
+
+
+def _move_groups(moves: tuple[StrideMove, ...]) -> tuple[MoveGroup, ...]:
+    groups: dict[tuple[int, str, str], list[str]] = {}
+    for m in moves:
+        key = (m.stride, _within(m.from_layer, m.block), _within(m.to_layer, m.block))
+        groups.setdefault(key, []).append(m.block)
+    return tuple(MoveGroup(stride, a, b, tuple(blocks)) for (stride, a, b), blocks in groups.items())
+
+
+def _within(layer: str, block: str) -> str:
+    """``res3a_branch2a`` in block ``res3a`` is ``branch2a``: the same part of every block."""
+    rest = layer.removeprefix(block).lstrip("_.")
+    return rest if rest and layer.startswith(block) else layer
+
+
+def _layer_counts(layers: tuple[LayerDiff, ...]) -> dict[str, int]:
+    counts = {status: sum(d.status == status for d in layers) for status in ("changed", "added", "removed")}
+    return counts | {name: sum(any(c.field == name for c in d.changes) for d in layers) for name in NUMBERS}
 
 
 def _block_status(d: LayerDiff) -> str:

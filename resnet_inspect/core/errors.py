@@ -86,13 +86,36 @@ class UnknownLayer(InspectError, KeyError):
     mapping's would; its text suggests the closest names, as ``explain`` and the CLI do."""
 
 
-def unknown_layer(name: str, known: "Iterable[str]", spec: str, field: str | None = None) -> UnknownLayer:
-    """``no layer named 'res2x' in resnet50; did you mean res2a, res2b, res2c?``"""
+def _folded(name: str) -> str:
+    """A name as people misremember it: case, ``-`` and ``_`` do not count (``ResNet-50`` ~ ``resnet50``)."""
+    return name.casefold().replace("-", "").replace("_", "")
+
+
+def close_names(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """The names of ``known`` that ``name`` most likely meant, best first (the one did-you-mean).
+
+    A name equal but for case, ``-`` and ``_`` is the only answer (``resnet50_torchvision`` means
+    ``resnet50-torchvision``); otherwise difflib's closest, compared in that folded form.
+    """
     import difflib
 
+    names = list(known)
+    same = [k for k in names if _folded(k) == _folded(name)]
+    if same:
+        return same[:n]
+    if len(name) > 100:  # no name is longer; difflib on 100,000 characters is slow
+        return []
+    folded: dict[str, str] = {}
+    for k in names:
+        folded.setdefault(_folded(k), k)
+    return [folded[f] for f in difflib.get_close_matches(_folded(name), list(folded), n=n)]
+
+
+def unknown_layer(name: str, known: "Iterable[str]", spec: str, field: str | None = None) -> UnknownLayer:
+    """``no layer named 'res2x' in resnet50; did you mean res2a, res2b, res2c?``"""
     from .usertext import excerpt
 
-    close = difflib.get_close_matches(name, list(known), n=3) if len(name) <= 100 else []  # no name is longer
+    close = close_names(name, known)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `trace` lists every layer"
     return UnknownLayer(f"no layer named '{excerpt(name)}' in {spec}{hint}", field=field)
 

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Protocol
@@ -63,6 +63,8 @@ class RunResult(Displayable):
     output_kind: str  # "softmax" or "logits"
     top: list[list[Prediction]]  # per batch item, best first
     timing: Timing
+    saved_input: str | None = None  # where --save-input wrote the batch the network received
+    saved_output: str | None = None  # where --save-output wrote the final output
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -79,6 +81,7 @@ class RunResult(Displayable):
             "output": self.output_kind,
             "top": tops[0] if tops else [],
             "forward_s": asdict(self.timing),
+            "saved": {"input": self.saved_input, "output": self.saved_output},
         }
         if len(tops) > 1:
             data["top_per_item"] = tops
@@ -204,7 +207,8 @@ def run(spec: "str | Path | Spec | Graph", weights: str | Path, x: np.ndarray | 
                           names=names, keras_layout=keras_layout)
     if save_output is not None:
         save_output_file(result, save_output, reads)
-    return result
+    return replace(result, saved_input=None if save_input is None else str(save_input),
+                   saved_output=None if save_output is None else str(save_output))
 
 
 @dataclass(frozen=True)

@@ -178,7 +178,8 @@ def _open_image(path: str | Path):
     try:
         from PIL import Image
     except ImportError:
-        raise InspectError(f"image needs Pillow: {IMAGE_EXTRA}", where=where, field="image") from None
+        raise InspectError(f"reading an image needs the Pillow package, which is not installed: {IMAGE_EXTRA}",
+                           where=where, field="image") from None
     info = _regular_file(path, "file", "image")
     if info.st_size > IMAGE_FILE_LIMIT:
         raise InspectError(f"image file is {info.st_size:,} bytes; at most {IMAGE_FILE_LIMIT:,} are read",

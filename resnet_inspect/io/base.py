@@ -290,14 +290,18 @@ def fill(out: np.ndarray, read: Callable[[int], bytes]) -> np.ndarray:
     return out
 
 
-def optional(module: str, extra: str, path: Path) -> Any:
-    """An optional package (h5py), imported when a file needs it; missing, the pip line that adds it."""
+def optional(module: str, extra: str, path: Path, doing: str = "reading this format") -> Any:
+    """An optional package (h5py), imported when a file needs it; missing, the pip line that adds it.
+
+    ``path`` is the user's file: a writer checks before its temporary file exists (see
+    ``weightfiles.save_weights``), so the error never names a hidden ``.w.h5.x1y2.tmp.h5``.
+    """
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise error(path, f"reading this format needs the {module.split('.')[0]} package: "
+        raise error(path, f"{doing} needs the {module.split('.')[0]} package, which is not installed: "
                           f"pip install 'resnet-inspect[{extra}]'") from None
 
 

@@ -28,7 +28,7 @@ from ..model.graph import Graph
 from ..model.keras import check_layout
 from ..model.naming import BLOG, Shown
 from ..model.weights import Weights
-from .base import Described, Describer, Limits, Writer, check_values, check_weights, error, reading, reason
+from .base import Described, Describer, Limits, Writer, check_values, check_weights, error, optional, reading, reason
 from .h5 import describe_h5_any_names, save_h5
 from .keras3 import describe_keras3, describe_keras_archive, save_keras3
 from .npz import describe_npz, save_npz
@@ -44,16 +44,19 @@ class Format(NamedTuple):
     read: Describer
     write: Writer | None = None
     keras: bool = False  # matched by layer position, so --keras-layout applies
+    needs: tuple[str, str] | None = None  # (module, extra) an optional package reads and writes it with
 
+
+H5PY = ("h5py", "h5")
 
 # by suffix, in the order errors list them; a file whose name ends in ".weights.h5" is Keras 3's
 FORMATS: dict[str, Format] = {
     ".npz": Format(".npz", describe_npz, save_npz),
     ".safetensors": Format("safetensors", describe_safetensors),
-    ".h5": Format("HDF5", describe_h5_any_names, save_h5, keras=True),
-    ".hdf5": Format("HDF5", describe_h5_any_names, save_h5, keras=True),
-    ".weights.h5": Format("HDF5", describe_keras3, save_keras3, keras=True),
-    ".keras": Format("Keras archive", describe_keras_archive, keras=True),
+    ".h5": Format("HDF5", describe_h5_any_names, save_h5, keras=True, needs=H5PY),
+    ".hdf5": Format("HDF5", describe_h5_any_names, save_h5, keras=True, needs=H5PY),
+    ".weights.h5": Format("HDF5", describe_keras3, save_keras3, keras=True, needs=H5PY),
+    ".keras": Format("Keras archive", describe_keras_archive, keras=True, needs=H5PY),
 }
 # what a written file's name may end in (".weights.h5" ends in ".h5")
 WRITE_SUFFIXES = tuple(suffix for suffix, f in FORMATS.items() if f.write is not None and suffix.count(".") == 1)
@@ -126,6 +129,8 @@ def _describer(path: Path, keras_layout: str | None = None) -> tuple[Describer, 
                           f"expected {', '.join(known[:-1])} or {known[-1]}")
     if keras_layout is not None:
         check_layout(keras_layout)  # an unknown one is refused before the file is opened
+    if found.needs:
+        optional(*found.needs, path, f"reading {found.name} files")
     return partial(found.read, layout=keras_layout), found.name
 
 
@@ -159,6 +164,9 @@ def save_weights(weights: Weights, path: str | Path, graph: Graph | None = None,
     ``keras_layout`` orders a Keras file's layers as that Keras code does (:mod:`..model.keras`).
     """
     layout = check_layout(keras_layout, graph)
+    needs = FORMATS.get(suffix_of(Path(path)))
+    if needs is not None and needs.needs:  # before the temporary file: the error names the user's file
+        optional(*needs.needs, Path(path), f"writing {needs.name} files")
     with atomic_write(path, suffixes=WRITE_SUFFIXES, reads=reads, what="weights file") as temporary:
         path = Path(path)
         try:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ..core import numbers
 from ..core.records import record
-from ..core.errors import Location, SpecError
+from ..core.errors import Location, SpecError, close_names
 from .expr import ExprError, Number, evaluate
 from ..core.usertext import excerpt
 from .yamlsafe import Document, YamlPath, field_name, load, read_text
@@ -152,6 +152,18 @@ def catalog() -> Catalog:
     return Catalog(tuple((name, load_spec(path).description) for name, path in bundled_specs().items()))
 
 
+# How `check` tells a spec from other YAML in a folder (docker-compose.yml, CI workflows): a line
+# that starts the top-level key `stages:`, or the schema line `new` writes. Stated in the README
+# and in check's --help; a file named explicitly is checked whatever it holds.
+SPEC_RULE = "a top-level `stages:` key, or a `# yaml-language-server: $schema=` line naming spec.schema.json"
+_SPEC_MARK = re.compile(r"^(?:stages[ \t]*:|#[ \t]*yaml-language-server:[^\n]*spec\.schema\.json)", re.MULTILINE)
+
+
+def is_spec_text(text: str) -> bool:
+    """Whether a YAML file found in a folder is a spec, by :data:`SPEC_RULE` (text only: nothing parsed)."""
+    return _SPEC_MARK.search(text) is not None
+
+
 def is_path(text: str) -> bool:
     """A path contains a folder separator or ends in .yaml / .yml (any case); anything else is a name.
 
@@ -170,6 +182,8 @@ def resolve(name_or_path: str | Path) -> Path:
     if text == "":
         raise SpecError("empty spec name; give a bundled spec's name or a path to a YAML file", where=Location("''"))
     if is_path(text):
+        if not os.path.lexists(text) and bundled_hint(text):
+            raise SpecError(f"no such spec file{bundled_hint(text)}", where=Location(excerpt(text)))
         return Path(text)
     directory = bundled_specs_dir()
     try:  # what bundled_specs() would find, without its glob (start-up)
@@ -180,8 +194,23 @@ def resolve(name_or_path: str | Path) -> Path:
     specs = bundled_specs()
     if text in specs:
         return specs[text]
-    raise SpecError(f"unknown spec '{excerpt(text)}'; bundled specs: {', '.join(specs)} "
-                    "(a path contains / or ends in .yaml or .yml, e.g. ./name)", where=Location(excerpt(text)))
+    close = close_names(text, specs)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise SpecError(f"unknown spec '{excerpt(text)}'{hint} (`resnet-inspect list` shows the {len(specs)} bundled "
+                    "specs; a path contains / or ends in .yaml or .yml, e.g. ./name)", where=Location(excerpt(text)))
+
+
+def bundled_hint(path: str) -> str:
+    """For a spec file that does not exist, a pointer to the bundled spec its name recalls, or "".
+
+    ``trace resnet50.yaml`` in a folder without that file most likely meant the bundled ``resnet50``.
+    """
+    stem = Path(path).name
+    for suffix in SPEC_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    close = close_names(stem, bundled_specs(), n=1) if stem else []
+    return f"; did you mean the bundled spec {close[0]} (its name, without a path or .yaml)?" if close else ""
 
 
 def load_spec(name_or_path: "str | Path | Spec") -> Spec:

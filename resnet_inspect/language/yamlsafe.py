@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -74,15 +74,25 @@ _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
+class Span(NamedTuple):
+    """A value's text in the document: ``text[start:end]``, in characters (as the YAML marks count
+    them), and its quoting style (``'"'``, ``"'"``, ``"["`` for a flow sequence, None when plain)."""
+
+    start: int
+    end: int
+    style: str | None
+
+
 class Document:
     """Parsed YAML data plus the location of every value, keyed by its path."""
 
     def __init__(self, file: str, data: Any, marks: dict[YamlPath, Location],
-                 dates: frozenset[YamlPath] = frozenset()) -> None:
+                 dates: frozenset[YamlPath] = frozenset(), spans: dict[YamlPath, Span] | None = None) -> None:
         self.file = file
         self.data = data
         self._marks = marks
         self.dates = dates  # paths of plain YAML 1.1 timestamps, kept as text: never a number
+        self.spans = spans or {}  # where each value's text starts and ends: `check --update` edits there
 
     def where(self, path: YamlPath) -> Location:
         """Location of ``path``, or of its nearest declared parent when it is missing."""
@@ -145,9 +155,12 @@ def load(text: str, file: str) -> Document:
         loader.dispose()
     if node is None:
         raise SpecError("empty file; a spec is a mapping with name, stem, stages and head", where=Location(file, 1, 1))
-    builder = _Builder(file, loader)
+    # libyaml's marks do not count a leading byte-order mark, the pure-Python reader's do: spans
+    # are positions in ``text`` either way
+    shift = 1 if text.startswith("\ufeff") and _SafeLoader is not yaml.SafeLoader else 0
+    builder = _Builder(file, loader, shift)
     data = builder.build(node, (), 0)
-    return Document(file, data, builder.marks, frozenset(builder.dates))
+    return Document(file, data, builder.marks, frozenset(builder.dates), builder.spans)
 
 
 def _reader_error(text: str, file: str, exc: yaml.reader.ReaderError) -> SpecError:
@@ -159,11 +172,13 @@ def _reader_error(text: str, file: str, exc: yaml.reader.ReaderError) -> SpecErr
 
 
 class _Builder:
-    def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
+    def __init__(self, file: str, loader: yaml.SafeLoader, shift: int = 0) -> None:
         self.file = file
+        self.shift = shift
         self.loader = loader
         self.marks: dict[YamlPath, Location] = {}
         self.dates: set[YamlPath] = set()
+        self.spans: dict[YamlPath, Span] = {}
         self.seen: set[int] = set()
 
     def where(self, node: yaml.Node) -> Location:
@@ -183,6 +198,9 @@ class _Builder:
         if node.tag not in _PLAIN_TAGS:
             raise SpecError(f"YAML tag {node.tag!r} is not allowed; specs hold plain data only", where=where)
         self.marks.setdefault(path, where)
+        if not isinstance(node, yaml.MappingNode):
+            style = "[" if getattr(node, "flow_style", False) else getattr(node, "style", None)
+            self.spans[path] = Span(node.start_mark.index + self.shift, node.end_mark.index + self.shift, style or None)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):

@@ -21,6 +21,10 @@ in Keras' layout), Keras 3's class (``keras_class``), torchvision's parameter na
 
 from __future__ import annotations
 
+# The counting rule in one line, for every text that names it: pip users never see the README.
+MACS_RULE = "multiply-accumulates of conv and dense layers only"
+FLOPS_RULE = "2 per MAC, +1 per conv/dense output (bias), BN 2, ReLU 1, add 1 per element, pools per window, softmax 3"
+
 from collections.abc import Mapping
 from typing import ClassVar
 

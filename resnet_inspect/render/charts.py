@@ -68,11 +68,14 @@ def bar_chart(title: str, rows: list[tuple[str, float, str]], colour: str) -> Ch
 
 
 def line_chart(title: str, values: list[float], bands: list[tuple[str, int, int]], colour: str,
-               value_text: Callable[[float], str], y_label: str, mark: int | None = None) -> Chart:
+               value_text: Callable[[float], str], y_label: str, mark: int | None = None,
+               mark_label: str = "") -> Chart:
     """One value per layer, in execution order, over bands naming the stages (first, last index).
 
     ``value_text`` formats the y-axis ticks (round steps from 0); ``y_label`` says what is
-    plotted, above the axis; ``mark`` draws a dashed line at one index (a peak).
+    plotted, above the axis; ``mark`` draws a dashed line at one index (a peak), with
+    ``mark_label`` beside its top. A band too narrow for its name (the head's few layers) gets it
+    on a second row, under a tick at the band's middle: every band is named.
     """
     title_box = _text_box(title, MARGIN, MARGIN, TITLE_SIZE, bold=True)
     y_label_box = _text_box(y_label, MARGIN, title_box.y + title_box.height + 4, LABEL_SIZE)
@@ -93,6 +96,7 @@ def line_chart(title: str, values: list[float], bands: list[tuple[str, int, int]
         y = y_of(value)
         texts.append(_text_box(text, left - 8 - text_width(text, LABEL_SIZE), y - LABEL_SIZE * LINE / 2, LABEL_SIZE))
         lines.append(Polyline(((left, y), (left + PLOT_WIDTH, y)), "#e2e8f0"))
+    rows = 1
     for i, (name, first, last) in enumerate(bands):
         x0, x1 = left + first * step - step / 2 * (first > 0), left + last * step + step / 2 * (last < len(values) - 1)
         if i % 2:
@@ -100,15 +104,40 @@ def line_chart(title: str, values: list[float], bands: list[tuple[str, int, int]
         label = _text_box(name, (x0 + x1) / 2, bottom + 4, LABEL_SIZE, anchor="middle")
         if label.width <= x1 - x0 and not any(label.overlaps(t) for t in texts):
             texts.append(label)
+            continue
+        label, tick = _second_row(name, x0, x1, bottom, left, left + PLOT_WIDTH)
+        if not any(label.overlaps(t) for t in texts):
+            texts.append(label)
+            lines.append(tick)
+            rows = 2
     points = tuple((left + i * step, y_of(v)) for i, v in enumerate(values))
     lines.append(Polyline(((left, top), (left, bottom), (left + PLOT_WIDTH, bottom)), "#94a3b8"))
     if mark is not None:
         x = left + mark * step
         lines.append(Polyline(((x, top), (x, bottom)), "#475569", 1.0, "4 3"))
+        if mark_label:
+            texts.append(_mark_label(mark_label, x, top, left + PLOT_WIDTH))
     lines.append(Polyline(points, colour, 2.0))
     width = max(left + PLOT_WIDTH, *(t.x + t.width for t in texts)) + MARGIN
-    height = bottom + 4 + LABEL_SIZE * LINE + MARGIN
+    height = bottom + 4 + rows * LABEL_SIZE * LINE + MARGIN
     return Chart(title, width, height, tuple(rects), tuple(lines), tuple(texts))
+
+
+def _second_row(name: str, x0: float, x1: float, bottom: float, left: float, right: float) -> tuple[TextBox, Polyline]:
+    """A narrow band's name one row down, centred under the band unless that leaves the plot, and
+    a tick from the axis to it, so the name points at its band."""
+    middle = (x0 + x1) / 2
+    width = text_width(name, LABEL_SIZE)
+    x = min(max(middle - width / 2, left), right - width)
+    y = bottom + 4 + LABEL_SIZE * LINE
+    return _text_box(name, x, y, LABEL_SIZE), Polyline(((middle, bottom), (middle, y)), "#94a3b8")
+
+
+def _mark_label(text: str, x: float, top: float, right: float) -> TextBox:
+    """The marked line's label at the top of the plot: right of the line, or left where the plot ends."""
+    width = text_width(text, LABEL_SIZE)
+    start = x + 4 if x + 4 + width <= right else x - 4 - width
+    return _text_box(text, start, top + 2, LABEL_SIZE)
 
 
 def nice_step(largest: float, ticks: int = 4) -> float:
@@ -124,7 +153,10 @@ def svg(chart: Chart) -> str:
     from .diagram_render import FONT
 
     w, h = _num(chart.width), _num(chart.height)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+    # width 100% of the page's column, at most the drawn width: the viewBox scales it to a narrow
+    # window instead of cutting it (a 760 px window used to scroll the charts sideways, issue 18)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {w} {h}" '
+           f'style="max-width: {w}px; height: auto" preserveAspectRatio="xMinYMin meet" '
            f'font-family="{xml(FONT)}" role="img" aria-label="{xml(chart.title)}">',
            f"<title>{xml(chart.title)}</title>"]
     for r in chart.rects:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.records import record
 from ..core.errors import InspectError, unused
 from ..core.text import count, megabytes, shape_text, si, to_json  # noqa: F401 (re-exported to renderers)
+from ..model.ops import FLOPS_RULE, MACS_RULE
 from ..model.statistics import Totals, TraceResult
 from ..core.usertext import excerpt, markup, visible
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ..analysis.receptive import ReceptiveReport
     from ..analysis.sweep import Sweep
     from ..execute.verify import VerifyResult
+    from ..analysis.zoo import Zoo
     from ..language.spec import Catalog
     from ..model.naming import NameTable
 
@@ -188,9 +190,9 @@ register(Column("non_trainable", "Non-trainable", lambda row: row.totals.non_tra
                 numeric=True, key="non_trainable_params", total=lambda r: r.totals.non_trainable_params,
                 doc="BN moving mean and variance (buffers in PyTorch)"))
 register(Column("macs", "MACs", lambda row: row.totals.macs, text=_blank_zero, numeric=True, keep=2,
-                total=lambda r: r.totals.macs, doc="multiply-accumulates of conv and dense layers"))
+                total=lambda r: r.totals.macs, doc=MACS_RULE))
 register(Column("flops", "FLOPs", lambda row: row.totals.flops, text=_blank_zero, numeric=True, keep=1,
-                total=lambda r: r.totals.flops, doc="floating-point operations by the README's counting rule"))
+                total=lambda r: r.totals.flops, doc=f"floating-point operations: {FLOPS_RULE}"))
 register(Column("inputs", "Inputs", lambda row: list(row.inputs), text=", ".join, csv=" ".join, wraps=True,
                 doc="the layers a row reads (Keras' \"Connected to\"): two for a residual add"))
 register(Column("kernel", "Kernel", _kernel, text=_kernel_text, csv=lambda v: _kernel_text(v).replace("×", "x"),
@@ -288,7 +290,7 @@ def summary_lines(result: TraceResult, dtype: str = "float32") -> list[SummaryLi
         SummaryLine("MACs", f"{count(t.macs)} ({si(t.macs, 'MACs')})",
                     f"conv + dense multiply-accumulates; torchinfo's mult-adds add BN/bias: {si(mult_adds)}"),
         SummaryLine("FLOPs", f"{count(t.flops)} ({si(t.flops, 'FLOPs')})",
-                    "2 per MAC + bias, BN, ReLU, add, pool (README's rule)"),
+                    FLOPS_RULE),
         SummaryLine("Input size", megabytes(sizes.input_bytes), f"{h}×{w}×{c} {dtype}, batch 1 (as torchinfo)"),
         SummaryLine("Params size", megabytes(sizes.params_bytes),
                     f"all params as {dtype}, MB = 10⁶ bytes (Keras prints MiB: {sizes.params_bytes / 2**20:,.2f})"),
@@ -584,10 +586,56 @@ def render_params(report: "ParamsReport", fmt: str) -> "str | RenderableType":
 # --------------------------------------------------------------------------- list
 
 
-def render_list(catalog: "Catalog", fmt: str) -> "str | RenderableType":
+LIST_NOTE = ("params as each layout's framework counts them: Keras' total (BN moving statistics included), "
+             "torchvision's parameters() (BN buffers left out); MACs at 224×224. `trace NAME` shows one.")
+
+
+def render_list(catalog: "Catalog | Zoo", fmt: str) -> "str | RenderableType":
+    """The bundled specs, one row each: name, family, layout, params, MACs at 224, what it reproduces.
+
+    A table in the terminal (numbers in SI units, so the description keeps room); CSV and Markdown
+    carry the exact numbers and the whole description."""
     if fmt == "json":
         return catalog.to_json()
-    return _grid("Bundled specs", ["name", "description"], [list(entry) for entry in catalog.specs], None, fmt)
+    entries = getattr(catalog, "specs", ())
+    if entries and isinstance(entries[0], tuple):  # the plain Catalog: names and descriptions
+        return _grid("Bundled specs", ["name", "description"], [list(entry) for entry in entries], None, fmt)
+    if fmt in ("csv", "markdown"):
+        body = [[e.name, e.family, e.layout, e.depth, _listed_params(e), e.macs, e.reproduces] for e in entries]
+        return _grid("Bundled specs", ["name", "family", "layout", "depth", "params", "MACs at 224", "reproduces"],
+                     body, None, fmt, note=LIST_NOTE)
+    return _list_table(entries)
+
+
+def _listed_params(entry: Any) -> int:
+    """torchvision counts parameters() (trainable here); Keras' total adds the BN moving statistics."""
+    return entry.trainable_params if entry.layout == "torchvision" else entry.params
+
+
+def _list_table(entries: Any) -> "RenderableType":
+    """One line of columns per spec and, indented under it, what it reproduces (wrapped at words):
+    the description keeps the whole width of the terminal, and the names and numbers never wrap."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    header = ("name", "family", "layout", "params", "MACs")
+    rows = [(e.name, e.family, e.layout, si(_listed_params(e)), si(e.macs)) for e in entries]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...], style: str = "") -> Text:
+        text = "  ".join(str(c).rjust(w) if i >= 3 else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return Text(visible(text.rstrip()), style=style, no_wrap=True, overflow="ellipsis")
+
+    parts: list[Any] = [Text("Bundled specs", style="bold"), line(header, "bold"), Text("─" * (sum(widths) + 8))]
+    family = None
+    for e, row in zip(entries, rows):
+        if family is not None and e.family != family:
+            parts.append(Text(""))
+        family = e.family
+        parts += [line(row), Padding(Text(visible(e.reproduces), style="dim"), (0, 0, 0, 4))]
+    parts.append(Padding(Text(LIST_NOTE, style="italic"), (1, 0, 0, 0)))
+    return Group(*parts)
 
 
 # --------------------------------------------------------------------------- names
@@ -766,7 +814,7 @@ def render_sweep(result: "Sweep", fmt: str) -> "str | RenderableType":
     body = [[shape_text(row.input_shape[:2]), si(row.macs), si(row.flops), shape_text(row.final_feature_map),
              count(row.params), bar(row.macs, largest)] if row.error is None else
             [shape_text(row.input_shape[:2]), "—", "—", "—", "—", row.error] for row in result.rows]
-    note = f"final feature map = output of {result.final_layer}; MACs and FLOPs by the README's counting rule"
+    note = f"final feature map = output of {result.final_layer}; MACs: conv + dense; FLOPs: {FLOPS_RULE}"
     if result.smallest_input is not None:
         note += f"; the smallest input that works is {result.smallest_input}"
     return _grid(f"{result.spec}: MACs and FLOPs per input size", header, body, None, fmt, note)

@@ -10,12 +10,13 @@ layer names) is made visible by :mod:`.usertext` and HTML-escaped.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import charts
 from .diagrams import block_diagram, distinct_blocks, network_diagram
 from ..core.text import count, shape_text, si, to_json
 from ..core.usertext import html_text, visible
+from ..model.ops import FLOPS_RULE
 
 if TYPE_CHECKING:
     from .diagrams import Diagram
@@ -44,6 +45,8 @@ section h2 { margin: 0 0 12px; font-size: 19px; }
 .row { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 .row > div { flex: 1 1 380px; min-width: 0; }
 figure { margin: 0; overflow-x: auto; max-width: 100%; }
+figure svg { max-width: 100%; height: auto; }
+.wide { overflow-x: auto; max-width: 100%; }
 figcaption { font-size: 13px; color: #475569; margin-top: 4px; max-width: 520px; }
 .note { font-size: 13px; color: #475569; line-height: 1.45; }
 table { border-collapse: collapse; font-size: 13px; width: 100%; font-variant-numeric: tabular-nums; }
@@ -110,7 +113,7 @@ def _summary(result: "TraceResult") -> str:
         _card("Parameters", count(t.params), f"{count(t.trainable_params)} trainable · "
                                             f"{count(t.non_trainable_params)} non-trainable (BN moving stats)"),
         _card("MACs", si(t.macs), f"{count(t.macs)} multiply-accumulates (conv + dense)"),
-        _card("FLOPs", si(t.flops), f"{count(t.flops)} (every op, by the README's rule)"),
+        _card("FLOPs", si(t.flops), f"{count(t.flops)} (every op: {html.escape(FLOPS_RULE)})"),
         _card("Output", shape_text(result.layers[-1].output_shape),
               f"from input {shape_text(result.input_shape)}, {len(result.layers)} layers"),
     ]
@@ -174,16 +177,31 @@ def _receptive_field(result: "TraceResult") -> str:
     rows = [row for row in rf.layers]
     field = rf.layer(rf.last_stage_layer)
     sizes = [float(row.field.size[0]) for row in rows]
+    last = next(i for i, row in enumerate(rows) if row.name == rf.last_stage_layer)
     chart = charts.line_chart("Receptive field per layer", sizes, _stage_bands(result), MACS_COLOUR,
-                              lambda v: f"{v:,.0f} px", "size (H) in input pixels, layers in execution order")
+                              lambda v: f"{v:,.0f} px", "size (H) in input pixels, layers in execution order",
+                              mark=last, mark_label=f"last stage: {field.size[0]:,} px")
     pair = (lambda t: f"{t[0]}" if t[0] == t[1] else f"{t[0]}×{t[1]}")
     covers = "covers the whole input" if rf.covers_input else "does not cover the whole input"
     note = (f'<p class="note">At <code>{text(rf.last_stage_layer)}</code> (the last stage) each unit sees '
             f"{pair(field.size)} px with an effective stride of {pair(field.stride)} and an effective padding of "
             f"{pair(field.padding)}: at {shape_text(result.input_shape)} every unit {covers}. The field follows the "
             "widest path through each add (a 1×1 shortcut never widens it); Distill's formulas "
-            "(Araujo et al. 2019), as <code>resnet-inspect rf</code> prints them.</p>")
+            f"(Araujo et al. 2019), as <code>resnet-inspect rf</code> prints them.{_after_last_stage(rf, field)}</p>")
     return _section("Receptive field", f"<figure>{charts.svg(chart)}</figure>{note}")
+
+
+def _after_last_stage(rf: Any, field: Any) -> str:
+    """Why the curve ends above the last stage's field: the pool and the head see the whole map."""
+    last = rf.layers[-1]
+    if last.field.size == field.size:
+        return ""
+    index = next(i for i, row in enumerate(rf.layers) if row.name == rf.last_stage_layer)
+    pooled = next(row for row in rf.layers[index + 1:] if row.field.size != field.size)
+    size = f"{last.field.size[0]}" if len(set(last.field.size)) == 1 else shape_text(last.field.size)
+    return (f" The curve ends higher, at {size} px: from <code>{text(pooled.name)}</code> on, the pool and the "
+            "head combine every position of the last map, so each of their units sees all of the last "
+            "stage's fields together (the whole input, and the padding around it).")
 
 
 def _memory(result: "TraceResult") -> str:
@@ -195,7 +213,8 @@ def _memory(result: "TraceResult") -> str:
     peak = next(i for i, layer in enumerate(profile.layers) if layer.name == profile.peak_layer)
     chart = charts.line_chart("Activation memory held during a forward pass", live, _stage_bands(result),
                               PARAMS_COLOUR, lambda v: si(v, "B"), "bytes live once each layer has run "
-                              "(batch 1, float32)", mark=peak)
+                              "(batch 1, float32)", mark=peak,
+                              mark_label=f"peak {si(profile.peak_activation_bytes, 'B')} at {visible(profile.peak_layer)}")
     note = (f'<p class="note">Peak {si(profile.peak_activation_bytes, "B")} '
             f"({count(profile.peak_activation_bytes)} bytes) at <code>{text(profile.peak_layer)}</code> (marked), "
             f"plus {si(profile.param_bytes, 'B')} of parameters. The prediction replays the NumPy executor: "
@@ -222,7 +241,7 @@ def _layer_table(result: "TraceResult") -> str:
     t = result.totals
     foot = (f"<tfoot><tr><td>Total</td><td></td><td></td><td class=n>{shape_text(result.layers[-1].output_shape)}"
             f"</td><td class=n>{count(t.params)}</td><td class=n>{count(t.macs)}</td></tr></tfoot>")
-    return _section("Layers", f"<table>{head}<tbody>{''.join(rows)}</tbody>{foot}</table>")
+    return _section("Layers", f'<div class="wide"><table>{head}<tbody>{"".join(rows)}</tbody>{foot}</table></div>')
 
 
 def render_written(path: Path, spec: "str | Path", size: int, fmt: str) -> str:

@@ -38,7 +38,20 @@ def run_table(result: RunResult) -> "RenderableType":
         for rank, p in enumerate(predictions, start=1):
             cells = [str(rank), markup(p.name or "—"), str(p.index), f"{p.score:.4f}"]
             table.add_row(*([str(item) if rank == 1 else ""] if batch else []), *cells)
-    return Group(table, Text(visible(_timing_text(result)), style="dim"))
+    return Group(table, Text(visible(_timing_text(result)), style="dim"), *_saved_lines(result))
+
+
+def _saved_lines(result: RunResult) -> list[Any]:
+    """Where ``--save-input`` / ``--save-output`` wrote, and what (so a user can find and load it)."""
+    from rich.text import Text
+
+    lines = []
+    if result.saved_input is not None:
+        lines.append(f"wrote the input batch ({shape_text(result.input_shape)} NHWC, as the network "
+                     f"received it) to {result.saved_input}")
+    if result.saved_output is not None:
+        lines.append(f"wrote the output ({result.output_kind} {shape_text(result.output_shape)}) to {result.saved_output}")
+    return [Text(visible(line)) for line in lines]
 
 
 def _timing_text(result: RunResult) -> str:
