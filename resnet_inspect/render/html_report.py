@@ -113,7 +113,7 @@ def _summary(result: "TraceResult") -> str:
         _card("Parameters", count(t.params), f"{count(t.trainable_params)} trainable · "
                                             f"{count(t.non_trainable_params)} non-trainable (BN moving stats)"),
         _card("MACs", si(t.macs), f"{count(t.macs)} multiply-accumulates (conv + dense)"),
-        _card("FLOPs", si(t.flops), f"{count(t.flops)} (every op: {html.escape(FLOPS_RULE)})"),
+        _card("FLOPs", si(t.flops), f"{count(t.flops)} (every op: {html_text(FLOPS_RULE)})"),
         _card("Output", shape_text(result.layers[-1].output_shape),
               f"from input {shape_text(result.input_shape)}, {len(result.layers)} layers"),
     ]
