@@ -14,7 +14,7 @@ in Keras' layout), Keras 3's class (``keras_class``), torchvision's parameter na
   BatchNorm (inference, folded to scale and shift) 2 per element; ReLU 1 per element;
   residual add 1 per output element per extra input; max pool ``k*k - 1`` comparisons per
   output element; average pool ``k*k`` per output element (``k*k - 1`` adds and one divide),
-  global average pool ``H*W`` per channel; softmax 3 per element (exp, sum, divide);
+  global average pool ``H*W`` per channel (to a 1×1 map or, as Keras, to a vector); softmax 3 per element (exp, sum, divide);
   padding and flatten 0.
 * Parameters follow Keras: BN gamma/beta trainable, moving mean/variance non-trainable.
 """
@@ -410,6 +410,25 @@ class GlobalAvgPool(Op):
 
 
 @record
+class GlobalAvgPoolFlat(GlobalAvgPool):
+    """Keras' ``GlobalAveragePooling2D`` (``keepdims=False``): one mean per channel, straight to a
+    vector, so no Flatten follows. torchvision's ``AdaptiveAvgPool2d(1)`` keeps the 1×1 map
+    (:class:`GlobalAvgPool`, then ``torch.flatten``); the cost is the same."""
+
+    kind: ClassVar[str] = "global_avg_pool_flat"
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        _, _, c = _map(inputs[0], self.kind)
+        return (c,)
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        flops = self.flops(inputs, output)
+        return [Step("output shape", f"{output[-1]}: one mean per channel over {_dims(inputs[0][:2])}, a vector "
+                                     "(no Flatten)", output[-1]),
+                Step("FLOPs", f"{_product(inputs[0])} = {_n(flops)} (one add per input element, H·W per channel)", flops)]
+
+
+@record
 class Add(Op):
     kind: ClassVar[str] = "add"
     title: ClassVar[str] = "Add"
@@ -508,5 +527,6 @@ class Softmax(Op):
 
 OPS: dict[str, type[Op]] = {
     op.kind: op
-    for op in (Input, ZeroPad, Conv2D, BatchNorm, ReLU, MaxPool, AvgPool, GlobalAvgPool, Add, Flatten, Dense, Softmax)
+    for op in (Input, ZeroPad, Conv2D, BatchNorm, ReLU, MaxPool, AvgPool, GlobalAvgPool, GlobalAvgPoolFlat, Add,
+                Flatten, Dense, Softmax)
 }
