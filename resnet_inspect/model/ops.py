@@ -83,15 +83,16 @@ def _product(factors: "tuple[int | str, ...] | list[int | str]") -> str:
 def _window_steps(inputs: list[Shape], output: Shape, kernel: int, stride: int, pad: int) -> list[Step]:
     """``⌊(size + 2·pad − kernel)/stride⌋ + 1`` per axis (once when H and W agree), and what the floor drops."""
     h, w = inputs[0][0], inputs[0][1]
-    axes = ([("output H and W", h, output[0], "rows and columns")] if h == w else
-            [("output H", h, output[0], "rows"), ("output W", w, output[1], "columns")])
+    axes = ([("output H and W", h, output[0], ("row and column", "rows and columns"))] if h == w else
+            [("output H", h, output[0], ("row", "rows")), ("output W", w, output[1], ("column", "columns"))])
     steps = []
     for label, size, out, units in axes:
         steps.append(Step(label, f"⌊({size} + 2·{pad} − {kernel})/{stride}⌋ + 1 = {out}", out))
         reach = size + 2 * pad - kernel
         if reach % stride:
             steps.append(Step("note", f"{size} + 2·{pad} − {kernel} = {reach} is not a multiple of {stride}: the floor "
-                                      f"drops {reach % stride}, so the last {reach % stride} {units} start no window"))
+                                      f"drops {reach % stride}, so the last {reach % stride} "
+                                      f"{units[reach % stride > 1]} start no window"))
     return steps
 
 

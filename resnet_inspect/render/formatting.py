@@ -190,7 +190,7 @@ register(Column("torch_params", "Params", lambda row: row.totals.trainable_param
 register(Column("non_trainable", "Non-trainable", lambda row: row.totals.non_trainable_params, text=count,
                 numeric=True, key="non_trainable_params", total=lambda r: r.totals.non_trainable_params,
                 doc="BN moving mean and variance (buffers in PyTorch)"))
-register(Column("macs", "MACs", lambda row: row.totals.macs, text=_blank_zero, numeric=True, keep=2,
+register(Column("macs", "MACs", lambda row: row.totals.macs, text=_blank_zero, numeric=True, keep=4,
                 total=lambda r: r.totals.macs, doc="multiply-accumulates of conv and dense layers"))
 register(Column("flops", "FLOPs", lambda row: row.totals.flops, text=_blank_zero, numeric=True, keep=1,
                 total=lambda r: r.totals.flops, doc="floating-point operations by the README's counting rule"))
