@@ -315,3 +315,18 @@ def test_keras_layouts_say_both_smallest_inputs():
     assert sweep["framework"] == {"name": "keras.applications.ResNet50", "min_input": 32}
     out = " ".join(run("flops", "resnet50-keras3", "--input", "16:48:16", columns=200).stdout.split())
     assert "keras.applications.ResNet50 itself refuses inputs below 32×32" in out
+
+
+def test_the_shape_error_says_both_smallest_inputs(tmp_path):
+    # resnet50's layers need 193 (tests/test_networks.py, by hand); a framework floor above that (a
+    # made-up constructor's 197 here) is said beside it.
+    text = (ROOT / "specs" / "resnet50.yaml").read_text(encoding="utf-8")
+    text = text.replace("\nvariables:", "\nframework: {name: example.ResNet50, min_input: 197}\n"
+                                        "variables:", 1)
+    path = tmp_path / "floor.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = run("trace", str(path), "--input", "150")
+    assert result.exit_code == 2
+    assert ("the smallest input that works is 193 (193×193); example.ResNet50 itself "
+            "refuses inputs below 197×197") in " ".join(result.output.split())
+    assert resnet_inspect.smallest_input(str(path), framework=True) == 197
