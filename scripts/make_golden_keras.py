@@ -22,6 +22,7 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras.src.applications import resnet  # noqa: E402
 
@@ -49,6 +50,7 @@ MODELS = {"tiny-keras3": (tiny_v1, False), "tiny-keras3v2": (tiny_v2, True)}
 
 def write(name: str) -> None:
     stack_fn, preact = MODELS[name]
+    keras.backend.clear_session()  # a fresh session each: its InputLayer is input_layer, as our names say
     graph = build_graph(load_spec(str(GOLDEN / f"{name}.yaml")))
     model = resnet.ResNet(stack_fn, preact, True, weights=None, input_shape=graph.spec.input_shape, classes=10,
                           name=name.replace("-", "_"))

@@ -21,8 +21,8 @@ from resnet_inspect.execute import executor
 from resnet_inspect.core.errors import InspectError
 from resnet_inspect.execute.executor import (KERNELS, Call, Executor, Scratch, estimate_memory, forward, im2col,
                                      parse_memory)
-from resnet_inspect.model.ops import (OPS, Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, MaxPool, ReLU,
-                                Softmax, ZeroPad)
+from resnet_inspect.model.ops import (OPS, Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool,
+                                      GlobalAvgPoolFlat, MaxPool, ReLU, Softmax, ZeroPad)
 from resnet_inspect.model.weights import random_weights
 
 RNG = np.random.default_rng(1234)
@@ -128,6 +128,9 @@ def test_max_and_avg_pool_match_naive_loops():
     np.testing.assert_array_equal(run_kernel(MaxPool(3, 2), x), naive_pool(x, 3, 2, np.max))
     np.testing.assert_allclose(run_kernel(AvgPool(2, 2), x), naive_pool(x, 2, 2, np.mean), rtol=1e-12)
     np.testing.assert_allclose(run_kernel(GlobalAvgPool(), x), x.mean(axis=(1, 2), keepdims=True), rtol=1e-12)
+    flat = run_kernel(GlobalAvgPoolFlat(), x)  # Keras' GlobalAveragePooling2D: (N, C)
+    assert flat.shape == (2, 3)
+    np.testing.assert_allclose(flat, x.mean(axis=(1, 2)), rtol=1e-12)
 
 
 def test_max_pool_own_padding_is_minus_infinity_but_zero_pad_is_zero():

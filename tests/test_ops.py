@@ -2,8 +2,8 @@
 
 import pytest
 
-from resnet_inspect.model.ops import (OPS, Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, MaxPool,
-                                OpError, ReLU, Softmax, ZeroPad)
+from resnet_inspect.model.ops import (OPS, Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool,
+                                      GlobalAvgPoolFlat, MaxPool, OpError, ReLU, Softmax, ZeroPad)
 
 
 def test_zero_pad_grows_both_sides():
@@ -79,6 +79,12 @@ def test_pools():
         AvgPool(7, 7).output_shape([(6, 6, 2048)])
     assert GlobalAvgPool().output_shape([(6, 9, 2048)]) == (1, 1, 2048)
     assert GlobalAvgPool().flops([(6, 9, 2048)], (1, 1, 2048)) == 6 * 9 * 2048
+    # Keras' GlobalAveragePooling2D: (None, 2048) in ResNet50V2's summary; the same H·W adds per channel
+    flat = GlobalAvgPoolFlat()
+    assert flat.output_shape([(6, 9, 2048)]) == (2048,)
+    assert flat.flops([(6, 9, 2048)], (2048,)) == 6 * 9 * 2048
+    assert flat.params([(6, 9, 2048)]).trainable == 0 and flat.min_input(1) == 1
+    assert flat.receptive([(6, 9, 2048)]).kernel == (6, 9)  # one window over the whole map
 
 
 def test_dense():
@@ -94,4 +100,4 @@ def test_dense():
 
 def test_op_table_has_every_kind_once():
     kinds = [op.kind for op in OPS.values()]
-    assert len(kinds) == len(set(kinds)) == 12
+    assert len(kinds) == len(set(kinds)) == 13

@@ -89,12 +89,15 @@ def test_trace_fits_the_terminal_and_cuts_nothing(spec, width):
     traced = trace(spec)
     assert names_intact(out, [layer.name for layer in traced.layers]) == []
     total = f"{traced.totals.params:,}"  # 25,636,712 (Keras) for resnet50
-    assert re.search(rf"│ Total +│.*│ +{total} │", out)
+    assert re.search(rf"│ Total +│(.*│)? +{total} │", out)
     dropped = "left out to fit the terminal" in " ".join(out.split())
+    assert re.search(r"┃ +MACs ┃", out)  # never dropped at these widths (issue 18)
     # The four default columns need 86 cells (resnet50) and 88 (resnet152's longer names) at
     # their natural widths; the op column wraps at spaces down to 77/79, so only 60 drops one.
     assert dropped == (width == 60)
     assert ("┃ Op " in out) == (width > 60)
+    # resnet152's longer names leave no room for Output shape at 60: it goes before MACs, the headline
+    assert ("shape ┃" in out) == (spec == "resnet50" or width > 60)
 
 
 def test_at_80_columns_two_layers_no_longer_share_a_cut_name():
@@ -106,8 +109,20 @@ def test_at_80_columns_two_layers_no_longer_share_a_cut_name():
 
 
 def test_at_60_columns_the_caption_names_what_was_left_out():
-    out = " ".join(run("trace", "resnet50", columns=60).stdout.split())
-    assert "left out to fit the terminal: op, macs (widen it or choose with --columns)" in out
+    # issue 18: MACs, the headline number, stays; Op goes first, and "Output shape" wraps at its space
+    raw = run("trace", "resnet50", columns=60).stdout
+    out = " ".join(raw.split())
+    assert "left out to fit the terminal: op (widen it or choose with --columns)" in out
+    assert re.search(r"┃ +MACs ┃", raw) and re.search(r"│ Total +│.*│ +3\.86 G │", raw)
+    assert max(cell_len(line) for line in raw.splitlines()) <= 60
+
+
+def test_at_60_columns_a_wrapped_summary_note_stays_under_its_line():
+    lines = run("trace", "resnet50-torchvision", columns=60).stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Forward/backward pass size"))
+    note = lines[start + 1:]
+    assert len([line for line in note if line.strip()]) >= 2  # the convention wraps at 60
+    assert all(line.startswith("  ") for line in note if line.strip())  # every wrapped line indented
 
 
 def test_chosen_columns_are_never_dropped_nor_cut():
@@ -239,3 +254,83 @@ def test_the_schema_rejects_what_we_used_to_write():
            '<testcase classname="resnet50" name="params" file="a.yaml" line="3"/></testsuite></testsuites>')
     assert not junit_schema().is_valid(io.StringIO(old))
     assert junit_schema().is_valid(io.StringIO(old.replace(' file="a.yaml" line="3"', ' time="0.001"')))
+
+
+# --------------------------------------------------------------------------- issue 18: conventions and notes
+
+
+def test_a_torchvision_spec_leads_with_torchvisions_count():
+    # sum(p.numel() for p in torchvision.models.resnet50().parameters()) = 25,557,032 (the spec's
+    # expect, from torchvision); Keras' convention adds the 53,120 BN running statistics: 25,610,152.
+    out = run("trace", "resnet50-torchvision", "--depth", "stage", columns=120).stdout
+    assert re.search(r"│ Total +│.*│ +25,557,032 │", out)
+    flat = " ".join(out.split())
+    assert re.search(r"Total params:? 25,557,032 \(102\.23 MB\):? PyTorch's parameters\(\)", flat)
+    assert re.search(r"With BN buffers:? 25,610,152 \(102\.44 MB\):? Keras' Total params", flat)
+    bn = run("trace", "resnet50-torchvision", columns=200).stdout
+    assert re.search(r"│ bn_conv1 +│.*│ +128 │", bn)  # gamma + beta of 64 channels, as torchinfo
+    data = json.loads(run("trace", "resnet50-torchvision", "-f", "json").stdout)
+    assert data["param_count"] == "torch"
+    assert (data["totals"]["params"], data["totals"]["trainable_params"]) == (25_610_152, 25_557_032)  # unchanged
+    keras = run("trace", "resnet50", "--depth", "stage", columns=120).stdout
+    assert re.search(r"│ Total +│.*│ +25,636,712 │", keras)  # Keras' ResNet50().summary()
+    assert json.loads(run("trace", "resnet50", "-f", "json").stdout)["param_count"] == "keras"
+
+
+def test_a_pool_window_that_leaves_columns_out_is_a_note_and_a_json_warning():
+    # 224x320: stage 5 is 7x10 (320/32); avg_pool 7x7/7 gives floor((10-7)/7)+1 = 1 column and
+    # reads columns 0-6: the last 3 (7, 8, 9) reach no output (hand calculation).
+    data = json.loads(run("trace", "resnet50", "--input", "224x320", "-f", "json").stdout)
+    assert data["warnings"] == [{"kind": "window_leftover", "layer": "avg_pool", "rows": 0, "columns": 3,
+                                 "message": "its 7×7/7 window on 7×10 leaves the last 3 columns out "
+                                            "(they reach no output)"}]
+    out = " ".join(run("trace", "resnet50", "--input", "224x320", columns=120).stdout.split())
+    assert "note: avg_pool: its 7×7/7 window on 7×10 leaves the last 3 columns out" in out
+    markdown = run("trace", "resnet50", "--input", "224x320", "-f", "markdown").stdout
+    assert "note: avg_pool: its 7×7/7 window on 7×10 leaves the last 3 columns out" in markdown
+    # 224: 7x7 pools to 1x1 exactly; zeros a pad layer added (pool1_pad) are not counted: no warning
+    assert json.loads(run("trace", "resnet50", "-f", "json").stdout)["warnings"] == []
+    # the blog's 2019 code has no pool1 padding: 3x3/2 on 112 reads rows 0-110, the last one is lost
+    blog = json.loads(run("trace", "resnet50-2019", "-f", "json").stdout)["warnings"]
+    assert [(w["layer"], w["rows"], w["columns"]) for w in blog] == [("pool1", 1, 1)]
+
+
+def test_warnings_name_layers_as_the_scheme_does():
+    data = json.loads(run("trace", "resnet50-2019", "--names", "keras3", "-f", "json").stdout)
+    assert [(w["layer"], w["blog_layer"]) for w in data["warnings"]] == [("pool1_pool", "pool1")]
+
+
+def test_explain_says_columns_when_they_are_columns():
+    out = run("explain", "resnet50", "avg_pool", "--input", "224x320").stdout
+    assert "the floor drops 3, so the last 3 columns start no window" in out
+    assert "row" not in out.split("output W")[1].split("\n")[1]
+
+
+def test_keras_layouts_say_both_smallest_inputs():
+    # keras.applications.ResNet50V2(input_shape=(31, 31, 3)) raises "Input size must be at least
+    # 32x32"; its layers build at 1x1 (GlobalAveragePooling2D takes any map).
+    assert resnet_inspect.smallest_input("resnet50v2") == 1
+    assert resnet_inspect.smallest_input("resnet50v2", framework=True) == 32
+    assert resnet_inspect.smallest_input("resnet50", framework=True) == 193  # no framework floor: the layers'
+    data = json.loads(run("trace", "resnet50v2", "--input", "16", "-f", "json").stdout)
+    assert [w["kind"] for w in data["warnings"]] == ["below_framework_minimum"]
+    assert "keras.applications.ResNet50V2 refuses inputs below 32×32" in data["warnings"][0]["message"]
+    sweep = json.loads(run("flops", "resnet50-keras3", "--input", "16:48:16", "-f", "json").stdout)
+    assert sweep["framework"] == {"name": "keras.applications.ResNet50", "min_input": 32}
+    out = " ".join(run("flops", "resnet50-keras3", "--input", "16:48:16", columns=200).stdout.split())
+    assert "keras.applications.ResNet50 itself refuses inputs below 32×32" in out
+
+
+def test_the_shape_error_says_both_smallest_inputs(tmp_path):
+    # resnet50's layers need 193 (tests/test_networks.py, by hand); a framework floor above that (a
+    # made-up constructor's 197 here) is said beside it.
+    text = (ROOT / "specs" / "resnet50.yaml").read_text(encoding="utf-8")
+    text = text.replace("\nvariables:", "\nframework: {name: example.ResNet50, min_input: 197}\n"
+                                        "variables:", 1)
+    path = tmp_path / "floor.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = run("trace", str(path), "--input", "150")
+    assert result.exit_code == 2
+    assert ("the smallest input that works is 193 (193×193); example.ResNet50 itself "
+            "refuses inputs below 197×197") in " ".join(result.output.split())
+    assert resnet_inspect.smallest_input(str(path), framework=True) == 197

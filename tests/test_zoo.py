@@ -107,7 +107,10 @@ def test_resnet50v2_macs_and_layer_for_layer_structure():
     pools = [row.name for row in result.layers if row.op == "max_pool"]
     assert pools == ["pool1", "res2c_branch1_pool", "res3d_branch1_pool", "res4f_branch1_pool"]
     names = [row.name for row in result.layers]
-    assert "bn_conv1" not in names and names[-6:-4] == ["bn_post", "post_relu"]
+    # the head as keras.applications builds it: GlobalAveragePooling2D to [2048], no Flatten
+    assert "bn_conv1" not in names and names[-5:] == ["bn_post", "post_relu", "avg_pool", "predictions",
+                                                      "predictions_softmax"]
+    assert result.layer("avg_pool").output_shape == (2048,)
     assert result.layer("res2c_branch1_pool").output_shape == (28, 28, 256)  # the stride sits last
     assert result.layer("res2b").output_shape == (56, 56, 256)
     assert result.layer("res2c").inputs == ("res2c_branch1_pool", "res2c_branch2c")  # Add([shortcut, x])

@@ -64,6 +64,12 @@ def _r(count: Callable[[OpFacts], int], text: str) -> OpRule:
     return OpRule(count, text)
 
 
+def _global(count: Callable[[OpFacts], int], text: str) -> dict[str, OpRule]:
+    """A global average pool's rule, for both of ours: to a 1×1 map (torchvision) or a vector (Keras'
+    GlobalAveragePooling2D); in PyTorch both are adaptive_avg_pool2d, so a tool counts them alike."""
+    return dict.fromkeys(("global_avg_pool", "global_avg_pool_flat"), OpRule(count, text))
+
+
 CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
     Convention("paper", "He et al. 2016, Table 1 (\"FLOPs\" = multiply-adds)", {
         "conv": _r(lambda f: f.macs, "k·k·C_in/groups·C_out·H·W"),
@@ -81,7 +87,7 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
         "conv": _r(lambda f: f.macs, "MACs (bias ignored)"),
         "dense": _r(lambda f: f.macs, "C_in·C_out (bias ignored)"),
         "batch_norm": _r(lambda f: 2 * f.in_elements, "2 per element (eval, affine)"),
-        "global_avg_pool": _r(lambda f: f.in_elements, "1 per input element (adaptive_avg_pool2d)"),
+        **_global(lambda f: f.in_elements, "1 per input element (adaptive_avg_pool2d)"),
     }, "max/avg pool, ReLU, add and softmax have no handle (reported as unsupported, counted 0)"),
     Convention("ptflops", "ptflops 0.7 get_model_complexity_info(), default pytorch backend", {
         # pytorch_ops.py: conv_flops_counter_hook adds bias per output element; bn hook numel·2
@@ -93,7 +99,7 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
         "relu": _r(lambda f: 2 * f.out_elements, "2 per element: module hook + patched F.relu"),
         "max_pool": _r(lambda f: 2 * f.in_elements, "2 per input element: module hook + F.max_pool2d"),
         "avg_pool": _r(lambda f: 2 * f.in_elements, "2 per input element: module hook + F.avg_pool2d"),
-        "global_avg_pool": _r(lambda f: 2 * f.in_elements, "2 per input element: module hook + functional"),
+        **_global(lambda f: 2 * f.in_elements, "2 per input element: module hook + functional"),
         "softmax": _r(lambda f: 0, "not seen: torch.softmax is not patched (F.softmax or nn.Softmax would add n)"),
     }, "the residual add (in-place +=) is not seen"),
     Convention("ptflops-aten", "ptflops 0.7 get_model_complexity_info(backend='aten')", {
@@ -110,8 +116,7 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
         "dense": _r(lambda f: f.macs, "C_in per output element (bias ignored)"),
         "batch_norm": _r(lambda f: 4 * f.in_elements, "4 per element (2·numel, ×2 affine)"),
         "avg_pool": _r(lambda f: f.out_elements, "1 per output element"),
-        "global_avg_pool": _r(lambda f: (f.in_hw // f.out_hw + 1) * f.out_elements,
-                              "(H·W + 1) per output element"),
+        **_global(lambda f: (f.in_hw // f.out_hw + 1) * f.out_elements, "(H·W + 1) per output element"),
         "softmax": _r(lambda f: 0, "not seen: torch.softmax is a function (an nn.Softmax module would add 3n − 1)"),
     }, "ReLU and max pool are zero_ops; the residual add is not seen"),
 )}

@@ -45,11 +45,20 @@ class Sweep:
     final_layer: str  # the layer whose output is the final feature map (the last stage's last layer)
     rows: tuple[SweepRow, ...]
     smallest_input: int | None = None  # found only when some size failed (None: all worked, or none can)
+    # the framework constructor the spec reproduces and the least input it accepts ({"name", "min_input"}),
+    # when the spec says (keras.applications refuses inputs below 32×32 though its layers build at 1×1)
+    framework: dict[str, Any] | None = None
+
+    @property
+    def below_framework(self) -> bool:
+        """Whether a size is one the framework's own constructor refuses (the layers still build)."""
+        least = (self.framework or {}).get("min_input", 0)
+        return any(min(row.input_shape[:2]) < least for row in self.rows)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``flops --input A:B:S --format json`` (documented in the README)."""
         return {"spec": self.spec, "unit": {"macs": "multiply-accumulates", "flops": "floating-point operations"},
-                "final_layer": self.final_layer, "smallest_input": self.smallest_input,
+                "final_layer": self.final_layer, "smallest_input": self.smallest_input, "framework": self.framework,
                 "results": [row.to_dict() for row in self.rows]}
 
 
@@ -85,7 +94,9 @@ def sweep(graph: Graph, sizes: list[tuple[int, int]]) -> Sweep:
     final = next(layer.name for layer in reversed(graph.layers) if layer.stage != "head")
     rows = tuple(_row(graph, size, final) for size in sizes)
     failed = any(row.error for row in rows)
-    return Sweep(graph.spec.name, final, rows, smallest_input(graph) if failed else None)
+    framework = graph.spec.framework
+    return Sweep(graph.spec.name, final, rows, smallest_input(graph) if failed else None,
+                 None if framework is None else {"name": framework.name, "min_input": framework.min_input})
 
 
 def _row(graph: Graph, size: tuple[int, int], final: str) -> SweepRow:

@@ -304,6 +304,11 @@ def _global_avg_pool(op: Op, call: Call) -> np.ndarray:
     return np.mean(x, axis=(1, 2), keepdims=True, out=call.output((len(x), 1, 1, x.shape[3])))
 
 
+def _global_avg_pool_flat(op: Op, call: Call) -> np.ndarray:
+    x = call.inputs[0]  # Keras' GlobalAveragePooling2D: (N, C), no Flatten after it
+    return np.mean(x, axis=(1, 2), out=call.output((len(x), x.shape[3])))
+
+
 def _add(op: Op, call: Call) -> np.ndarray:
     out = call.output()
     flat = [x.reshape(-1, x.shape[-1]) for x in (out, *call.inputs)]
@@ -347,6 +352,7 @@ KERNELS: dict[str, Kernel] = {
     "max_pool": _max_pool,
     "avg_pool": _avg_pool,
     "global_avg_pool": _global_avg_pool,
+    "global_avg_pool_flat": _global_avg_pool_flat,
     "add": _add,
     "flatten": _flatten,
     "dense": _dense,

@@ -44,6 +44,7 @@ class Conventions:
     stride_block: str = "first"
     strided_shortcut: str = "conv"
     keras_layout: str = "keras3"  # the Keras code whose layer order a Keras 3 weights file follows
+    param_count: str = "keras"  # whose "params" the table's Total row leads with (model.statistics.PARAM_COUNTS)
 
 
 @record
@@ -89,6 +90,19 @@ class HeadSpec:
 
 
 @record
+class Framework:
+    """The framework constructor a spec reproduces, and the smallest input it accepts itself.
+
+    ``keras.applications`` refuses inputs below 32×32 (``obtain_input_shape(min_size=32)``)
+    although every layer of its ResNets builds at 1×1; where the smallest input is reported,
+    both are said.
+    """
+
+    name: str  # "keras.applications.ResNet50V2"
+    min_input: int  # the smallest H and W it accepts
+
+
+@record
 class Spec:
     """A network declared symbolically, every size evaluated to a whole number."""
 
@@ -102,6 +116,7 @@ class Spec:
     head: HeadSpec
     file: str
     document: Document = field(repr=False, compare=False)
+    framework: Framework | None = None  # the framework constructor it reproduces, when the spec says
 
     def __repr__(self) -> str:  # the dataclass repr spells out every stage and convention
         h, w, c = self.input_shape
@@ -431,7 +446,13 @@ class _Evaluator:
             head=self.head(),
             file=self.doc.file,
             document=self.doc,
+            framework=self.framework(),
         )
+
+    def framework(self) -> Framework | None:
+        if self.get(("framework",), None) is None:
+            return None
+        return Framework(self.get(("framework", "name")), self.size(("framework", "min_input")))
 
     def input_shape(self) -> tuple[int, int, int]:
         if "input" not in self.data:
@@ -455,6 +476,7 @@ class _Evaluator:
             stride_block=self.get(c + ("stride_block",), defaults.stride_block),
             strided_shortcut=self.get(c + ("strided_shortcut",), defaults.strided_shortcut),
             keras_layout=self.get(c + ("keras_layout",), defaults.keras_layout),
+            param_count=self.get(c + ("param_count",), defaults.param_count),
         )
 
     def stem(self) -> StemSpec:

@@ -15,7 +15,7 @@ from ..core.errors import ShapeError
 from .graph import Graph, Layer, load_graph
 from .ops import IDENTITY, OpError, Shape, Window
 from ..language.spec import Spec
-from .statistics import TraceResult
+from .statistics import TraceResult, TraceWarning
 
 
 @record
@@ -82,7 +82,9 @@ _TRACES: "OrderedDict[tuple[int, tuple[int, int, int], str], tuple[tuple[Layer, 
 def _propagate(graph: Graph, input_shape: tuple[int, int, int]) -> TraceResult:
     """One pass over the layers in order: each op's shape, parameter and cost rules."""
     shapes: dict[str, Shape] = {}
+    ops = {layer.name: layer.op for layer in graph}
     rows: list[LayerInfo] = []
+    warnings = _framework_warnings(graph, input_shape)
     for layer in graph:
         op = layer.op
         ins = [shapes[name] for name in layer.inputs]
@@ -95,7 +97,35 @@ def _propagate(graph: Graph, input_shape: tuple[int, int, int]) -> TraceResult:
         rows.append(LayerInfo(layer.name, op.kind, layer.inputs, out, params.trainable, params.non_trainable,
                               op.macs(ins, out), op.flops(ins, out), layer.stage, layer.block, op.describe(),
                               op.window(), op.receptive(ins), graph.block_kind(layer.block)))
-    return TraceResult(graph.spec.name, input_shape, tuple(rows))
+        if layer.inputs:
+            warnings += _leftover_warnings(layer, ins, ops[layer.inputs[0]].border())
+    return TraceResult(graph.spec.name, input_shape, tuple(rows), warnings=tuple(warnings),
+                       param_count=graph.spec.conventions.param_count)
+
+
+def _leftover_warnings(layer: Layer, inputs: list[Shape], border: int) -> list[TraceWarning]:
+    """A window op whose windows stop short of its input's last rows or columns (the floor in its
+    shape rule): those units reach no output. Zeros a pad layer added there are not counted."""
+    rows, columns = (max(0, n - border) for n in layer.op.leftover(inputs))
+    if not rows and not columns:
+        return []
+    kernel, stride, _ = layer.op.window() or (0, 0, 0)
+    parts = [f"{n} {unit if n == 1 else unit + 's'}" for n, unit in ((rows, "row"), (columns, "column")) if n]
+    h, w = inputs[0][0], inputs[0][1]
+    return [TraceWarning("window_leftover", layer.name,
+                         f"its {kernel}×{kernel}/{stride} window on {h}×{w} leaves the last {' and '.join(parts)} out "
+                         f"(they reach no output)", rows, columns)]
+
+
+def _framework_warnings(graph: Graph, input_shape: Shape) -> list[TraceWarning]:
+    """An input below what the reproduced framework's constructor accepts: the layers build, the framework refuses."""
+    framework = graph.spec.framework
+    if framework is None or min(input_shape[:2]) >= framework.min_input:
+        return []
+    m = framework.min_input
+    return [TraceWarning("below_framework_minimum", None,
+                         f"{framework.name} refuses inputs below {m}×{m}; its layers build at "
+                         f"{input_shape[0]}×{input_shape[1]}, as traced here")]
 
 
 def trace(spec: str | Spec, input: int | str | tuple[int, int] | None = None) -> TraceResult:
@@ -103,8 +133,12 @@ def trace(spec: str | Spec, input: int | str | tuple[int, int] | None = None) ->
     return trace_graph(load_graph(spec), None if input is None else parse_input(input, "input"))
 
 
-def smallest_input(graph: "Graph | Spec | str") -> int | None:
+def smallest_input(graph: "Graph | Spec | str", framework: bool = False) -> int | None:
     """The smallest square input every layer accepts, or None when no size helps.
+
+    ``framework=True``: the smallest that the framework constructor the spec reproduces also
+    accepts (its ``framework.min_input``: ``keras.applications`` refuses inputs below 32×32
+    although its ResNets' layers build at 1×1); the same as the layers' without one.
 
     One backward pass inverts each op's spatial rule (``Op.min_input``): the least length each
     layer's output needs, from the head back to the input. Output lengths never shrink as the
@@ -117,9 +151,24 @@ def smallest_input(graph: "Graph | Spec | str") -> int | None:
     need = _least_input(graph)
     if need is None:
         return None
-    if _fits(graph, need):
-        return need
-    return _search(graph, need)
+    least = need if _fits(graph, need) else _search(graph, need)
+    if framework and least is not None and graph.spec.framework is not None:
+        return max(least, graph.spec.framework.min_input)
+    return least
+
+
+def smallest_input_text(graph: Graph) -> str:
+    """Both smallest inputs in words, as errors and notes say them: the layers' and, when the spec
+    reproduces a framework constructor with a floor of its own, that one."""
+    smallest = smallest_input(graph)
+    if smallest is None:
+        return "no input size works"
+    text = f"the smallest input that works is {smallest} ({smallest}×{smallest})"
+    framework = graph.spec.framework
+    if framework is not None and framework.min_input > smallest:
+        m = framework.min_input
+        text += f"; {framework.name} itself refuses inputs below {m}×{m}"
+    return text
 
 
 def _least_input(graph: Graph) -> int | None:
@@ -166,12 +215,7 @@ def _shape_error(graph: Graph, layer: Layer, inputs: list[Shape], message: str,
                  shapes: dict[str, Shape] | None = None) -> ShapeError:
     got = " and ".join(str(list(shape)) for shape in inputs)
     if layer.op.kind != "add":
-        message += f" (input {got})"
-        smallest = smallest_input(graph)
-        if smallest is not None:
-            message += f"; the smallest input that works is {smallest} ({smallest}×{smallest})"
-        else:
-            message += "; no input size works"
+        message += f" (input {got}); {smallest_input_text(graph)}"
         if shapes:
             message += f"; sizes {size_chain(graph, shapes)}"
     return ShapeError(message, where=layer.where, layer=layer.name)

@@ -14,9 +14,10 @@ from typing import Callable
 
 from ..core.records import record
 from ..core.errors import Location, SpecError
-from .ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, Input, MaxPool, Op, ReLU,
+from .ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, GlobalAvgPoolFlat, Input, MaxPool, Op, ReLU,
                   Softmax, ZeroPad)
-from ..language.spec import Spec, StageSpec, load_spec
+from .layouts import LAYOUTS
+from ..language.spec import HeadSpec, Spec, StageSpec, load_spec
 
 INPUT = "input"
 # The largest graph built. ResNet-1001 (3 stages of 111 bottlenecks) has 3,345 layers here and
@@ -75,6 +76,12 @@ class _Builder:
         self.stage, self.block, self.where = "stem", "stem", spec.where("stem")
         self.field = "stem"  # the spec field that made the layers being added (for errors)
         self.block_kinds: dict[str, str] = {}
+        self.layout = LAYOUTS[spec.conventions.keras_layout]  # the Keras code whose add order we follow
+
+    def residual(self, n: str, main: str, shortcut: str) -> str:
+        """The block's add ``res{n}``, its inputs in the order of the spec's Keras code, so a
+        trace's inputs read as Keras' "Connected to" (torchvision's ``out += identity`` has no layer)."""
+        return self.add(f"res{n}", Add(), *self.layout.add_inputs(main, shortcut))
 
     def add(self, name: str, op: Op, *inputs: str) -> str:
         if name in self.names:
@@ -216,7 +223,7 @@ def _bottleneck(g: _Builder, x: str, b: BlockArgs) -> str:
     y = g.conv_bn_relu(y, f"res{n}_branch2b", f"bn{n}_branch2b", f2, 3, s3, b.groups)
     y = g.conv_bn(y, f"res{n}_branch2c", f"bn{n}_branch2c", f3, 1)
     shortcut = g.shortcut(x, b, True)
-    return g.add(f"res{n}_relu", ReLU(), g.add(f"res{n}", Add(), y, shortcut))
+    return g.add(f"res{n}_relu", ReLU(), g.residual(n, y, shortcut))
 
 
 def _basic(g: _Builder, x: str, b: BlockArgs) -> str:
@@ -225,7 +232,7 @@ def _basic(g: _Builder, x: str, b: BlockArgs) -> str:
     y = g.conv_bn_relu(x, f"res{n}_branch2a", f"bn{n}_branch2a", f1, 3, b.stride)
     y = g.conv_bn(y, f"res{n}_branch2b", f"bn{n}_branch2b", f2, 3)
     shortcut = g.shortcut(x, b, True)
-    return g.add(f"res{n}_relu", ReLU(), g.add(f"res{n}", Add(), y, shortcut))
+    return g.add(f"res{n}_relu", ReLU(), g.residual(n, y, shortcut))
 
 
 def _preact_bottleneck(g: _Builder, x: str, b: BlockArgs) -> str:
@@ -241,7 +248,7 @@ def _preact_bottleneck(g: _Builder, x: str, b: BlockArgs) -> str:
     y = g.add(f"res{n}_branch2b", Conv2D(f2, 3, s3, 0, False, b.groups), y)
     y = g.add(f"res{n}_branch2b_relu", ReLU(), g.add(f"bn{n}_branch2b", BatchNorm(g.epsilon), y))
     y = g.add(f"res{n}_branch2c", Conv2D(f3, 1, 1, 0, g.bias), y)
-    return g.add(f"res{n}", Add(), shortcut, y)
+    return g.residual(n, y, shortcut)
 
 
 @record
@@ -260,13 +267,34 @@ BLOCKS: dict[str, BlockKind] = {
 }
 
 
+@record
+class HeadPool:
+    """A row of the head-pool table (the spec's ``head.pool``): the op ``avg_pool`` is, and
+    whether a ``flatten`` layer turns its map into the dense layer's vector."""
+
+    make: Callable[[HeadSpec], Op]
+    flatten: bool
+    source: str  # the framework code it reproduces
+
+
+HEAD_POOLS: dict[str, HeadPool] = {
+    "avg": HeadPool(lambda head: AvgPool(head.pool_size, head.pool_size), True,
+                    "the blog's AveragePooling2D((7, 7), name='avg_pool') + Flatten()"),
+    "global": HeadPool(lambda head: GlobalAvgPool(), True, "torchvision's AdaptiveAvgPool2d((1, 1)) + torch.flatten"),
+    "global_flat": HeadPool(lambda head: GlobalAvgPoolFlat(), False,
+                            "keras.applications' GlobalAveragePooling2D(name='avg_pool'): a vector, no Flatten"),
+}
+
+
 def _head(g: _Builder, spec: Spec, kind: BlockKind, x: str) -> None:
     head = spec.head
     g.stage, g.block, g.where, g.field = "head", "head", head.where, "head"
     if kind.preact:
         x = g.add("post_relu", ReLU(), g.add("bn_post", BatchNorm(g.epsilon), x))
-    pool = AvgPool(head.pool_size, head.pool_size) if head.pool == "avg" else GlobalAvgPool()
-    x = g.add("flatten", Flatten(), g.add("avg_pool", pool, x))
+    pool = HEAD_POOLS[head.pool]
+    x = g.add("avg_pool", pool.make(head), x)
+    if pool.flatten:
+        x = g.add("flatten", Flatten(), x)
     x = g.add(head.dense_name, Dense(head.units), x)
     if head.activation == "softmax":
         g.add(f"{head.dense_name}_softmax", Softmax(), x)

@@ -18,29 +18,13 @@ order of a written ``.h5``'s ``layer_names``) are read and written in :mod:`..io
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..core.errors import InspectError
 from ..core.usertext import visible
 from .graph import Graph
+from .layouts import DEFAULT_LAYOUT, LAYOUTS, KerasLayout
 from .weights import weight_shapes
 
-
-@dataclass(frozen=True)
-class KerasLayout:
-    """How one Keras code wires a block, as far as Keras' layer order can see it."""
-
-    name: str
-    shortcut_first: bool  # the residual add lists the shortcut before the main path
-    source: str  # the line of Keras code this reproduces
-
-
-LAYOUTS = {
-    "keras3": KerasLayout("keras3", True, "keras.applications resnet.py / resnet_v2.py: layers.Add()([shortcut, x])"),
-    "blog": KerasLayout("blog", False, "keras_applications/resnet50.py (the blog's Keras 2 code): "
-                                       "layers.add([x, shortcut])"),
-}
-DEFAULT_LAYOUT = "keras3"  # what keras.applications builds, in Keras 2.x and 3 alike
+__all__ = ["DEFAULT_LAYOUT", "LAYOUTS", "KerasLayout", "check_layout", "keras_groups", "keras_order"]
 
 
 def check_layout(layout: str | None, graph: Graph | None = None) -> str:

@@ -6,8 +6,10 @@ the block's part replaced by ``{n}`` (``res{n}_branch2a``), or the name itself i
 framework counts it: ``{n}`` the blog's ``3a`` / ``4b1``; ``{k}`` Keras' ``conv3_block1``
 (stages from their number, blocks from 1); ``{t}`` torchvision's ``layer2.0`` (stages from 1,
 blocks from 0). ``None`` says the framework has no such layer: torchvision reuses one ``relu``
-module and pads inside its convs and pools; Keras leaves a V2 block's max-pool shortcut unnamed
-(``max_pooling2d_3``) and folds the softmax into ``predictions``; Caffe pads inside its layers.
+module and pads inside its convs and pools; Keras folds the softmax into ``predictions``; Caffe
+pads inside its layers. A template ``#cls`` is a layer Keras names by counter (it passes no
+``name=``): the first is ``cls``, then ``cls_1``, ``cls_2``, ... in the order the layers are made,
+as in a fresh Keras session (``input_layer``; V2's shortcut pools ``max_pooling2d``, ``_1``, ``_2``).
 Caffe's BatchNorm is two layers (``bn…`` then ``scale…``) and is shown as both.
 
 A weight array is named as its framework names it: each op's ``torch_params`` (:mod:`.ops`) gives
@@ -37,7 +39,7 @@ MISSING = "—"  # shown where a framework has no layer of its own for one of ou
 # role (blog template) -> (caffe, keras3, torchvision); the blog column is the role itself.
 TABLE: dict[str, tuple[str | None, str | None, str | None]] = {
     # stem
-    "input": ("data", None, None),  # Keras names its InputLayer input_layer_N
+    "input": ("data", "#input_layer", None),  # keras.Input(): named by Keras' counter
     "conv1_pad": (None, "conv1_pad", None),
     "conv1": ("conv1", "conv1_conv", "conv1"),
     "bn_conv1": ("bn_conv1 + scale_conv1", "conv1_bn", "bn1"),
@@ -49,7 +51,7 @@ TABLE: dict[str, tuple[str | None, str | None, str | None]] = {
     "res{n}_preact_relu": ("res{n}_preact_relu", "{k}_preact_relu", None),
     "res{n}_branch1": ("res{n}_branch1", "{k}_0_conv", "{t}.downsample.0"),
     "bn{n}_branch1": ("bn{n}_branch1 + scale{n}_branch1", "{k}_0_bn", "{t}.downsample.1"),
-    "res{n}_branch1_pool": (None, None, None),
+    "res{n}_branch1_pool": (None, "#max_pooling2d", None),  # V2's MaxPooling2D(1, strides=2): by counter
     "res{n}_branch2a": ("res{n}_branch2a", "{k}_1_conv", "{t}.conv1"),
     "bn{n}_branch2a": ("bn{n}_branch2a + scale{n}_branch2a", "{k}_1_bn", "{t}.bn1"),
     "res{n}_branch2a_relu": ("res{n}_branch2a_relu", "{k}_1_relu", None),
@@ -121,12 +123,13 @@ class NameTable:
 def name_table(graph: Graph) -> list[LayerNames]:
     """Every layer of ``graph`` under every scheme, in execution order."""
     places = _places(graph)
+    counters: dict[str, int] = {}  # Keras' per-class counter of auto-named layers, in creation order
     rows = []
     for layer in graph:
         place = places[layer.name]
         if place.role not in TABLE:
             raise InspectError(f"layer {layer.name}: no naming rule for role {place.role!r}", layer=layer.name)
-        caffe, keras3, torchvision = (_fill(template, place) for template in TABLE[place.role])
+        caffe, keras3, torchvision = (_fill(template, place, counters) for template in TABLE[place.role])
         rows.append(LayerNames(layer.name, layer.op.kind, layer.name, caffe, keras3, torchvision))
     return _keras_block_end(rows, places)
 
@@ -208,9 +211,14 @@ def check_scheme(scheme: str) -> None:
         raise InspectError(f"names must be one of {', '.join(SCHEMES)}, got {scheme!r}", field="names")
 
 
-def _fill(template: str | None, place: _Place) -> str | None:
+def _fill(template: str | None, place: _Place, counters: dict[str, int]) -> str | None:
     if template is None:
         return None
+    if template.startswith("#"):  # named by Keras' counter: cls, cls_1, cls_2, ...
+        cls = template[1:]
+        number = counters.get(cls, 0)
+        counters[cls] = number + 1
+        return f"{cls}_{number}" if number else cls
     return template.format(n=place.n, k=place.k, t=place.t, dense=place.dense)
 
 

@@ -14,7 +14,7 @@ in Keras' layout), Keras 3's class (``keras_class``), torchvision's parameter na
   BatchNorm (inference, folded to scale and shift) 2 per element; ReLU 1 per element;
   residual add 1 per output element per extra input; max pool ``k*k - 1`` comparisons per
   output element; average pool ``k*k`` per output element (``k*k - 1`` adds and one divide),
-  global average pool ``H*W`` per channel; softmax 3 per element (exp, sum, divide);
+  global average pool ``H*W`` per channel (to a 1×1 map or, as Keras, to a vector); softmax 3 per element (exp, sum, divide);
   padding and flatten 0.
 * Parameters follow Keras: BN gamma/beta trainable, moving mean/variance non-trainable.
 """
@@ -87,15 +87,26 @@ def _product(factors: "tuple[int | str, ...] | list[int | str]") -> str:
 def _window_steps(inputs: list[Shape], output: Shape, kernel: int, stride: int, pad: int) -> list[Step]:
     """``⌊(size + 2·pad − kernel)/stride⌋ + 1`` per axis (once when H and W agree), and what the floor drops."""
     h, w = inputs[0][0], inputs[0][1]
-    axes = [("output H and W", h, output[0])] if h == w else [("output H", h, output[0]), ("output W", w, output[1])]
+    axes = ([("output H and W", h, output[0], ("row and column", "rows and columns"))] if h == w else
+            [("output H", h, output[0], ("row", "rows")), ("output W", w, output[1], ("column", "columns"))])
     steps = []
-    for label, size, out in axes:
+    for label, size, out, units in axes:
         steps.append(Step(label, f"⌊({size} + 2·{pad} − {kernel})/{stride}⌋ + 1 = {out}", out))
         reach = size + 2 * pad - kernel
         if reach % stride:
             steps.append(Step("note", f"{size} + 2·{pad} − {kernel} = {reach} is not a multiple of {stride}: the floor "
-                                      f"drops {reach % stride}, so the last {reach % stride} row(s) start no window"))
+                                      f"drops {reach % stride}, so the last {reach % stride} "
+                                      f"{units[reach % stride > 1]} start no window"))
     return steps
+
+
+def leftover(size: int, kernel: int, stride: int, pad: int) -> int:
+    """How many of the last input rows (or columns) no window reads: the floor's remainder less the
+    op's own padding, since the tail it drops starts with the padded border. Zero when the kernel is
+    smaller than the stride: such a window skips units by design (a 1×1/2 subsample), not by size."""
+    if kernel < stride:
+        return 0
+    return max(0, (size + 2 * pad - kernel) % stride - pad)
 
 
 def _elementwise(output: Shape, per: int, what: str, flops: int) -> Step:
@@ -178,6 +189,20 @@ class Op:
         """(kernel, stride, padding) of a sliding-window op; None for the others."""
         return None
 
+    def leftover(self, inputs: list[Shape]) -> tuple[int, int]:
+        """(rows, columns) at the end of the input that no window reads: the shape rule's floor at
+        work (``avg_pool`` 7×7/7 on 7×10 leaves 3 columns out). A trace warns of them."""
+        window = self.window()
+        if window is None or len(inputs[0]) != 3:
+            return (0, 0)
+        kernel, stride, pad = window
+        return (leftover(inputs[0][0], kernel, stride, pad), leftover(inputs[0][1], kernel, stride, pad))
+
+    def border(self) -> int:
+        """Rows (and columns) of zeros it adds at each edge: what a window dropping its last units
+        loses there is padding, not the image."""
+        return 0
+
     def receptive(self, inputs: list[Shape]) -> Window:
         """How the output grid sits on the input grid, per axis: the receptive-field rule."""
         return IDENTITY
@@ -215,6 +240,9 @@ class ZeroPad(Op):
 
     def describe(self) -> str:
         return f"pad {self.pad}"
+
+    def border(self) -> int:
+        return self.pad
 
     def receptive(self, inputs: list[Shape]) -> Window:
         return _square(1, 1, self.pad)
@@ -414,6 +442,25 @@ class GlobalAvgPool(Op):
 
 
 @record
+class GlobalAvgPoolFlat(GlobalAvgPool):
+    """Keras' ``GlobalAveragePooling2D`` (``keepdims=False``): one mean per channel, straight to a
+    vector, so no Flatten follows. torchvision's ``AdaptiveAvgPool2d(1)`` keeps the 1×1 map
+    (:class:`GlobalAvgPool`, then ``torch.flatten``); the cost is the same."""
+
+    kind: ClassVar[str] = "global_avg_pool_flat"
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        _, _, c = _map(inputs[0], self.kind)
+        return (c,)
+
+    def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        flops = self.flops(inputs, output)
+        return [Step("output shape", f"{output[-1]}: one mean per channel over {_dims(inputs[0][:2])}, a vector "
+                                     "(no Flatten)", output[-1]),
+                Step("FLOPs", f"{_product(inputs[0])} = {_n(flops)} (one add per input element, H·W per channel)", flops)]
+
+
+@record
 class Add(Op):
     kind: ClassVar[str] = "add"
     title: ClassVar[str] = "Add"
@@ -512,5 +559,6 @@ class Softmax(Op):
 
 OPS: dict[str, type[Op]] = {
     op.kind: op
-    for op in (Input, ZeroPad, Conv2D, BatchNorm, ReLU, MaxPool, AvgPool, GlobalAvgPool, Add, Flatten, Dense, Softmax)
+    for op in (Input, ZeroPad, Conv2D, BatchNorm, ReLU, MaxPool, AvgPool, GlobalAvgPool, GlobalAvgPoolFlat, Add,
+                Flatten, Dense, Softmax)
 }

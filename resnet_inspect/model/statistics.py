@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,23 @@ class Totals:
 
 
 @record
+class ParamCount:
+    """A framework's answer to "how many parameters": what it counts, and how it says so."""
+
+    name: str
+    of: Callable[[Totals], int]
+    says: str
+
+
+# Whose count leads a table's Total row: the spec's conventions.param_count. Both are always in JSON.
+PARAM_COUNTS: dict[str, ParamCount] = {
+    "keras": ParamCount("keras", lambda t: t.params, "Keras' Total params: trainable + BN moving mean/variance"),
+    "torch": ParamCount("torch", lambda t: t.trainable_params,
+                        "PyTorch's sum of parameters() (BN running stats are buffers); torchinfo's Total params"),
+}
+
+
+@record
 class Sizes:
     """Memory sizes torchinfo prints under its table, in bytes, for one dtype and batch.
 
@@ -57,6 +74,23 @@ class Sizes:
     input_bytes: int
     params_bytes: int
     trainable_params_bytes: int
+
+
+@record
+class TraceWarning:
+    """Something the trace computed that a user would not expect from the table alone.
+
+    ``window_leftover``: a window op's last rows or columns reach no output (``avg_pool`` 7×7/7
+    on 7×10 leaves 3 columns out); ``below_framework_minimum``: the input is smaller than the
+    reproduced framework's constructor accepts, though the layers build. ``message`` does not
+    name the layer, so it reads the same under every naming scheme.
+    """
+
+    kind: str
+    layer: str | None
+    message: str
+    rows: int = 0
+    columns: int = 0
 
 
 @record
@@ -84,6 +118,8 @@ class TraceResult(ShownNames, Displayable):
     input_shape: tuple[int, int, int]
     layers: tuple["LayerInfo", ...]
     shown_names: Mapping[str, str | None] | None = field(default=None, compare=False, repr=False)
+    warnings: tuple[TraceWarning, ...] = field(default=(), compare=False, repr=False)
+    param_count: str = field(default="keras", compare=False, repr=False)  # a key of PARAM_COUNTS: the spec's
 
     @property
     def totals(self) -> Totals:
@@ -141,7 +177,17 @@ class TraceResult(ShownNames, Displayable):
             "layers": [{**self._layer_dict(info), "receptive_field": fields[info.name].to_dict()}
                        for info in self.layers],
             "totals": asdict(self.totals),
+            "param_count": self.param_count,
+            "warnings": [self.warning_dict(warning) for warning in self.warnings],
         }
+
+    def warning_dict(self, warning: TraceWarning) -> dict[str, Any]:
+        """A warning's record: ``layer`` under the shown names (ours under ``blog_layer``), null for the input."""
+        record = {"kind": warning.kind, "layer": None if warning.layer is None else self.shown(warning.layer),
+                  "message": warning.message, "rows": warning.rows, "columns": warning.columns}
+        if self.shown_names is not None:
+            record["blog_layer"] = warning.layer
+        return record
 
     def _layer_dict(self, info: "LayerInfo") -> dict[str, Any]:
         """A layer's record; under a framework's names, ``name`` and ``inputs`` are its (null where

@@ -26,6 +26,7 @@ STYLES = {
     "max_pool": ("#fce7f3", "#db2777"),
     "avg_pool": ("#fce7f3", "#db2777"),
     "global_avg_pool": ("#fce7f3", "#db2777"),
+    "global_avg_pool_flat": ("#fce7f3", "#db2777"),
     "conv_block": ("#dbeafe", "#2563eb"),
     "identity_block": ("#dcfce7", "#16a34a"),
     "shortcut_block": ("#fce7f3", "#db2777"),

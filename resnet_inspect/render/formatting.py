@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, field
+from dataclasses import asdict, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..core.records import record
@@ -177,7 +177,7 @@ def _kernel_text(value: list[int] | None) -> str:
     return f"{k}×{k}/{s}" + (f" p{p}" if p else "")
 
 
-register(Column("op", "Op", lambda row: row.op, optional=True, keep=1, wraps=True,
+register(Column("op", "Op", lambda row: row.op, optional=True, keep=0, wraps=True,
                 doc="op kind; the table and Markdown add its settings (kernel/stride, filters, units)"))
 register(Column("output_shape", "Output shape", lambda row: list(row.output_shape), text=shape_text,
                 csv=lambda v: shape_text(tuple(v), "x"), keep=3, doc="H×W×C after the layer, batch left out"))
@@ -186,10 +186,14 @@ register(Column("params", "Params", lambda row: row.totals.params, text=count, n
 register(Column("trainable", "Trainable", lambda row: row.totals.trainable_params, text=count, numeric=True,
                 key="trainable_params", keep=1, total=lambda r: r.totals.trainable_params,
                 doc="trainable parameters (PyTorch's parameters(), torchinfo's count)"))
+register(Column("torch_params", "Params", lambda row: row.totals.trainable_params, text=count, numeric=True,
+                optional=False, total=lambda r: r.totals.trainable_params,
+                doc="parameters as PyTorch counts them (parameters(): BN running stats are buffers); the table's "
+                    "Params column for a spec with conventions.param_count: torch"))
 register(Column("non_trainable", "Non-trainable", lambda row: row.totals.non_trainable_params, text=count,
                 numeric=True, key="non_trainable_params", total=lambda r: r.totals.non_trainable_params,
                 doc="BN moving mean and variance (buffers in PyTorch)"))
-register(Column("macs", "MACs", lambda row: row.totals.macs, text=_blank_zero, numeric=True, keep=2,
+register(Column("macs", "MACs", lambda row: row.totals.macs, text=_blank_zero, numeric=True, keep=4,
                 total=lambda r: r.totals.macs, doc=MACS_RULE))
 register(Column("flops", "FLOPs", lambda row: row.totals.flops, text=_blank_zero, numeric=True, keep=1,
                 total=lambda r: r.totals.flops, doc=f"floating-point operations: {FLOPS_RULE}"))
@@ -235,6 +239,16 @@ register(Column("live_bytes", "Live bytes", lambda row: (_memory(row) or {}).get
                     "executor's in-place work; the total is the peak; see `memory`)"))
 
 TABLE_COLUMNS = ("op", "output_shape", "params", "macs")
+# the table's Params column by the spec's conventions.param_count (model.statistics.PARAM_COUNTS)
+PARAMS_COLUMN = {"keras": "params", "torch": "torch_params"}
+
+
+def table_columns(result: TraceResult, names: Iterable[str] | str | None) -> tuple[Column, ...]:
+    """The columns a table shows: those chosen, or the defaults with the spec's own Params column."""
+    if names:
+        return columns(names)
+    lead = PARAMS_COLUMN[result.param_count]
+    return columns([lead if name == "params" else name for name in TABLE_COLUMNS])
 CSV_COLUMNS = ("op", "inputs", "output_shape", "params", "trainable", "non_trainable", "macs", "flops", "stage",
                "block")
 
@@ -264,6 +278,12 @@ def _cell(column: Column, row: Row, exact: bool = False) -> str:
 # --------------------------------------------------------------------------- trace summary
 
 
+def warning_lines(result: TraceResult) -> list[str]:
+    """The trace's warnings (computed by the engine) as the notes under its table, layers as shown."""
+    return [f"note: {result.label(w.layer)}: {w.message}" if w.layer is not None else f"note: {w.message}"
+            for w in result.warnings]
+
+
 @record
 class SummaryLine:
     label: str
@@ -279,11 +299,19 @@ def summary_lines(result: TraceResult, dtype: str = "float32") -> list[SummaryLi
 
     mult_adds = torchinfo_mult_adds(result)
     h, w, c = result.input_shape
+    every = SummaryLine("Total params", f"{count(t.params)} ({megabytes(sizes.params_bytes)})",
+                        "Keras' Total params: trainable + BN moving mean/variance")
+    trainable = SummaryLine("Trainable params",
+                            f"{count(t.trainable_params)} ({megabytes(t.trainable_params * bytes_per)})",
+                            "PyTorch's parameters(); torchinfo's Total params")
+    # the spec's own convention leads (conventions.param_count), the other follows under its own name
+    lead = {"keras": [every, trainable],
+            "torch": [replace(trainable, label="Total params",
+                              convention="PyTorch's parameters(); torchinfo's Total params (the spec's param_count)"),
+                      replace(every, label="With BN buffers", convention="Keras' Total params: + BN running "
+                                                                          "mean/variance (buffers in PyTorch)")]}
     return [
-        SummaryLine("Total params", f"{count(t.params)} ({megabytes(sizes.params_bytes)})",
-                    "Keras' Total params: trainable + BN moving mean/variance"),
-        SummaryLine("Trainable params", f"{count(t.trainable_params)} ({megabytes(t.trainable_params * bytes_per)})",
-                    "PyTorch's parameters(); torchinfo's Total params"),
+        *lead[result.param_count],
         SummaryLine("Non-trainable params",
                     f"{count(t.non_trainable_params)} ({megabytes(t.non_trainable_params * bytes_per)})",
                     "BN moving mean/variance (buffers in PyTorch)"),
@@ -351,13 +379,14 @@ def _csv_text(value: Any) -> Any:
 
 
 def trace_markdown(result: TraceResult, depth: str = "layer", names: Iterable[str] | None = None) -> str:
-    chosen = columns(names)
+    chosen = table_columns(result, names)
     lines = [f"### {md(result.spec)} at {shape_text(result.input_shape)}", "",
              "| " + " | ".join(["Layer"] + [c.header for c in chosen]) + " |",
              "|---|" + "".join("---:|" if c.numeric else "---|" for c in chosen)]
     for row in rows(result, depth):
         lines.append("| " + " | ".join([md(row.name)] + [md(_cell(c, row, exact=True)) for c in chosen]) + " |")
     lines.append("| **Total** | " + " | ".join(_md_total(c, result) for c in chosen) + " |")
+    lines += [""] + [md(line) for line in warning_lines(result)] if result.warnings else []
     lines += ["", "| Summary | | Convention |", "|---|---:|---|"]
     lines += [f"| {s.label} | {s.value} | {md(s.convention)} |" for s in summary_lines(result)]
     return "\n".join(lines) + "\n"
@@ -379,6 +408,8 @@ class Layout:
     narrowed: bool
     fits: bool
     least: int = 0  # the narrowest this table gets with every name and number whole
+    # narrowed: each column's width when headers wrap at spaces ("Output shape" over two lines)
+    widths: dict[str, int] = field(default_factory=dict)
 
 
 class TraceTable:
@@ -392,7 +423,7 @@ class TraceTable:
 
     def __init__(self, result: TraceResult, depth: str = "layer", names: Iterable[str] | None = None) -> None:
         self.result, self.depth = result, depth
-        self.chosen = columns(names)
+        self.chosen = table_columns(result, names)
         self.droppable = not names
 
     def __rich_measure__(self, console: "Console", options: "ConsoleOptions") -> "Measurement":
@@ -404,8 +435,19 @@ class TraceTable:
         return Measurement(least, max(least, options.max_width))
 
     def __rich_console__(self, console: "Console", options: "ConsoleOptions") -> "RenderResult":
+        from rich.table import Table
+        from rich.text import Text
+
         layout = self.fit(options.max_width)
         yield self.table(layout)
+        notes = warning_lines(self.result)
+        if notes:  # "note:" beside the text, so a wrapped line stays indented under its own
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True, style="yellow")
+            grid.add_column(overflow="fold")
+            for line in notes:
+                grid.add_row("note:", Text(line.removeprefix("note: ")))
+            yield grid
         yield self.summary(options.max_width)
 
     def plain_text(self, width: int) -> str | None:
@@ -431,26 +473,36 @@ class TraceTable:
                           [False] + [c.numeric or c.name == "output_shape" for c in shown], body, width)
         if table is None:
             return None
+        notes = warning_lines(result)
+        if any(len(line) > width for line in notes):
+            return None
+        table += notes
         summary = grid([(line.label, line.value, visible(line.convention)) for line in summary_lines(result)], width)
         return None if summary is None else "\n".join(table + summary) + "\n"
 
     def fit(self, width: int) -> "Layout":
         """The columns that fit in ``width`` cells, the ones left out to get there, and how.
 
-        First the columns whose text wraps at spaces (``op``) are narrowed to their longest word;
-        only if that is not enough are optional columns left out, lowest ``keep`` first.
+        First the columns whose text wraps at spaces (``op``) are narrowed to their longest word,
+        and every header may wrap at its spaces; only if that is not enough are optional columns
+        left out, lowest ``keep`` first (``op`` before the numbers: MACs is the headline).
         """
         from rich.cells import cell_len
 
         body = rows(self.result, self.depth)
-        cells = {c.name: [c.header, self._footer(c), *(_cell(c, r) for r in body)] for c in self.chosen}
-        need = {name: max(cell_len(t) for t in texts) for name, texts in cells.items()}
-        least = {name: max(cell_len(word) for t in texts for word in t.split() or [""]) for name, texts in cells.items()}
+        cells = {c.name: [self._footer(c), *(_cell(c, r) for r in body)] for c in self.chosen}
+        need = {c.name: max(cell_len(t) for t in [c.header, *cells[c.name]]) for c in self.chosen}
+        least = {c.name: max(cell_len(word) for t in [c.header, *cells[c.name]] for word in t.split() or [""])
+                 for c in self.chosen}
+        # a column that keeps its cells whole but lets its header wrap: "Output shape" needs only "112×112×64"
+        whole = {c.name: max([cell_len(word) for word in c.header.split()] + [cell_len(t) for t in cells[c.name]])
+                 for c in self.chosen}
+        narrow = {c.name: least[c.name] if c.wraps else whole[c.name] for c in self.chosen}
         first = max(cell_len(t) for t in ["Layer", "Total", *(visible(r.name) for r in body),
                                           *(visible(r.stage) for r in body)])
 
         def table_width(columns: list[Column], narrowed: bool) -> int:
-            widths = [least[c.name] if narrowed and c.wraps else need[c.name] for c in columns]
+            widths = [narrow[c.name] if narrowed else need[c.name] for c in columns]
             return first + sum(widths) + 3 * (len(columns) + 1) + 1
 
         shown = list(self.chosen)
@@ -460,8 +512,10 @@ class TraceTable:
             column = droppable.pop(0)
             shown.remove(column)
             dropped.append(column)
-        return Layout(shown, dropped, narrowed=table_width(shown, narrowed=False) > width,
-                      fits=table_width(shown, narrowed=True) <= width, least=table_width(shown, narrowed=True))
+        narrowed = table_width(shown, narrowed=False) > width
+        return Layout(shown, dropped, narrowed=narrowed, fits=table_width(shown, narrowed=True) <= width,
+                      least=table_width(shown, narrowed=True),
+                      widths={c.name: narrow[c.name] for c in shown if not c.wraps} if narrowed else {})
 
     def _footer(self, column: Column) -> str:
         if column.total is not None:
@@ -485,8 +539,10 @@ class TraceTable:
         table.add_column("Layer" if depth == "layer" else depth.capitalize(), footer="Total", overflow="fold",
                          no_wrap=keep_whole)
         for c in shown:
+            # narrowed to fit: a column's width is its widest cell, so only its header wraps
             table.add_column(c.header, justify="right" if c.numeric or c.name == "output_shape" else "left",
-                             footer=self._footer(c), overflow="fold", no_wrap=keep_whole and not c.wraps)
+                             footer=self._footer(c), overflow="fold", width=layout.widths.get(c.name) if keep_whole
+                             else None)
         previous: Row | None = None
         blank = [""] * len(shown)
         for row in rows(result, depth):
@@ -515,10 +571,12 @@ class TraceTable:
             for line in lines:
                 grid.add_row(line.label, line.value, Text(visible(line.convention)))
             return grid
-        texts = []
-        for line in lines:
+        from rich.padding import Padding
+
+        texts: list[RenderableType] = []
+        for line in lines:  # the convention under its line, indented as a block: wrapped lines keep the indent
             texts.append(Text.assemble((f"{line.label}: ", "bold"), line.value, overflow="fold"))
-            texts.append(Text("  " + visible(line.convention), style="dim", overflow="fold"))
+            texts.append(Padding(Text(visible(line.convention), style="dim", overflow="fold"), (0, 0, 0, 2)))
         return Group(*texts)
 
 
@@ -817,6 +875,9 @@ def render_sweep(result: "Sweep", fmt: str) -> "str | RenderableType":
     note = f"final feature map = output of {result.final_layer}; MACs: conv + dense; FLOPs: {FLOPS_RULE}"
     if result.smallest_input is not None:
         note += f"; the smallest input that works is {result.smallest_input}"
+    if result.below_framework and result.framework is not None:
+        least = result.framework["min_input"]
+        note += f"; {result.framework['name']} itself refuses inputs below {least}×{least} (the layers build)"
     return _grid(f"{result.spec}: MACs and FLOPs per input size", header, body, None, fmt, note)
 
 
