@@ -106,6 +106,24 @@ def write_keras_h5(path: Path, weights: dict = WEIGHTS, chunks: int = 1, root_gr
                 group.create_dataset(f"{layer}/{key}:0", data=array, **dataset_options)
 
 
+def write_keras3_h5(path: Path, weights: dict = WEIGHTS, **dataset_options: Any) -> None:
+    """Keras 3's ``save_weights`` layout with h5py alone: ``layers/<class>[_N]/vars/<i>``, the groups
+    by position as :func:`resnet_inspect.model.keras.keras_groups` maps them (checked against live
+    Keras in test_keras_parity.py), plus the empty top-level ``vars`` Keras writes."""
+    import h5py
+
+    from resnet_inspect.model.keras import keras_groups
+
+    with h5py.File(path, "w", locking=False) as f:
+        layers = f.create_group("layers")
+        for group, (layer, keys) in keras_groups(GRAPH).items():
+            variables = layers.create_group(group).create_group("vars")
+            for index, key in enumerate(keys):
+                variables.create_dataset(str(index), data=weights[layer][key], **dataset_options)
+        layers.create_group("activation").create_group("vars")  # a weightless layer's empty group
+        f.create_group("vars")
+
+
 def valid_files() -> dict[str, bytes]:
     """One valid file per format (name -> bytes), for truncation and byte-flip fuzzing."""
     import tempfile
@@ -115,9 +133,15 @@ def valid_files() -> dict[str, bytes]:
         write_keras_h5(h5)
         h5_gzip = Path(folder) / "z.h5"
         write_keras_h5(h5_gzip, chunks=2, compression="gzip", shuffle=True, fletcher32=True)
+        keras3 = Path(folder) / "w.weights.h5"
+        write_keras3_h5(keras3)
+        keras3_gzip = Path(folder) / "z.weights.h5"
+        write_keras3_h5(keras3_gzip, compression="gzip", shuffle=True)
         return {"w.npz": npz_bytes(flat()), "z.npz": npz_bytes(flat(), zipfile.ZIP_DEFLATED),
                 "w.safetensors": safetensors_bytes(torchvision_state()), "w.h5": h5.read_bytes(),
-                "z.h5": h5_gzip.read_bytes()}
+                "z.h5": h5_gzip.read_bytes(), "w.weights.h5": keras3.read_bytes(),
+                "z.weights.h5": keras3_gzip.read_bytes(), "m.keras": keras_archive_bytes(keras3.read_bytes()),
+                "z.keras": keras_archive_bytes(keras3_gzip.read_bytes(), zipfile.ZIP_DEFLATED)}
 
 
 def deflate_bomb(prefix: bytes, mebibytes: int) -> bytes:
