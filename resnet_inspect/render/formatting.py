@@ -15,7 +15,7 @@ from ..core.records import record
 from ..core.errors import InspectError
 from ..core.text import count, megabytes, shape_text, si, to_json  # noqa: F401 (re-exported to renderers)
 from ..model.statistics import Totals, TraceResult
-from ..core.usertext import markup, visible
+from ..core.usertext import excerpt, markup, visible
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -243,7 +243,7 @@ def columns(names: Iterable[str] | str | None, default: tuple[str, ...] = TABLE_
     wanted = [n.strip() for part in (names or []) for n in part.split(",") if n.strip()] or list(default)
     unknown = [n for n in wanted if n not in COLUMNS]
     if unknown:
-        raise InspectError(f"unknown column {visible(unknown[0])!r}; choose from {', '.join(COLUMNS)}",
+        raise InspectError(f"unknown column {excerpt(unknown[0], 40)!r}; choose from {', '.join(COLUMNS)}",
                            field="columns")
     return tuple(COLUMNS[n] for n in dict.fromkeys(wanted))
 
