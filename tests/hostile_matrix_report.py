@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import hostile  # noqa: E402
-import hostile_matrix as hm  # noqa: E402
+import hostile
+import hostile_matrix as hm
 
 
 def table(rows: list[tuple[str, str, float, float]], failures: dict[str, list[str]], items: list[hm.Item]) -> str:

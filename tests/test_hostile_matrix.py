@@ -97,3 +97,19 @@ def test_bases_are_valid(tmp_path: Path) -> None:
     finally:
         zygote.close()
     assert not failures, "\n\n".join(failures)
+
+
+def test_known_failures_name_real_items() -> None:
+    """A KNOWN line names an existing (parameter, class), so a renamed option cannot hide in it."""
+    ids = {item.id for item in ITEMS}
+    assert sorted(k for known in hm.KNOWN.values() for k in known if k not in ids) == []
+    assert not set.intersection(*(set(known) for known in hm.KNOWN.values()))
+
+
+@pytest.mark.slow
+def test_every_value_of_every_class(tmp_path: Path) -> None:
+    """The exhaustive matrix: every value of every class for every parameter (the default run takes
+    one a class; KNOWN items, which run every value there, are left to it)."""
+    items = [item for item in hm.items(exhaustive=True) if hm.known_owner(item.id) is None]
+    failures = {item_id: found for item_id, found in run_items(items, tmp_path).items() if found}
+    assert not failures, "\n\n".join(f"{item_id}: {found[0]}" for item_id, found in failures.items())
