@@ -164,3 +164,14 @@ def test_read_member_is_capped_and_checks_the_declared_size(tmp_path: Path) -> N
     lying.write_bytes(wf.raw_zip({"x": (8, wf.deflate_bomb(b"", 1), zlib.crc32(bytes(10)), 10)}))
     archive = open_zip(lying, 8)
     assert read_member(archive, archive.getinfo("x"), 100, "lie.zip").read() == bytes(10)
+
+
+def test_a_damaged_directory_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    import weightfiles as wf
+    from resnet_inspect.core.safeio import open_zip
+
+    data = bytearray(wf.many_members_zip(3))
+    data[0:4] = b"XXXX"  # the first central directory record's signature
+    (tmp_path / "bad.zip").write_bytes(bytes(data))
+    with pytest.raises(InspectError, match=r"bad.zip: not a readable zip archive: Bad magic number"):
+        open_zip(tmp_path / "bad.zip", 8)

@@ -1,8 +1,9 @@
 """The guards every reader and writer of user files shares (issue 7: no leak, no hang, no lost file).
 
-Zip archives (``.npz``, ``.keras``, and any zip-based import) go through :func:`open_zip`, which
-sizes the central directory from the end records before ``zipfile`` parses it, and
-:func:`read_member`, which inflates one member with a hard cap.
+Zip archives (``.keras``, and any zip-based import) go through :func:`open_zip`, which sizes the
+central directory from the end records before ``zipfile`` parses it, and :func:`read_member`,
+which inflates one member with a hard cap (``.npz`` reads its end record with :func:`zip_directory`
+and streams its members itself).
 
 Readers: a path must be a regular file (not a folder, FIFO or device, which would block or never
 end) and its size is checked *before* anything is read, then the read itself is bounded too
@@ -235,7 +236,13 @@ def open_zip(path: str | os.PathLike[str], max_members: int, max_member_bytes: i
     if directory.size > limit:
         raise InspectError(f"its zip directory is {directory.size:,} bytes; a {what} needs at most {limit:,}",
                            where=_where(path))
-    archive = zipfile.ZipFile(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        from .usertext import excerpt
+
+        raise InspectError(f"not a readable {what}: {excerpt(str(exc) or type(exc).__name__, 160)}",
+                           where=_where(path)) from None
     try:
         _check_members(archive, path, max_members, max_member_bytes, max_ratio, what, names)
     except BaseException:
