@@ -8,8 +8,8 @@ line and exit 2 (or success, for a value the option may take), the error line an
 case's folder, no raw Cc/Cf/Zl/Zp character in stdout or stderr. Each (parameter, class) is one
 test, so a failure names the command, the option and the class; the ones another branch is fixing
 are strict xfails (``KNOWN``). ``pytest -m slow`` runs every value of every class
-(``HOSTILE_MATRIX=all`` does the same in the default run); ``python tests/hostile_matrix_report.py``
-prints the corpus size, the worst time and the worst RSS per class.
+(``HOSTILE_MATRIX=all`` makes each default item take every value); ``python
+tests/hostile_matrix_report.py`` prints the corpus size, the worst time and the worst RSS per class.
 """
 
 from __future__ import annotations
@@ -34,8 +34,11 @@ def _param(item: hm.Item) -> object:
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
-    return run_items(ITEMS, tmp_path_factory.mktemp("matrix"))
+def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """Every selected item's failures (``-k`` runs only the items it selects)."""
+    selected = {test.callspec.params["item_id"] for test in request.session.items
+                if "item_id" in getattr(getattr(test, "callspec", None), "params", {})}
+    return run_items([item for item in ITEMS if item.id in selected], tmp_path_factory.mktemp("matrix"))
 
 
 @pytest.mark.parametrize("item_id", [_param(item) for item in ITEMS])
