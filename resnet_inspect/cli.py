@@ -714,15 +714,27 @@ def main() -> None:
     except usage_error as exc:
         if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
             command = f"`{exc.ctx.command_path} --help`" if exc.ctx is not None else "`resnet-inspect --help`"
-            sys.stderr.write(f"error: {visible(exc.format_message())} (see {visible(command)})\n")
+            sys.stderr.write(f"error: {_excerpts(exc.format_message())} (see {visible(command)})\n")
         raise SystemExit(2) from None
     except click_error as exc:  # any other error click reports itself
-        sys.stderr.write(f"error: {visible(exc.format_message())}\n")
+        sys.stderr.write(f"error: {_excerpts(exc.format_message())}\n")
         raise SystemExit(exc.exit_code) from None
     except typer.Abort:
         sys.stderr.write("error: aborted\n")
         raise SystemExit(1) from None
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _excerpts(message: str) -> str:
+    """Click's message, visible, each argument longer than 80 characters cut to an excerpt (click
+    quotes a refused value whole: a 100,000-character --format would fill the error line)."""
+    from .core.usertext import excerpt
+
+    for argument in sorted({a for a in sys.argv[1:] if len(a) > 80}, key=len, reverse=True):
+        value = argument.partition("=")[2] if argument.startswith("--") and "=" in argument else argument
+        if len(value) > 80:
+            message = message.replace(value, excerpt(value, 80))
+    return visible(message)
 
 
 @contextmanager

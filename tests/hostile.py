@@ -15,6 +15,12 @@ same way:
   (the target of hostile symlinks) that must stay unchanged, and the secret's bytes never
   appear in stdout, stderr or any file the case wrote.
 
+The matrix (``tests/test_hostile_matrix.py``: every option of every command, and every keyword of
+the API, against generated hostile values) runs thousands of cases: there a :class:`Zygote`, a
+server process that has imported the CLI once, forks one child per case, so a case costs a fork
+instead of an interpreter start-up, and is judged by the same :func:`judge` (its own process,
+its own peak RSS read with ``wait4``, a timer that kills it).
+
 ``measured()`` collects every case's time and RSS; ``tests/test_hostile_summary.py`` (or
 ``python tests/hostile.py``) prints the counts per class and the worst of each, for the notes.
 """
@@ -68,6 +74,10 @@ class Case:
     rss_limit_mb: float = RSS_LIMIT_MB
     env: dict[str, str] = field(default_factory=dict)
     file_size_limit: int | None = None  # bytes any one file may grow to (a full disk), or None
+    codes: tuple[int, ...] = ()  # several acceptable exit codes (the matrix: a value may be valid), else ``code``
+    controls: bool = False  # refuse any raw Cc (but tab and newline), Cf, Zl or Zp character in any output
+    error_chars: int | None = None  # the error line's longest length (an error quotes excerpts, not inputs)
+    api: tuple[str, tuple, dict] | None = None  # ("module:function", args, kwargs): call it, not the CLI
 
     @property
     def id(self) -> str:
@@ -200,12 +210,15 @@ def judge(case: Case, outcome: Outcome, work: Path, outside: Path,
     where = f"[{case.id}] {outcome.args}\nstdout: {outcome.stdout[-1500:]!r}\nstderr: {outcome.stderr[-1500:]!r}"
     both = outcome.stdout + outcome.stderr
     assert "Traceback (most recent call last)" not in both, f"traceback {where}"
-    assert outcome.code == case.code, f"exit {outcome.code}, expected {case.code} {where}"
-    if case.code == 2:
+    codes = case.codes or (case.code,)
+    assert outcome.code in codes, f"exit {outcome.code}, expected {' or '.join(map(str, codes))} {where}"
+    if outcome.code == 2:
         lines = outcome.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), f"not one error line {where}"
         for fragment in case.expect:
             assert fragment in lines[0], f"{fragment!r} missing from the error line {where}"
+        if case.error_chars is not None:
+            assert len(lines[0]) <= case.error_chars, f"error line of {len(lines[0]):,} characters {where}"
     else:  # e.g. `check`'s exit 1: the verdict (file:line and field) is in its report on stdout
         for fragment in case.expect:
             assert fragment in outcome.stdout, f"{fragment!r} missing from stdout {where}"
@@ -218,6 +231,20 @@ def judge(case: Case, outcome: Outcome, work: Path, outside: Path,
             data = path.read_bytes()
             assert SECRET.encode() not in data, f"secret copied into {path.name} {where}"
     assert "\x1b" not in both and "\x07" not in both, f"raw control character in output {where}"
+    if case.controls:
+        raw = raw_controls(both)
+        assert not raw, f"raw control characters {raw} in output {where}"
+
+
+def raw_controls(text: str) -> list[str]:
+    """The Cc (but tab and newline), Cf, Zl and Zp characters in ``text``, as U+XXXX (at most 8)."""
+    import unicodedata
+
+    found = sorted({c for c in text if c not in "\t\n" and unicodedata.category(c) in CONTROL_CATEGORIES})
+    return [f"U+{ord(c):04X}" for c in found[:8]]
+
+
+CONTROL_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")  # what no output may carry raw (issue 17)
 
 
 def summary() -> str:
@@ -239,3 +266,144 @@ def summary() -> str:
     lines.append(f"  worst time {worst_t[2]:.2f} s ({worst_t[0]}:{worst_t[1]}); "
                  f"worst peak RSS {worst_m[3]:.0f} MB ({worst_m[0]}:{worst_m[1]})")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the zygote (the matrix)
+
+# Imports the CLI once, then for each pickled request forks a child that runs it in process: the
+# CLI's main() (its SystemExit is the exit code) or one API call (InspectError: one error line and
+# exit 2; anything else: its traceback and exit 1). The child's stdin is /dev/null, its stdout and
+# stderr the files named in the request; SIGALRM (alarm) ends it at the time limit. The zygote
+# answers with (exit code or -signal, seconds, the child's own ru_maxrss in KiB) read by wait4: a
+# forked child's peak counts the pages it shares with the zygote, as a fresh process counts its
+# own imports, so the figure compares with ``run_cli``'s.
+_ZYGOTE = """
+import gc, importlib, math, os, pickle, signal, sys, time, traceback
+protocol_in, protocol_out = os.fdopen(0, "rb"), os.fdopen(os.dup(1), "wb")
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+import resnet_inspect, resnet_inspect.cli as cli
+from resnet_inspect import InspectError
+import pkgutil
+for name in sys.argv[1:]:
+    importlib.import_module(name)  # warm what the cases will load anyway
+for found in pkgutil.walk_packages(resnet_inspect.__path__, "resnet_inspect."):
+    if not found.name.endswith("__main__"):
+        importlib.import_module(found.name)  # every module of the package, so no case pays an import
+gc.collect()
+gc.freeze()
+
+def resolve(value):  # a ("!call", "module:function", args) marker: that call's result (objects, not text)
+    if isinstance(value, tuple) and len(value) == 3 and value[0] == "!call":
+        module, _, name = value[1].partition(":")
+        return getattr(importlib.import_module(module), name)(*map(resolve, value[2]))
+    return value
+
+def child(request):
+    out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.chdir(request["cwd"])
+    os.environ.update(request["env"])
+    signal.alarm(max(1, math.ceil(request["timeout"])))
+    code = 1
+    try:
+        if request["api"] is None:
+            sys.argv = ["resnet-inspect", *request["args"]]
+            try:
+                cli.main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        else:
+            where, args, kwargs = request["api"]
+            module, _, name = where.partition(":")
+            function = getattr(importlib.import_module(module), name)
+            args, kwargs = [resolve(a) for a in args], {k: resolve(v) for k, v in kwargs.items()}
+            try:
+                result = function(*args, **kwargs)
+                text = result.to_json() if hasattr(result, "to_json") else repr(result)
+                sys.stdout.write(text[:100000] + "\\n")
+                code = 0
+            except InspectError as exc:
+                sys.stderr.write(f"error: {exc}\\n")
+                code = 2
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        os._exit(code)
+
+while True:
+    try:
+        request = pickle.load(protocol_in)
+    except EOFError:
+        break
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        child(request)
+    _, status, usage = os.wait4(pid, 0)
+    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    pickle.dump((code, time.perf_counter() - start, usage.ru_maxrss), protocol_out)
+    protocol_out.flush()
+"""
+
+
+class Zygote:
+    """A warm server process that runs each case in a forked child (see ``_ZYGOTE``).
+
+    One request at a time; run several zygotes to use several cores. ``warm`` names modules to
+    import before the first fork (NumPy, Rich, ...), so no case pays for them.
+    """
+
+    def __init__(self, warm: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+        child_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+        child_env.update({"PYTHONDONTWRITEBYTECODE": "1", "NO_COLOR": "1", **(env or {})})
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([sys.executable, "-c", _ZYGOTE, *warm], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, env=child_env)
+        self.lock = threading.Lock()
+
+    def run(self, case: Case, work: Path) -> Outcome:
+        """Run ``case`` (CLI arguments or an API call) in ``work``; its outcome, as ``run_cli`` gives."""
+        import pickle
+
+        with self.lock, tempfile.NamedTemporaryFile() as out, tempfile.NamedTemporaryFile() as err:
+            request = {"args": case.args, "api": case.api, "cwd": str(work), "timeout": case.time_limit,
+                       "stdout": out.name, "stderr": err.name,
+                       "env": {"HOME": str(work), "TMPDIR": str(work), **case.env}}
+            pickle.dump(request, self.proc.stdin)  # type: ignore[arg-type]
+            self.proc.stdin.flush()  # type: ignore[union-attr]
+            try:
+                code, seconds, peak_kib = pickle.load(self.proc.stdout)  # type: ignore[arg-type]
+            except EOFError:
+                self.log.seek(0)
+                raise AssertionError(f"the zygote died: {self.log.read()[-2000:]!r}") from None
+            stdout = Path(out.name).read_bytes().decode("utf-8", errors="replace")
+            stderr = Path(err.name).read_bytes().decode("utf-8", errors="replace")
+        if code == -signal.SIGALRM:
+            raise AssertionError(f"timed out after {case.time_limit} s: {case.args or case.api}\nstderr: {stderr[-2000:]}")
+        return Outcome(case.args, code, stdout, stderr, seconds, peak_kib / 1024)
+
+    def close(self) -> None:
+        self.proc.stdin.close()  # type: ignore[union-attr]
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+
+def run_in(zygote: Zygote, case: Case, root: Path) -> Outcome:
+    """:func:`run_case` through a zygote: the same folders, the same judge."""
+    work, outside = prepare(case, root)
+    before_outside = snapshot(outside)
+    before_work = snapshot(work)
+    outcome = zygote.run(case, work)
+    record(case, outcome)
+    judge(case, outcome, work, outside, before_outside, before_work)
+    return outcome

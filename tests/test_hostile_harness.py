@@ -47,3 +47,21 @@ def test_a_file_size_limit_makes_writes_fail_in_the_child_only(tmp_path: Path) -
     outcome = run_cli(["weights", "init", "resnet50", "-o", "w.npz"], tmp_path, file_size_limit=1 << 20)
     assert outcome.code == 2 and "w.npz: cannot write the weights file: File too large" in outcome.stderr
     assert list(tmp_path.iterdir()) == []  # no partial file left
+
+
+def test_a_zygote_child_reports_its_own_peak_and_is_killed_at_its_time_limit(tmp_path: Path) -> None:
+    # The matrix's forked children (issue 17): a 300 MB allocation shows in the child's peak RSS
+    # (so the RSS bound means something there too), an idle one stays small, a hang is killed.
+    from hostile import Zygote
+
+    zygote = Zygote()
+    try:
+        big = zygote.run(Case("harness", "300 MB", [], api=("numpy:ones", (300 << 20,), {"dtype": "uint8"})), tmp_path)
+        small = zygote.run(Case("harness", "idle", [], api=("numpy:zeros", (1,), {})), tmp_path)
+        assert big.code == 0 and big.peak_rss_mb > 300 and small.peak_rss_mb < 200, (big, small)
+        with pytest.raises(AssertionError, match="timed out after 1"):
+            zygote.run(Case("harness", "hang", [], time_limit=1, api=("time:sleep", (30,), {})), tmp_path)
+        cli = zygote.run(Case("harness", "cli", ["trace", "missing.yaml"]), tmp_path)
+        assert cli.code == 2 and cli.stderr.startswith("error: missing.yaml") and "Traceback" not in cli.stderr
+    finally:
+        zygote.close()

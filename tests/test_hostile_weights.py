@@ -692,7 +692,17 @@ def keras3_cases() -> list[Case]:
         archive_case("no weights member", keras_zip({"config.json": config}), ("no 'model.weights.h5' member",)),
         archive_case("weights member that is not HDF5", keras_zip({"model.weights.h5": b"junk" * 100}),
                      ("not a readable Keras archive file",)),
-        archive_case("not a zip", b"junk" * 100, ("not a readable Keras archive file",)),
+        archive_case("not a zip", b"junk" * 100, ("not a readable .keras archive (no zip end record)",)),
+        # issue 17: refused from the end record before zipfile parses 1.2 M ZipInfos (591 MB before)
+        case("keras3", "1.2 M empty members in 65 MB", [*CHECK, "m.keras"], {"m.keras": wf.many_members_zip(1_200_000)},
+             ("m.keras", "lists 1,200,000 members; a .keras archive holds at most 64"), rss_limit_mb=120.0),
+        archive_case("a directory larger than its count says", wf.many_members_zip(60, name_bytes=6000),
+                     ("its zip directory is 362,760 bytes; a .keras archive needs at most 327,680",)),
+        # issue 17: within resnet152's bound (8 B x 60 M numbers) but 1,012:1; peaked at 1 GB before
+        case("keras3", "480 MB weights member in 497 KB", ["weights", "check", "resnet152", "m.keras"],
+             {"m.keras": wf.keras_member_bomb(480)},
+             ("m.keras", "'model.weights.h5' declares 503,316,480 bytes from", "over 100:1"), rss_limit_mb=120.0),
+        archive_case("a stored .keras as Keras writes it", wf.keras_archive_bytes(weights_h5), code=0),
     ]
 
 

@@ -96,3 +96,82 @@ def test_a_written_file_has_an_ordinary_mode(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (tmp_path / "w.npz").stat().st_mode & 0o777 == 0o644
+
+
+# --------------------------------------------------------------------------- zip archives (issue 17)
+
+def _zip(tmp_path: Path, members: dict[str, bytes], compression: int = 0, name: str = "a.zip") -> Path:
+    import zipfile
+
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return path
+
+
+def test_the_end_record_is_read_before_zipfile_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    import weightfiles as wf
+
+    from resnet_inspect.core.safeio import open_zip, zip_directory
+
+    path = tmp_path / "many.zip"
+    path.write_bytes(wf.many_members_zip(70_000))  # past 65,535: the counts live in the zip64 record
+    # 70,000 records of 46 + 8 bytes (the zip format's fixed record size plus the name): by hand
+    found = zip_directory(path)
+    assert (found.members, found.size) == (70_000, 70_000 * 54)
+    monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: pytest.fail("zipfile parsed the directory"))
+    with pytest.raises(InspectError, match="lists 70,000 members; a zip archive holds at most 64"):
+        open_zip(path, 64)
+    with pytest.raises(InspectError, match="its zip directory is 3,780,000 bytes; a zip archive needs at most 1,000"):
+        open_zip(path, 100_000, max_directory_bytes=1000)
+
+
+def test_member_names_compression_sizes_and_ratio_are_checked(tmp_path: Path) -> None:
+    import zipfile
+
+    from resnet_inspect.core.safeio import open_zip
+
+    with pytest.raises(InspectError, match="'../x' leaves the archive's folder"):
+        open_zip(_zip(tmp_path, {"../x": b"1"}), 8)
+    with pytest.raises(InspectError, match="uses zip compression 12"):
+        open_zip(_zip(tmp_path, {"x": b"1"}, zipfile.ZIP_BZIP2, "b.zip"), 8)
+    with pytest.raises(InspectError, match="'x' declares 100 bytes; at most 99 are read"):
+        open_zip(_zip(tmp_path, {"x": bytes(100)}, name="s.zip"), 8, 99)
+    # 2 MiB of zeros deflate to ~2 KB (zlib): ~1,000:1, over the 100:1 bound; stored, 1:1 passes
+    with pytest.raises(InspectError, match=r"'x' declares 2,097,152 bytes from [0-9,]+ stored, over 100:1"):
+        open_zip(_zip(tmp_path, {"x": bytes(2 << 20)}, zipfile.ZIP_DEFLATED, "d.zip"), 8)
+    open_zip(_zip(tmp_path, {"x": bytes(2 << 20)}, name="t.zip"), 8).close()
+    # a small member is not held to the ratio (JSON and tiny HDF5 files compress well)
+    open_zip(_zip(tmp_path, {"x": bytes(1000)}, zipfile.ZIP_DEFLATED, "small.zip"), 8).close()
+
+
+def test_read_member_is_capped_and_checks_the_declared_size(tmp_path: Path) -> None:
+    import zlib
+
+    import weightfiles as wf
+
+    from resnet_inspect.core.safeio import open_zip, read_member
+
+    archive = open_zip(_zip(tmp_path, {"x": b"abc" * 1000}), 8)
+    assert read_member(archive, archive.getinfo("x"), 3000, "a.zip").read() == b"abc" * 1000
+    with pytest.raises(InspectError, match="'x' declares 3,000 bytes; at most 2,999 are read"):
+        read_member(archive, archive.getinfo("x"), 2999, "a.zip")
+    # a member declaring 10 bytes whose stream holds 1 MiB: inflated no further than the 10 declared
+    lying = tmp_path / "lie.zip"
+    lying.write_bytes(wf.raw_zip({"x": (8, wf.deflate_bomb(b"", 1), zlib.crc32(bytes(10)), 10)}))
+    archive = open_zip(lying, 8)
+    assert read_member(archive, archive.getinfo("x"), 100, "lie.zip").read() == bytes(10)
+
+
+def test_a_damaged_directory_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    import weightfiles as wf
+    from resnet_inspect.core.safeio import open_zip
+
+    data = bytearray(wf.many_members_zip(3))
+    data[0:4] = b"XXXX"  # the first central directory record's signature
+    (tmp_path / "bad.zip").write_bytes(bytes(data))
+    with pytest.raises(InspectError, match=r"bad.zip: not a readable zip archive: Bad magic number"):
+        open_zip(tmp_path / "bad.zip", 8)

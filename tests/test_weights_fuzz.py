@@ -1,12 +1,13 @@
 """Property: any corruption of a valid weights file loads or gives the one-line error, never another exception.
 
 Valid files (tests/weightfiles.py: .npz stored and deflated, a torchvision .safetensors, Keras
-.h5 plain and gzip+shuffle+fletcher32) are corrupted by truncation, byte flips, random slices,
+.h5 plain and gzip+shuffle+fletcher32, Keras 3 .weights.h5 plain and gzip+shuffle, and .keras
+archives stored as Keras writes them and deflated) are corrupted by truncation, byte flips, random slices,
 edits inside the headers (zip records, the .npy/JSON headers, HDF5's superblock and object
 headers), insertions and deletions, and read through the library (``load_weights``, in process
 for speed). Each outcome must be the weights or one :class:`InspectError` line naming the file,
 within a time bound; the run records the worst time and how far the process's peak RSS grew.
-The default run tries a few hundred; ``pytest -m slow`` (run by CI) tries 6,000.
+The default run tries a few hundred; ``pytest -m slow`` (run by CI) tries 10,000.
 """
 
 from __future__ import annotations
@@ -95,9 +96,12 @@ def outcome(name: str, data: bytes) -> str:
 
 
 NPZ, SAFETENSORS, H5 = ("w.npz", "z.npz"), ("w.safetensors",), ("w.h5", "z.h5")
+KERAS3, KERAS = ("w.weights.h5", "z.weights.h5"), ("m.keras", "z.keras")  # issue 17
+FORMATS = [NPZ, SAFETENSORS, H5, KERAS3, KERAS]
+FORMAT_IDS = ["npz", "safetensors", "h5", "weights.h5", "keras"]
 
 
-@pytest.mark.parametrize("names", [NPZ, SAFETENSORS, H5], ids=["npz", "safetensors", "h5"])
+@pytest.mark.parametrize("names", FORMATS, ids=FORMAT_IDS)
 def test_corrupted_weights_files_load_or_give_one_line(names: tuple[str, ...]) -> None:
     @settings(max_examples=100, **RELAXED)
     @given(corruptions(names))
@@ -107,12 +111,17 @@ def test_corrupted_weights_files_load_or_give_one_line(names: tuple[str, ...]) -
     run()
 
 
+def test_every_uncorrupted_file_loads() -> None:
+    """The fuzz starts from files that load (a refused seed would make every case a refusal)."""
+    assert {name: outcome(name, data) for name, data in FILES.items()} == dict.fromkeys(FILES, "loaded")
+
+
 def test_the_corruptions_reach_both_outcomes() -> None:
     """Guard against a vacuous property: some corrupted files still load, most are refused."""
     seen: set[str] = set()
 
     @settings(max_examples=150, **RELAXED)
-    @given(corruptions(NPZ + SAFETENSORS + H5))
+    @given(corruptions(NPZ + SAFETENSORS + H5 + KERAS3 + KERAS))
     def collect(case: tuple[str, bytes, str]) -> None:
         seen.add(outcome(case[0], case[1]))
 
@@ -121,7 +130,7 @@ def test_the_corruptions_reach_both_outcomes() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("names", [NPZ, SAFETENSORS, H5], ids=["npz", "safetensors", "h5"])
+@pytest.mark.parametrize("names", FORMATS, ids=FORMAT_IDS)
 def test_two_thousand_corruptions_per_format(names: tuple[str, ...], capsys: pytest.CaptureFixture) -> None:
     STATS["rss_before_kb"] = STATS["rss_before_kb"] or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     before = STATS["cases"]

@@ -106,6 +106,24 @@ def write_keras_h5(path: Path, weights: dict = WEIGHTS, chunks: int = 1, root_gr
                 group.create_dataset(f"{layer}/{key}:0", data=array, **dataset_options)
 
 
+def write_keras3_h5(path: Path, weights: dict = WEIGHTS, **dataset_options: Any) -> None:
+    """Keras 3's ``save_weights`` layout with h5py alone: ``layers/<class>[_N]/vars/<i>``, the groups
+    by position as :func:`resnet_inspect.model.keras.keras_groups` maps them (checked against live
+    Keras in test_keras_parity.py), plus the empty top-level ``vars`` Keras writes."""
+    import h5py
+
+    from resnet_inspect.model.keras import keras_groups
+
+    with h5py.File(path, "w", locking=False) as f:
+        layers = f.create_group("layers")
+        for group, (layer, keys) in keras_groups(GRAPH).items():
+            variables = layers.create_group(group).create_group("vars")
+            for index, key in enumerate(keys):
+                variables.create_dataset(str(index), data=weights[layer][key], **dataset_options)
+        layers.create_group("activation").create_group("vars")  # a weightless layer's empty group
+        f.create_group("vars")
+
+
 def valid_files() -> dict[str, bytes]:
     """One valid file per format (name -> bytes), for truncation and byte-flip fuzzing."""
     import tempfile
@@ -115,9 +133,15 @@ def valid_files() -> dict[str, bytes]:
         write_keras_h5(h5)
         h5_gzip = Path(folder) / "z.h5"
         write_keras_h5(h5_gzip, chunks=2, compression="gzip", shuffle=True, fletcher32=True)
+        keras3 = Path(folder) / "w.weights.h5"
+        write_keras3_h5(keras3)
+        keras3_gzip = Path(folder) / "z.weights.h5"
+        write_keras3_h5(keras3_gzip, compression="gzip", shuffle=True)
         return {"w.npz": npz_bytes(flat()), "z.npz": npz_bytes(flat(), zipfile.ZIP_DEFLATED),
                 "w.safetensors": safetensors_bytes(torchvision_state()), "w.h5": h5.read_bytes(),
-                "z.h5": h5_gzip.read_bytes()}
+                "z.h5": h5_gzip.read_bytes(), "w.weights.h5": keras3.read_bytes(),
+                "z.weights.h5": keras3_gzip.read_bytes(), "m.keras": keras_archive_bytes(keras3.read_bytes()),
+                "z.keras": keras_archive_bytes(keras3_gzip.read_bytes(), zipfile.ZIP_DEFLATED)}
 
 
 def deflate_bomb(prefix: bytes, mebibytes: int) -> bytes:
@@ -158,3 +182,49 @@ def stored(data: bytes) -> tuple[int, bytes, int, int]:
     import zlib
 
     return (0, data, zlib.crc32(data), len(data))
+
+
+def many_members_zip(count: int, name_bytes: int = 8) -> bytes:
+    """A zip that is all central directory: ``count`` empty stored members (no local headers, which
+    ``zipfile`` reads only when a member is opened), with zip64 end records past 65,535 members.
+
+    1.2 M members make a 65 MB file that ``zipfile.ZipFile`` alone parses into ~600 MB of ZipInfo
+    objects; built with ``struct`` in a second or two.
+    """
+    import struct
+
+    record = struct.Struct("<4s6H3I5H2I")
+    width = name_bytes
+    directory = b"".join(record.pack(b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, width, 0, 0, 0, 0, 0, 0)
+                         + f"{i:0{width}x}"[-width:].encode() for i in range(count))
+    size, offset = len(directory), 0
+    zip64 = count > 0xFFFF
+    tail = b""
+    if zip64:
+        end64 = struct.pack("<4sQ2H2I4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, size, offset)
+        locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, offset + size, 1)
+        tail = end64 + locator
+    short = 0xFFFF if zip64 else count
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, short, short, 0xFFFFFFFF if zip64 else size,
+                      0xFFFFFFFF if zip64 else offset, 0)
+    return directory + tail + end
+
+
+def keras_archive_bytes(weights_h5: bytes, compression: int = zipfile.ZIP_STORED) -> bytes:
+    """A ``.keras`` zip as Keras 3's ``model.save`` lays it out (stored members, as Keras writes them)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        archive.writestr("metadata.json", b'{"keras_version": "3.0.0"}')
+        archive.writestr("config.json", b'{"class_name": "Functional"}')
+        archive.writestr("model.weights.h5", weights_h5)
+    return buffer.getvalue()
+
+
+def keras_member_bomb(mebibytes: int) -> bytes:
+    """A ``.keras`` whose ``model.weights.h5`` declares ``mebibytes`` MiB (zeros, deflated to ~1 KB/MiB)."""
+    import zlib
+
+    bomb = deflate_bomb(b"", mebibytes)
+    config = b'{"class_name": "Functional"}'
+    crc = zlib.crc32(bytes(1 << 20) * 0)  # the CRC is never reached by a reader that refuses first
+    return raw_zip({"config.json": stored(config), "model.weights.h5": (8, bomb, crc, mebibytes << 20)})

@@ -23,9 +23,15 @@ class Location:
     column: int | None = None
 
     def __str__(self) -> str:
+        file = self.file if len(self.file) <= FILE_SHOWN else self.file[:FILE_SHOWN // 2] + "…" + self.file[-FILE_SHOWN // 2:]
         if self.line is None:
-            return self.file
-        return f"{self.file}:{self.line}:{self.column}"
+            return file
+        return f"{file}:{self.line}:{self.column}"
+
+
+# The most of a file's name an error line shows: its start and its end (where the name is), cut in
+# the middle; a path of 100,000 characters (never a real file) is not echoed whole (issue 17).
+FILE_SHOWN = 400
 
 
 class InspectError(Exception):

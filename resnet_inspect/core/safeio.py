@@ -1,5 +1,10 @@
 """The guards every reader and writer of user files shares (issue 7: no leak, no hang, no lost file).
 
+Zip archives (``.keras``, and any zip-based import) go through :func:`open_zip`, which sizes the
+central directory from the end records before ``zipfile`` parses it, and :func:`read_member`,
+which inflates one member with a hard cap (``.npz`` reads its end record with :func:`zip_directory`
+and streams its members itself).
+
 Readers: a path must be a regular file (not a folder, FIFO or device, which would block or never
 end) and its size is checked *before* anything is read, then the read itself is bounded too
 (``/proc`` files and growing files report a size they do not keep to). Writers: the suffix is
@@ -12,9 +17,15 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import zipfile
 
 from .errors import InspectError, Location
 
@@ -201,3 +212,153 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# --------------------------------------------------------------------------- zip archives
+
+ZIP_END = struct.Struct("<4s4H2IH")  # end of central directory record (22 bytes)
+ZIP64_LOCATOR = struct.Struct("<4sIQI")  # zip64 end-record locator (20 bytes), just before ZIP_END
+ZIP64_END = struct.Struct("<4sQ2H2I4Q")  # zip64 end record (56 bytes), just before the locator
+ZIP_RECORD = 46  # the fixed part of one central directory record: no member costs fewer bytes
+MAX_RATIO = 100  # inflated : stored bytes; deflate reaches ~1,030:1 on zeros, real weights ~1.1:1
+RATIO_FLOOR = MiB  # members smaller than this are not held to MAX_RATIO (JSON, tiny HDF5 files)
+
+
+@dataclass(frozen=True)
+class ZipDirectory:
+    """What a zip's end records say about its central directory, read before ``zipfile`` parses it."""
+
+    members: int  # the larger of the two member counts the end record states
+    size: int  # bytes of central directory ``zipfile`` will read and parse into ZipInfo objects
+
+
+def zip_directory(path: str | os.PathLike[str], what: str = "zip archive") -> ZipDirectory:
+    """The member count and directory size from the end records alone, read exactly where
+    ``zipfile`` reads them: the last end record in the file's final 64 KiB + 22 bytes, and the
+    zip64 locator and record just before it (which override it, as in ``zipfile``)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - (ZIP_END.size + 65535)))
+            tail = handle.read()
+            end = len(tail) - ZIP_END.size if tail[-ZIP_END.size:-18] == b"PK\x05\x06" else tail.rfind(b"PK\x05\x06")
+            if end < 0 or len(tail) - end < ZIP_END.size:
+                raise InspectError(f"not a readable {what} (no zip end record)", where=_where(path))
+            _, _, _, on_disk, total, directory, _, _ = ZIP_END.unpack_from(tail, end)
+            found = ZipDirectory(max(on_disk, total), directory)
+            return _zip64(handle, size - (len(tail) - end), found)
+    except OSError as exc:
+        raise InspectError(f"cannot read the {what}: {exc.strerror}", where=_where(path)) from None
+
+
+def _zip64(handle: IO[bytes], end: int, found: ZipDirectory) -> ZipDirectory:
+    """The zip64 end record's counts, when a locator sits just before the end record at ``end``."""
+    start = end - ZIP64_LOCATOR.size - ZIP64_END.size
+    if start < 0:
+        return found
+    handle.seek(start)
+    data = handle.read(ZIP64_END.size + ZIP64_LOCATOR.size)
+    if data[ZIP64_END.size:ZIP64_END.size + 4] != b"PK\x06\x07" or data[:4] != b"PK\x06\x06":
+        return found
+    fields = ZIP64_END.unpack_from(data)
+    return ZipDirectory(max(fields[6], fields[7]), fields[8])
+
+
+def open_zip(path: str | os.PathLike[str], max_members: int, max_member_bytes: int | None = None, *,
+             max_directory_bytes: int | None = None, max_ratio: int | None = MAX_RATIO,
+             what: str = "zip archive", names: bool = True) -> zipfile.ZipFile:
+    """A ``zipfile.ZipFile`` of an untrusted archive, opened only once its headers are within bounds.
+
+    Before ``zipfile`` parses anything: the end records' member count (at most ``max_members``)
+    and central directory size (at most ``max_directory_bytes``, by default 4 KiB a member), so a
+    directory of a million members is refused from 22 bytes instead of parsed into ~600 MB of
+    ``ZipInfo`` objects. Then, from the parsed directory: the real member count, member names that
+    would leave a folder (absolute, ``..``, backslashes, drive letters; skipped with
+    ``names=False``), compression other than stored or deflated (``zipfile`` inflates bzip2 and
+    LZMA without a bound), a declared size over ``max_member_bytes``, and an inflated:stored ratio
+    over ``max_ratio`` for members over 1 MiB (a decompression bomb). Errors name the file; the
+    caller's stack must close the archive. Read members with :func:`read_member`.
+    """
+    import zipfile
+
+    regular_file(path, what)
+    limit = max_directory_bytes if max_directory_bytes is not None else 4096 * max_members + 65536
+    directory = zip_directory(path, what)
+    if directory.members > max_members:
+        raise InspectError(f"lists {directory.members:,} members; a {what} holds at most {max_members:,}",
+                           where=_where(path))
+    if directory.size > limit:
+        raise InspectError(f"its zip directory is {directory.size:,} bytes; a {what} needs at most {limit:,}",
+                           where=_where(path))
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        from .usertext import excerpt
+
+        raise InspectError(f"not a readable {what}: {excerpt(str(exc) or type(exc).__name__, 160)}",
+                           where=_where(path)) from None
+    try:
+        _check_members(archive, path, max_members, max_member_bytes, max_ratio, what, names)
+    except BaseException:
+        archive.close()
+        raise
+    return archive
+
+
+def _check_members(archive: zipfile.ZipFile, path: str | os.PathLike[str], max_members: int,
+                   max_member_bytes: int | None, max_ratio: int | None, what: str, names: bool) -> None:
+    import zipfile
+
+    from .usertext import excerpt
+
+    members = archive.infolist()
+    if len(members) > max_members:
+        raise InspectError(f"lists {len(members):,} members; a {what} holds at most {max_members:,}",
+                           where=_where(path))
+    for info in members:
+        shown = excerpt(info.filename, 80)
+        if names and _leaves_folder(info.filename):
+            raise InspectError(f"member name {shown!r} leaves the archive's folder; refused", where=_where(path))
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise InspectError(f"member {shown!r} uses zip compression {info.compress_type}; only stored and "
+                               "deflated members are read", where=_where(path))
+        if max_member_bytes is not None and info.file_size > max_member_bytes:
+            raise InspectError(f"member {shown!r} declares {info.file_size:,} bytes; at most {max_member_bytes:,} "
+                               "are read (a decompression bomb?)", where=_where(path))
+        if max_ratio is not None and info.file_size > RATIO_FLOOR and info.file_size > max_ratio * info.compress_size:
+            raise InspectError(f"member {shown!r} declares {info.file_size:,} bytes from {info.compress_size:,} "
+                               f"stored, over {max_ratio}:1 (a decompression bomb)", where=_where(path))
+
+
+def _leaves_folder(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or "\\" in name or ".." in parts or ":" in parts[0]
+
+
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: str | os.PathLike[str],
+                what: str = "zip archive") -> IO[bytes]:
+    """One member inflated into memory, 1 MiB at a time, never past ``limit`` bytes nor past its
+    declared size; a member holding less than it declares, or failing its CRC, is refused.
+
+    Returns an in-memory file (``io.BytesIO``) grown in place, so the data is held once (reading
+    it whole with ``ZipExtFile.read()`` holds it twice: the chunks and their join).
+    """
+    import io
+
+    from .usertext import excerpt
+
+    shown = excerpt(info.filename, 80)
+    if info.file_size > limit:
+        raise InspectError(f"member {shown!r} declares {info.file_size:,} bytes; at most {limit:,} are read",
+                           where=_where(path))
+    out = io.BytesIO()
+    with archive.open(info) as member:
+        while chunk := member.read(min(MiB, limit + 1 - out.tell())):
+            out.write(chunk)
+            if out.tell() > limit:
+                raise InspectError(f"member {shown!r} inflates past {limit:,} bytes", where=_where(path))
+    if out.tell() != info.file_size:
+        raise InspectError(f"member {shown!r} holds {out.tell():,} bytes, its header says {info.file_size:,}",
+                           where=_where(path))
+    out.seek(0)
+    return out

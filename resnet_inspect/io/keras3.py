@@ -14,17 +14,17 @@ to disk.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import numbers
+from ..core.dtypes import TABLE
+from ..core.safeio import open_zip, read_member
 from ..model.graph import Graph
 from ..model.keras import keras_groups
 from ..model.weights import Weights, weight_shapes
-from .base import MiB, Described, Limits, error, optional, safe_name
+from .base import Described, Limits, MiB, error, optional, safe_name
 from .h5 import h5_entry, h5_object, write_h5
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 ARCHIVE_WEIGHTS = "model.weights.h5"  # the member of a .keras zip that holds the weights
 ARCHIVE_MEMBERS = 64  # a .keras zip holds three members (metadata.json, config.json, model.weights.h5)
+WIDEST = max(d.bytes for d in TABLE if d.weight)  # bytes of the widest dtype a weight may be (float64)
 
 
 # --------------------------------------------------------------------------- reading
@@ -89,10 +90,11 @@ def _bounded(count: int, limits: Limits, path: Path, what: str) -> None:
 
 
 def archive_bound(graph: Graph, limits: Limits) -> int:
-    """The most bytes a ``.keras`` archive's weights member may inflate to for this graph:
-    every number as float64, plus HDF5's headers (a few KiB per group) and slack."""
+    """The most bytes a ``.keras`` archive's weights member may inflate to for this graph: every
+    number at the widest weight dtype (float64: 8 bytes), plus HDF5's headers (a few KiB per
+    group) and slack. Keras itself stores float32, so a real member takes about half of it."""
     numbers = sum(_size(shape) for keys in weight_shapes(graph).values() for shape in keys.values())
-    return 8 * numbers + 8 * 1024 * limits.entries + 16 * MiB
+    return WIDEST * numbers + 8 * 1024 * limits.entries + 16 * MiB
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -106,35 +108,22 @@ def describe_keras_archive(path: Path, graph: Graph, limits: Limits, stack: Exit
                            layout: str | None = None) -> Described:
     """A ``.keras`` zip (``model.save``): its ``model.weights.h5`` read in memory as a ``.weights.h5``.
 
-    Refused from the zip's headers before anything is inflated: too many members, a member name
-    that would leave a folder (absolute, ``..``, backslashes), a weights member whose declared size
-    is beyond what this spec's weights take, or a compression ``zipfile`` inflates without bound.
+    Refused from the zip's headers before anything is inflated (:func:`..core.safeio.open_zip`):
+    too many members or too large a central directory (from the end record, before ``zipfile``
+    parses it), a member name that would leave a folder, a compression ``zipfile`` inflates
+    without bound, a weights member whose declared size is beyond what this spec's weights take
+    (:func:`archive_bound`) or that claims to inflate over 100:1. The member is then inflated
+    with a hard cap at its declared size, held once in memory (:func:`..core.safeio.read_member`).
     """
     h5py = optional("h5py", "h5", path)
-    archive = stack.enter_context(zipfile.ZipFile(path))
-    members = archive.infolist()
-    if len(members) > ARCHIVE_MEMBERS:
-        raise error(path, f"lists {len(members):,} members; a .keras archive holds a handful")
-    for info in members:
-        parts = info.filename.replace("\\", "/").split("/")
-        if info.filename.startswith(("/", "\\")) or "\\" in info.filename or ".." in parts or ":" in parts[0]:
-            raise error(path, f"member name {safe_name(info.filename)!r} leaves the archive's folder; refused")
+    bound = archive_bound(graph, limits)
+    archive = stack.enter_context(open_zip(path, ARCHIVE_MEMBERS, bound, what=".keras archive"))
     try:
         info = archive.getinfo(ARCHIVE_WEIGHTS)
     except KeyError:
         raise error(path, f"no {ARCHIVE_WEIGHTS!r} member: not a Keras 3 .keras archive (model.save)") from None
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise error(path, f"{ARCHIVE_WEIGHTS!r} uses zip compression {info.compress_type}; only stored "
-                          "and deflated members are read")
-    bound = archive_bound(graph, limits)
-    if info.file_size > bound:
-        raise error(path, f"{ARCHIVE_WEIGHTS!r} declares {info.file_size:,} bytes; this spec's weights "
-                          f"take at most {bound:,} (a decompression bomb?)")
-    with archive.open(info) as member:
-        data = member.read(info.file_size + 1)  # zipfile stops at the declared size and checks the CRC
-    if len(data) != info.file_size:
-        raise error(path, f"{ARCHIVE_WEIGHTS!r} holds {len(data):,} bytes, its header says {info.file_size:,}")
-    f = stack.enter_context(h5py.File(io.BytesIO(data), "r"))
+    data = read_member(archive, info, bound, path, ".keras archive")
+    f = stack.enter_context(h5py.File(data, "r"))
     return describe_keras3_file(f, path, graph, limits, layout)
 
 

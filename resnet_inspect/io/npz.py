@@ -8,13 +8,13 @@ parses it, and each member's data is read into its array 1 MiB at a time.
 from __future__ import annotations
 
 import os
-import struct
 import zipfile
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.safeio import zip_directory
 from ..model.graph import Graph
 from ..model.weights import Weights
 from .base import Described, Entry, Limits, error, fill, plain_dtype, reading
@@ -36,7 +36,7 @@ def describe_npz(path: Path, graph: Graph, limits: Limits, stack: ExitStack, lay
         raise error(path, f"lists {len(members):,} members; a weights file for this spec has at most {limits.entries:,}")
     described = Described()
     for info in members:
-        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        name = info.filename.removesuffix(".npy")
         layer, _, key = name.rpartition("/")
         with reading(path, name, layer):
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
@@ -76,23 +76,14 @@ def _read_npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, shape: tup
 
 
 def _zip_directory_size(path: Path, limits: Limits) -> None:
-    """Refuse a zip whose central directory (every member's record) is larger than names could need."""
+    """Refuse a zip whose central directory (every member's record) is larger than names could need,
+    from its end records (:func:`..core.safeio.zip_directory`) before ``zipfile`` parses it."""
     with open(path, "rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - (22 + 65535)))
-        tail = handle.read()
-        if size == len(tail) and tail.startswith(b"\x93NUMPY"):
+        if handle.read(6) == b"\x93NUMPY" and handle.seek(0, os.SEEK_END) <= 22 + 65535:
             raise error(path, "holds a single array, not a .npz archive of \"layer/key\" arrays")
-        end = len(tail) - 22 if tail[-22:-18] == b"PK\x05\x06" else tail.rfind(b"PK\x05\x06")
-        if end < 0 or len(tail) - end < 22:
-            raise error(path, "not a readable .npz file (no zip end record)")
-        directory = struct.unpack_from("<I", tail, end + 12)[0]
-        if directory == 0xFFFFFFFF and end >= 20 and tail[end - 20:end - 16] == b"PK\x06\x07":  # zip64
-            handle.seek(struct.unpack_from("<Q", tail, end - 12)[0])
-            record = handle.read(56)
-            directory = struct.unpack_from("<Q", record, 40)[0] if len(record) == 56 else directory
-    if directory > limits.header_bytes:
-        raise error(path, f"its zip directory is {directory:,} bytes; a weights file for this spec needs at most "
+    directory = zip_directory(path, ".npz file")
+    if directory.size > limits.header_bytes:
+        raise error(path, f"its zip directory is {directory.size:,} bytes; a weights file for this spec needs at most "
                           f"{limits.header_bytes:,}")
 
 

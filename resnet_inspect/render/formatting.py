@@ -260,7 +260,7 @@ def columns(names: Iterable[str] | str | None, default: tuple[str, ...] = TABLE_
     wanted = [n.strip() for part in (names or []) for n in part.split(",") if n.strip()] or list(default)
     unknown = [n for n in wanted if n not in COLUMNS]
     if unknown:
-        raise InspectError(f"unknown column '{excerpt(unknown[0])}'; choose from {', '.join(COLUMNS)}",
+        raise InspectError(f"unknown column '{excerpt(unknown[0], 40)}'; choose from {', '.join(COLUMNS)}",
                            field="columns")
     return tuple(COLUMNS[n] for n in dict.fromkeys(wanted))
 
