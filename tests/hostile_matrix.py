@@ -326,7 +326,6 @@ KNOWN_LINES: dict[str, str] = {
         api run repeat: huge negative zero float nonascii control empty long
         api run max_memory: huge negative zero float nonascii control empty long
         api run names: huge long
-        api run keras_layout: huge long
         api run save_input: huge
         api run save_output: huge
         api flops spec: huge
@@ -356,80 +355,6 @@ KNOWN_LINES: dict[str, str] = {
         api verify seed: huge long
         api verify dtype: huge negative zero float nonascii control empty long
         api verify max_memory: huge negative zero float nonascii control empty long
-    """,
-    # 75 (parameter, class) items
-    "text": """
-        trace SPEC: control
-        trace --input: control
-        flops SPEC: control
-        flops --input: control
-        params SPEC: control
-        params --input: control
-        check PATHS: control
-        diff A: control
-        diff B: control
-        diff --input: control
-        names SPEC: control
-        rf SPEC: control
-        rf --input: control
-        rf --unit: control
-        memory SPEC: control
-        memory --input: control
-        explain SPEC: control
-        explain --input: control
-        schema --output: control
-        new NAME: huge control long
-        new --from: control
-        new --output: control
-        new --schema: huge control long
-        run SPEC: control
-        run --weights: control
-        run --array: control
-        run --save-output: control
-        run --save-input: control
-        run --max-memory: control
-        verify SPEC: control
-        verify --input: control
-        verify --max-memory: control
-        diagram SPEC: control
-        diagram --input: control
-        diagram --output: control
-        report SPEC: control
-        report --input: control
-        report --output: control
-        weights init SPEC: control
-        weights init --output: control
-        weights init --max-memory: control
-        weights convert SOURCE: control
-        weights convert --output: control
-        weights convert --spec: control
-        weights check SPEC: control
-        weights check FILE: control
-        api trace spec: control
-        api trace input: control
-        api trace_graph graph: control
-        api parse_input text: control
-        api smallest_input graph: control
-        api load_spec name_or_path: control
-        api build_graph spec: control
-        api load_graph spec: control
-        api run spec: control
-        api run weights: control
-        api run array: control
-        api run save_input: control
-        api run save_output: control
-        api flops spec: control
-        api flops inputs: control
-        api params spec: control
-        api params input: control
-        api diagram spec: control
-        api diagram input: control
-        api report_html spec: control
-        api report_html input: control
-        api explain spec: control
-        api explain input: control
-        api verify spec: control
-        api verify input: control
     """,
 }
 
