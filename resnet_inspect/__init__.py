@@ -28,6 +28,9 @@ Running the network (NumPy): ``verify.verify(spec, input)``, ``executor.forward(
 x)``, ``run(spec, weights, image=... or array=...)`` (all that ``resnet-inspect run`` does);
 Keras files: ``kerasio.keras_order(graph)``.
 
+A spec as a runnable model: ``export_onnx(spec, "m.onnx", weights=None, input=224, batch=1,
+names=None)``, ``export_pytorch(spec, "m.py")``, ``export_keras(spec, "m.py")``.
+
 Pictures: ``diagram(spec, level="block")`` (shows inline in a notebook; ``.to_svg()``) and
 ``report_html(spec)``.
 
@@ -49,6 +52,7 @@ _LAZY = {
     "build_graph": "model.graph", "load_graph": "model.graph",
     "diagram": "render.diagrams", "report_html": "render.html_report",
     "run": "execute.inference", "flops": "analysis.counts", "params": "analysis.counts",
+    "export_onnx": "execute.export", "export_pytorch": "execute.export", "export_keras": "execute.export",
     # errors
     "InspectError": "core.errors", "SpecError": "core.errors", "ShapeError": "core.errors",
     "UnknownLayer": "core.errors",
@@ -70,6 +74,8 @@ __all__ = [
     # analyses and runs, as the README shows them
     "receptive", "memory", "sweep", "explain", "naming", "verify", "executor", "kerasio", "weights", "run",
     "flops", "params",
+    # a spec as a runnable model
+    "export_onnx", "export_pytorch", "export_keras",
     # pictures
     "diagram", "report_html",
     # errors

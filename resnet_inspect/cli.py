@@ -445,7 +445,7 @@ RunFormat = RecordFormat
 
 
 WeightsFileOpt = Annotated[str, typer.Option("--weights", "-w", help="Weights: .npz, .safetensors (torchvision), .h5, .weights.h5 or .keras (Keras).")]
-OutputFileOpt = Annotated[str, typer.Option("--output", "-o", help="File to write: .npz or .h5 (Keras layout).")]
+OutputFileOpt = Annotated[str, typer.Option("--output", "-o", help="File to write: .npz, .h5/.weights.h5 (Keras layout) or .safetensors (PyTorch: torchvision's keys).")]
 
 
 def _load_graph(spec: str) -> Any:
@@ -476,7 +476,7 @@ def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to 
                     output: OutputFileOpt, spec: Annotated[str, typer.Option("--spec", "-s", help="The spec the weights belong to.")] = "resnet50",
                     names: ArrayNamesOpt = None, keras_layout: KerasLayoutOpt = None,
                     fmt: RecordFormatOpt = RecordFormat.table) -> None:
-    """Rewrite a weights file as .npz or Keras .h5, checked against the spec first (--keras-layout applies to both files)."""
+    """Rewrite a weights file as .npz, Keras .h5/.weights.h5 or a PyTorch state dict (.safetensors), checked against the spec first (--keras-layout applies to both files)."""
     from .model.naming import shown
     from .io.weightfiles import load_weights
 
@@ -618,6 +618,41 @@ def report(
 
     page = report_html(spec, input)
     emit(render_written(save(page, output, reads=(spec,)), spec, len(page.encode()), fmt.value))
+
+
+ExportTo = vocabulary("ExportTo", choices.EXPORT_FORMATS)
+
+
+@app.command("export")
+@reports_errors
+def export_model(
+    spec: SpecArg,
+    to: Annotated[ExportTo, typer.Option("--to", "-t", help="onnx (a graph with weights), pytorch or keras (Python source with build_model()).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="File to write: .onnx, or .py for pytorch and keras.")],
+    weights: Annotated[Optional[str], typer.Option("--weights", "-w", help="ONNX: weights to put in the graph (any supported weights file).",
+                                                   show_default="seeded as verify makes them (--seed)")] = None,
+    input: InputOpt = None,
+    batch: Annotated[str, typer.Option("--batch", "-b", help="ONNX: the input's batch dimension, a number or dynamic.")] = "1",
+    seed: SeedOpt = 0,
+    names: Annotated[Optional[Names], typer.Option("--names", help="ONNX: name nodes and initializers as this framework does (the spec's where it has none).",
+                                                   show_default="the spec's own (blog) names")] = None,
+    keras_layout: KerasLayoutOpt = None,
+    fmt: RecordFormatOpt = RecordFormat.table,
+) -> None:
+    """Write the spec as a runnable model: ONNX (opset 17, weights in), a PyTorch module or Keras 3 code."""
+    from .execute.export import export
+
+    options: dict[str, Any] = {}
+    if to.value == "onnx":
+        options = {"weights": weights, "input": input, "batch": batch, "seed": seed, "names": _value(names),
+                   "keras_layout": _value(keras_layout)}
+    elif weights is not None or input is not None or names is not None or batch != "1":
+        raise InspectError(f"--weights, --input, --batch and --names apply to --to onnx; {to.value} code builds the spec's "
+                           "network (weights: `weights convert`)", field="--to")
+    elif to.value == "keras":
+        options = {"keras_layout": _value(keras_layout)}
+    result = export(spec, to.value, output, **options)
+    emit(result.to_json() if fmt.value == "json" else result.line())
 
 
 def main() -> None:
