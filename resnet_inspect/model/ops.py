@@ -455,7 +455,10 @@ class GlobalAvgPool(Op):
                 Step("FLOPs", f"{_product(inputs[0])} = {_n(flops)} (one add per input element, H·W per channel)", flops)]
 
     def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
-        return [OnnxNode("GlobalAveragePool", inputs)]
+        """ONNX keeps the 1×1 map (N, C, 1, 1); a pool whose output is a vector flattens it too."""
+        if len(self.output_shape(shapes)) == 3:
+            return [OnnxNode("GlobalAveragePool", inputs)]
+        return [OnnxNode("GlobalAveragePool", inputs, suffix="_map"), OnnxNode("Flatten", ("+_map",), {"axis": 1})]
 
 
 @record
