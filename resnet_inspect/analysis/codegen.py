@@ -25,7 +25,7 @@ from .._version import __version__
 from ..core.errors import InspectError
 from ..model.graph import Graph, Layer, load_graph
 from ..model.keras import LAYOUTS, check_layout
-from ..model.naming import names_in
+from ..model.naming import group_names, names_in
 from ..model.weights import weight_shapes
 
 # --------------------------------------------------------------------------- PyTorch
@@ -281,7 +281,7 @@ def keras_source(spec: "Graph | str", layout: str | None = None) -> str:
     producer = {step[0]: index for index, step in enumerate(steps)}
     late = {source for index, (_, _, sources, _) in enumerate(steps) for source in sources
             if producer[source] != index - 1}
-    var = {value: ("x_input" if index == 0 else _identifier(value) if value in late else "x")
+    var = {value: ("x_input" if index == 0 else _identifier(names.get(value) or value) if value in late else "x")
            for value, index in producer.items()}
     body: list[str] = []
     for value, line, sources, comment in steps[1:]:
@@ -318,6 +318,7 @@ def _keras_steps(graph: Graph, layout: str, names: dict[str, str | None]) -> lis
     for layer in graph:
         height[layer.name] = 1 + max((height[source] for source in layer.inputs), default=-1)
     folded = _folds(graph)
+    groups = group_names(graph, "keras3") if layout == "keras3" else {}
     alias = {}
     steps: list[tuple[str, str, list[str], str]] = [(graph.layers[0].name, "", [], "")]
     block = "stem"
@@ -326,7 +327,8 @@ def _keras_steps(graph: Graph, layout: str, names: dict[str, str | None]) -> lis
         if layer.block != block:
             block = layer.block
             kind = graph.block_kind(block)
-            comment = block if block in ("stem", "head") else f"{block} ({kind.replace('_', ' ')})"
+            shown = groups.get(block, block)
+            comment = block if block in ("stem", "head") else f"{shown} ({kind.replace('_', ' ')})"
         sources = [alias.get(source, source) for source in layer.inputs]
         if layer.name in folded:  # no Keras layer of its own
             alias[layer.name] = sources[0]
