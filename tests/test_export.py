@@ -362,3 +362,25 @@ def test_onnx_export_without_the_onnx_package_says_which_extra(tmp_path, monkeyp
     with pytest.raises(InspectError, match=r"resnet-inspect\[onnx\]"):
         export_onnx("resnet18", tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_hostile_spec_name_stays_inside_the_generated_docstrings(tmp_path):
+    """A spec's name is user text: quotes, backslashes and control characters cannot end a
+    docstring early and run as code in the generated file."""
+    import ast
+
+    text = (Path(__file__).resolve().parent.parent / "specs" / "resnet18-torchvision.yaml").read_text()
+    import json
+
+    hostile = 'x"""\nimport os; os.system("touch pwned")  # \x1b[31m\\'
+    lines = [f"name: {json.dumps(hostile)}" if line.startswith("name:") else line for line in text.splitlines()]
+    spec = tmp_path / "hostile.yaml"
+    spec.write_text("\n".join(lines) + "\n")
+    for writer in (export_pytorch, export_keras):
+        target = tmp_path / f"{writer.__name__}.py"
+        writer(str(spec), target)
+        tree = ast.parse(target.read_text())
+        imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+        assert all(alias.name in ("torch", "keras", "nn", "layers") for node in imports for alias in node.names)
+        assert "import os" in ast.get_docstring(tree)  # the name is text in the docstring, not code
+        assert "\x1b" not in target.read_text()

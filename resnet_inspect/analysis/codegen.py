@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from .._version import __version__
 from ..core.errors import InspectError
+from ..core.usertext import visible
 from ..model.graph import Graph, Layer, load_graph
 from ..model.keras import LAYOUTS, check_layout
 from ..model.naming import group_names, names_in
@@ -141,7 +142,7 @@ def pytorch_source(spec: "Graph | str") -> str:
     stem_pad = s.stem.pad
     channels = s.input_shape[2]
     lines = [
-        f'"""{s.name} as a PyTorch module, written by resnet-inspect {__version__} from the spec.',
+        f'"""{_text(s.name)} as a PyTorch module, written by resnet-inspect {__version__} from the spec.',
         "",
         (f"Input: NCHW float32 batches of {channels}x{s.input_shape[0]}x{s.input_shape[1]} "
          "(the spec's input; the module paths and"),
@@ -166,7 +167,7 @@ def pytorch_source(spec: "Graph | str") -> str:
         "",
         "",
         "class ResNet(nn.Module):",
-        f'    """{s.name}: the stem, {len(s.stages)} stages of {block}s and the head, top to bottom."""',
+        f'    """{_text(s.name)}: the stem, {len(s.stages)} stages of {block}s and the head, top to bottom."""',
         "",
         "    def __init__(self):",
         "        super().__init__()",
@@ -217,11 +218,17 @@ def pytorch_source(spec: "Graph | str") -> str:
         "",
         "",
         "def build_model():",
-        f'    """The network of spec {s.name}, in eval mode (BatchNorm uses its running statistics)."""',
+        f'    """The network of spec {_text(s.name)}, in eval mode (BatchNorm uses its running statistics)."""',
         "    return ResNet().eval()",
         "",
     ]
     return "\n".join(lines)
+
+
+def _text(text: str) -> str:
+    """User text (a spec's name) inside a generated docstring: control characters made visible,
+    backslashes and quotes escaped, so it can never end the string early."""
+    return visible(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _torch_pool(size: int, stride: int, padding: int, preact: bool) -> str:
@@ -290,7 +297,7 @@ def keras_source(spec: "Graph | str", layout: str | None = None) -> str:
         args = [var[source] for source in sources]
         body.append(f"    {var[value]} = {line}({args[0] if len(args) == 1 else '[' + ', '.join(args) + ']'})")
     return "\n".join([
-        f'"""{s.name} as Keras 3 functional code ({layout} layout: {LAYOUTS[layout].source}),',
+        f'"""{_text(s.name)} as Keras 3 functional code ({layout} layout: {LAYOUTS[layout].source}),',
         f"written by resnet-inspect {__version__} from the spec.",
         "",
         (f"Input: NHWC batches of {h}x{w}x{c}. Layer names are "
@@ -304,10 +311,10 @@ def keras_source(spec: "Graph | str", layout: str | None = None) -> str:
         "",
         "",
         "def build_model():",
-        f'    """The network of spec {s.name} as a keras.Model."""',
+        f'    """The network of spec {_text(s.name)} as a keras.Model."""',
         "    x_input = layers.Input(shape=(" + f"{h}, {w}, {c}))",
         *body,
-        f"    return keras.Model(x_input, {var[steps[-1][0]]}, name={s.name!r})",
+        f"    return keras.Model(x_input, {var[steps[-1][0]]}, name={s.name.replace('/', '_')!r})",  # Keras refuses "/" in names
         "",
     ])
 
