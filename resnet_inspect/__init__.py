@@ -31,6 +31,8 @@ Keras files: ``kerasio.keras_order(graph)``.
 From the files users have: ``import_spec(path)`` (a ``.keras`` archive, an ONNX model or a
 torchvision state dict back to a spec, with what the file could not tell) and ``identify(path)``
 (the bundled spec a model or weights file is).
+A spec as a runnable model: ``export_onnx(spec, "m.onnx", weights=None, input=224, batch=1,
+names=None)``, ``export_pytorch(spec, "m.py")``, ``export_keras(spec, "m.py")``.
 
 Pictures: ``diagram(spec, level="block")`` (shows inline in a notebook; ``.to_svg()``) and
 ``report_html(spec)``.
@@ -54,6 +56,7 @@ _LAZY = {
     "diagram": "render.diagrams", "report_html": "render.html_report",
     "run": "execute.inference", "flops": "analysis.counts", "params": "analysis.counts",
     "import_spec": "io.importers", "identify": "io.importers",
+    "export_onnx": "execute.export", "export_pytorch": "execute.export", "export_keras": "execute.export",
     # errors
     "InspectError": "core.errors", "SpecError": "core.errors", "ShapeError": "core.errors",
     "UnknownLayer": "core.errors",
@@ -78,6 +81,8 @@ __all__ = [
     "flops", "params",
     # from the files users have
     "import_spec", "identify",
+    # a spec as a runnable model
+    "export_onnx", "export_pytorch", "export_keras",
     # pictures
     "diagram", "report_html",
     # errors

@@ -217,7 +217,7 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
 # the command line's `--input must be …`, in the field and at the head of the message.
 ARGUMENTS = ("input", "max_memory", "unit", "batch", "seed", "repeat", "dtype", "array", "image", "resize",
              "names", "keras_layout", "convention", "level", "block", "columns", "output",
-             "top", "save_input", "save_output")
+             "top", "save_input", "save_output", "weights", "to")
 FLAGS = {name: "--" + name.replace("_", "-") for name in ARGUMENTS} | {"image/array": "--image/--array"}
 
 
@@ -477,7 +477,7 @@ RunFormat = RecordFormat
 
 
 WeightsFileOpt = Annotated[str, typer.Option("--weights", "-w", help="Weights: .npz, .safetensors (torchvision), .h5, .weights.h5 or .keras (Keras).")]
-OutputFileOpt = Annotated[str, typer.Option("--output", "-o", help="File to write: .npz or .h5 (Keras layout).")]
+OutputFileOpt = Annotated[str, typer.Option("--output", "-o", help="File to write: .npz, .h5/.weights.h5 (Keras layout) or .safetensors (PyTorch: torchvision's keys).")]
 
 
 def _load_graph(spec: str) -> Any:
@@ -511,7 +511,7 @@ def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to 
                     output: OutputFileOpt, spec: Annotated[str, typer.Option("--spec", "-s", help="The spec the weights belong to.")] = "resnet50",
                     names: ArrayNamesOpt = None, keras_layout: KerasLayoutOpt = None,
                     fmt: RecordFormatOpt = RecordFormat.table) -> None:
-    """Rewrite a weights file as .npz or Keras .h5, checked against the spec first (--keras-layout applies to both files)."""
+    """Rewrite a weights file as .npz, Keras .h5/.weights.h5 or a PyTorch state dict (.safetensors), checked against the spec first (--keras-layout applies to both files)."""
     from .model.naming import shown
     from .io.weightfiles import check_layout_used, load_weights
 
@@ -688,6 +688,34 @@ def identify(
     emit(result.to_json() if fmt.value == "json" else result.line())
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+ExportTo = vocabulary("ExportTo", choices.EXPORT_FORMATS)
+
+
+@app.command("export")
+@reports_errors
+def export_model(
+    spec: SpecArg,
+    to: Annotated[ExportTo, typer.Option("--to", "-t", help="onnx (a graph with weights), pytorch or keras (Python source with build_model()).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="File to write: .onnx, or .py for pytorch and keras.")],
+    weights: Annotated[Optional[str], typer.Option("--weights", "-w", help="ONNX: weights to put in the graph (any supported weights file).",
+                                                   show_default="seeded as verify makes them (--seed)")] = None,
+    input: InputOpt = None,
+    batch: Annotated[Optional[str], typer.Option("--batch", "-b", help="ONNX: the input's batch dimension, a number or dynamic.",
+                                                 show_default="1")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="ONNX: seed of the seeded weights (as verify makes them).",
+                                                parser=_integer, show_default="0")] = None,
+    names: Annotated[Optional[Names], typer.Option("--names", help="ONNX: name nodes and initializers as this framework does (the spec's where it has none).",
+                                                   show_default="the spec's own (blog) names")] = None,
+    keras_layout: KerasLayoutOpt = None,
+    fmt: RecordFormatOpt = RecordFormat.table,
+) -> None:
+    """Write the spec as a runnable model: ONNX (opset 17, weights in), a PyTorch module or Keras 3 code."""
+    from .execute.export import export
+
+    options = {"weights": weights, "input": input, "batch": batch, "seed": seed, "names": _value(names),
+               "keras_layout": _value(keras_layout)}
+    result = export(spec, to.value, output, **options)
+    emit(result.to_json() if fmt.value == "json" else result.line())
 
 
 def main() -> None:

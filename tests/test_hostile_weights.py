@@ -731,7 +731,7 @@ def write_cases() -> list[Case]:
         case("writes", "convert onto a hard link of its source", [*convert, "h.npz"],
              {"w.npz": valid, "h.npz": lambda p: os.link(p.parent / "w.npz", p)}, ("would overwrite",)),
         case("writes", "init onto its spec", ["weights", "init", "spec.yaml", "-o", "spec.yaml"],
-             {"spec.yaml": wf.TINY.read_bytes()}, ("spec.yaml", "must end in .h5, .hdf5, .npz")),
+             {"spec.yaml": wf.TINY.read_bytes()}, ("spec.yaml", "must end in .h5, .hdf5, .npz, .safetensors")),
         case("writes", "init to a .txt", [*init, "w.txt"], {}, ("w.txt", "must end in")),
         case("writes", "init to an empty path", [*init, ""], {}, ("empty path",)),
         case("writes", "init to a folder", [*init, "d.npz"], {"d.npz": folder}, ("d.npz", "is a folder")),

@@ -190,7 +190,7 @@ def test_weights_errors_are_one_line_with_exit_2(tmp_path, keras_weights):
     np.save(tmp_path / "x.npy", np.zeros((32, 32, 3), np.float32))
     assert "save_file(torch.load('m.pth', weights_only=True), 'm.safetensors')" in failure(
         "run", TINY, "-w", tmp_path / "m.pth", "--array", tmp_path / "x.npy")
-    assert "w.txt: the weights file must end in .h5, .hdf5, .npz" in failure("weights", "init", TINY, "-o", tmp_path / "w.txt")
+    assert "w.txt: the weights file must end in .h5, .hdf5, .npz, .safetensors" in failure("weights", "init", TINY, "-o", tmp_path / "w.txt")
 
 
 def test_run_input_errors(tmp_path, keras_weights):

@@ -8,7 +8,7 @@ import pytest
 from resnet_inspect import cli
 from resnet_inspect.analysis import memory, peers
 from resnet_inspect.core.dtypes import MEMORY_DTYPES
-from resnet_inspect.execute import executor
+from resnet_inspect.execute import executor, export
 from resnet_inspect.model import keras as kerasio
 from resnet_inspect.model.naming import SCHEMES
 from resnet_inspect.model.statistics import DEPTHS
@@ -34,6 +34,7 @@ def values(enum) -> list[str]:
     (cli.MemoryConvention, memory.CONVENTIONS),
     (cli.DType, tuple(executor.DTYPES)),
     (cli.KerasLayout, tuple(kerasio.LAYOUTS)),
+    (cli.ExportTo, export.FORMATS),
 ])
 def test_each_choice_list_is_its_table(choice, table):
     assert values(choice) == list(table)

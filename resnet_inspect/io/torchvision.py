@@ -148,3 +148,64 @@ def torch_convert_line(path: Path) -> str:
     target = visible(path.with_suffix(".safetensors").name)
     return (f"python -c \"import torch; from safetensors.torch import save_file; "
             f"save_file(torch.load('{visible(path.name)}', weights_only=True), '{target}')\"")
+
+
+def torch_state(weights: Weights, graph: Graph) -> dict[str, np.ndarray]:
+    """``weights`` as the state dict of the PyTorch module ``export --to pytorch`` writes: module
+    paths from the name table (torchvision's), each array in PyTorch's layout (each op's
+    ``torch_layout``: OIHW kernels, (out, in) matrices), in the module's order, BatchNorm's
+    ``num_batches_tracked`` counter (int64 0) after its four arrays as ``nn.BatchNorm2d`` keeps it."""
+    import numpy as np
+
+    module_of = torchvision_names(graph)
+    state: dict[str, np.ndarray] = {}
+    for layer in graph:
+        if layer.name not in module_of:
+            continue
+        op, module = layer.op, module_of[layer.name]
+        for key, param in op.torch_params.items():
+            if layer.name not in weights or key not in weights[layer.name]:
+                continue
+            array = weights[layer.name][key]
+            order = op.torch_layout.get(key)
+            state[f"{module}.{param}"] = np.ascontiguousarray(array.transpose(order) if order else array)
+        if op.kind == "batch_norm":
+            state[f"{module}.num_batches_tracked"] = np.zeros((), np.int64)
+    return dict(sorted(state.items(), key=lambda item: _torch_order(item[0])))
+
+
+def _torch_order(key: str) -> tuple:
+    """PyTorch's state-dict order: modules as registered (stem, layer1.0 …, head), the block's own
+    modules in the order the generated classes register them."""
+    rank = {"conv1": 0, "bn1": 1, "preact_bn": -1, "conv2": 2, "bn2": 3, "conv3": 4, "bn3": 5, "downsample": 6,
+            "layer": 10, "post_bn": 20, "fc": 30}
+    parts = key.split(".")
+    head = parts[0]
+    if head.startswith("layer"):
+        stage, block, module = int(head[5:]), int(parts[1]), parts[2]
+        return (10, stage, block, rank.get(module, 9), parts[3:])
+    return (rank.get(head, 25), 0, 0, 0, parts[1:])
+
+
+def save_safetensors(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None) -> None:
+    """A ``.safetensors`` file holding :func:`torch_state` (the format needs no package to write):
+    8 bytes of header length, the JSON header (padded to 8 bytes with spaces), then the data."""
+    if graph is None:
+        raise error(path, "writing a .safetensors file needs the spec (the state dict's keys come from it)")
+    codes = {name: code for code, name in SAFETENSORS_DTYPES.items()}
+    state = torch_state(weights, graph)
+    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name, array in state.items():
+        if array.dtype.name not in codes:
+            raise error(path, f"array {safe_name(name)!r} is {array.dtype.name}, which safetensors cannot hold")
+        header[name] = {"dtype": codes[array.dtype.name], "shape": list(array.shape),
+                        "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as out:
+        out.write(len(text).to_bytes(8, "little"))
+        out.write(text)
+        for array in state.values():
+            out.write(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())

@@ -32,7 +32,7 @@ from .base import Described, Describer, Limits, Writer, check_values, check_weig
 from .h5 import describe_h5_any_names, save_h5
 from .keras3 import describe_keras3, describe_keras_archive, save_keras3
 from .npz import describe_npz, save_npz
-from .torchvision import describe_safetensors, torch_convert_line
+from .torchvision import describe_safetensors, save_safetensors, torch_convert_line
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
 
@@ -52,7 +52,7 @@ H5PY = ("h5py", "h5")
 # by suffix, in the order errors list them; a file whose name ends in ".weights.h5" is Keras 3's
 FORMATS: dict[str, Format] = {
     ".npz": Format(".npz", describe_npz, save_npz),
-    ".safetensors": Format("safetensors", describe_safetensors),
+    ".safetensors": Format("safetensors", describe_safetensors, save_safetensors),  # as torchvision names it
     ".h5": Format("HDF5", describe_h5_any_names, save_h5, keras=True, needs=H5PY),
     ".hdf5": Format("HDF5", describe_h5_any_names, save_h5, keras=True, needs=H5PY),
     ".weights.h5": Format("HDF5", describe_keras3, save_keras3, keras=True, needs=H5PY),
@@ -156,7 +156,8 @@ def summary(weights: Weights) -> tuple[int, int]:
 
 def save_weights(weights: Weights, path: str | Path, graph: Graph | None = None,
                  reads: Iterable[str | Path | None] = (), keras_layout: str | None = None) -> Path:
-    """Write weights as .npz (``"layer/key"``) or Keras .h5/.weights.h5, chosen by the file's extension.
+    """Write weights as .npz (``"layer/key"``), Keras .h5/.weights.h5 or a PyTorch state dict
+    (.safetensors, torchvision's keys: the module ``export --to pytorch`` writes), chosen by the extension.
 
     Atomic (a temporary file beside ``path``, renamed over it when complete): a failed write
     leaves the old file as it was and no partial file. ``reads`` are the files the command reads

@@ -72,6 +72,11 @@ TABLE: dict[str, tuple[str | None, str | None, str | None]] = {
     "{dense}_softmax": ("prob", None, None),  # Keras: Dense(activation="softmax") is one layer
 }
 
+# Weighted layers torchvision has no module for (a V2 block's pre-activation BN, the head's BN):
+# the module path a PyTorch model needs to hold them. `export --to pytorch` builds these modules and
+# `weights convert --names torchvision` writes (and the safetensors reader reads) these keys.
+TORCH_EXTRA: dict[str, str] = {"bn{n}_preact": "{t}.preact_bn", "bn_post": "post_bn"}
+
 CAFFE_SCALE_KEYS = ("gamma", "beta")  # Caffe: a BN's scale and shift live in its Scale layer
 
 
@@ -142,6 +147,23 @@ def names_in(graph: Graph, scheme: str) -> dict[str, str | None]:
     """
     check_scheme(scheme)
     return {row.name: row.under(scheme) for row in name_table(graph)}
+
+
+def torch_modules(graph: Graph) -> dict[str, str]:
+    """Blog name -> PyTorch module path for every weighted layer: torchvision's, else :data:`TORCH_EXTRA`'s."""
+    places = _places(graph)
+    modules = {}
+    for row in name_table(graph):
+        layer_op = OPS[row.op]
+        if not layer_op.torch_params:
+            continue
+        path = row.torchvision if row.torchvision is not None else _fill(TORCH_EXTRA.get(places[row.name].role),
+                                                                        places[row.name])
+        if path is None:
+            raise InspectError(f"layer {row.name}: no PyTorch module name for role {places[row.name].role!r}",
+                               layer=row.name)
+        modules[row.name] = path
+    return modules
 
 
 @record

@@ -26,6 +26,7 @@ MACS_RULE = "multiply-accumulates of conv and dense layers only"
 FLOPS_RULE = "2 per MAC, +1 per conv/dense output (bias), BN 2, ReLU 1, add 1 per element, pools per window, softmax 3"
 
 from collections.abc import Mapping
+from dataclasses import field
 from typing import ClassVar
 
 from ..core.records import record
@@ -139,6 +140,22 @@ def _window_min(output: int, kernel: int, stride: int, pad: int) -> int:
     return max(1, kernel - 2 * pad, (output - 1) * stride + kernel - 2 * pad)
 
 
+@record
+class OnnxNode:
+    """One ONNX node an op exports as (``onnx`` is imported only by the writer, not here).
+
+    ``inputs`` are value names; a weight is named ``@key`` (our key, e.g. ``@kernel``) and the
+    writer puts the array there in :attr:`Op.torch_layout`; ``@pads`` is a zero pad's int64 pads.
+    A helper node's output is named the layer's plus ``suffix`` (``flatten`` + ``_nhwc``), and a
+    later node of the same layer reads it as ``+`` and that suffix (``+_nhwc``).
+    """
+
+    op_type: str
+    inputs: tuple[str, ...]
+    attrs: Mapping[str, object] = field(default_factory=dict)
+    suffix: str = ""
+
+
 class Op:
     """Base: an op with no parameters and no cost that keeps its input shape."""
 
@@ -152,6 +169,8 @@ class Op:
     torch_params: ClassVar[Mapping[str, str]] = {}
     in_place: ClassVar[bool] = False  # writes its output over input 0 when it is that input's last reader
     view: ClassVar[bool] = False  # its output is a view of its input: never new memory
+    # our key -> the axes that turn its Keras layout into PyTorch's and ONNX's (HWIO -> OIHW); others as is
+    torch_layout: ClassVar[Mapping[str, tuple[int, ...]]] = {}
 
     @property
     def weighted(self) -> bool:
@@ -211,6 +230,10 @@ class Op:
         """The arithmetic behind the output shape, parameters, MACs and FLOPs, step by step."""
         return [Step("output shape", f"{_dims(output)}, the shape of its input")]
 
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        """The ONNX node(s) computing this op on NCHW values ``inputs`` (of HWC ``shapes``)."""
+        raise NotImplementedError(f"{self.kind} has no ONNX rule")
+
 
 @record
 class Input(Op):
@@ -254,6 +277,9 @@ class ZeroPad(Op):
             steps.append(Step("output W", f"{w} + 2·{self.pad} = {output[1]}", output[1]))
         return steps + [Step("FLOPs", "0 (zeros are written, nothing is computed)", 0)]
 
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        return [OnnxNode("Pad", (inputs[0], "@pads"), {"mode": "constant"})]
+
 
 @record
 class Conv2D(Op):
@@ -261,6 +287,7 @@ class Conv2D(Op):
     title: ClassVar[str] = "Conv2D"
     keras_class: ClassVar[str | None] = "conv2d"
     torch_params: ClassVar[Mapping[str, str]] = {"kernel": "weight", "bias": "bias"}
+    torch_layout: ClassVar[Mapping[str, tuple[int, ...]]] = {"kernel": (3, 2, 0, 1)}  # HWIO -> OIHW
     filters: int = 1
     kernel: int = 1
     stride: int = 1
@@ -322,6 +349,11 @@ class Conv2D(Op):
                  flops),
         ]
 
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        k, p = self.kernel, self.padding
+        return [OnnxNode("Conv", (inputs[0], "@kernel", *(["@bias"] if self.bias else [])),
+                         {"kernel_shape": [k, k], "strides": [self.stride] * 2, "pads": [p] * 4, "group": self.groups})]
+
 
 @record
 class BatchNorm(Op):
@@ -351,6 +383,11 @@ class BatchNorm(Op):
                                f"{_n(params.trainable + params.non_trainable)}", params.trainable + params.non_trainable),
                 _elementwise(output, 2, "a folded scale and shift per element", self.flops(inputs, output))]
 
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        """Kept as BatchNormalization (not folded into the conv), so the file holds the spec's arrays."""
+        return [OnnxNode("BatchNormalization", (inputs[0], "@gamma", "@beta", "@moving_mean", "@moving_variance"),
+                         {"epsilon": self.epsilon})]
+
 
 @record
 class ReLU(Op):
@@ -365,11 +402,15 @@ class ReLU(Op):
         return [*super().explain(inputs, output), _elementwise(output, 1, "one max(x, 0) per element",
                                                                self.flops(inputs, output))]
 
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        return [OnnxNode("Relu", inputs)]
+
 
 @record
 class MaxPool(Op):
     kind: ClassVar[str] = "max_pool"
     title: ClassVar[str] = "MaxPool"
+    onnx_type: ClassVar[str] = "MaxPool"
     size: int = 3
     stride: int = 2
     padding: int = 0
@@ -403,11 +444,16 @@ class MaxPool(Op):
                 Step("output C", f"{output[-1]} channels, as its input", output[-1]),
                 _elementwise(output, per, what, self.flops(inputs, output))]
 
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        k, p = self.size, self.padding
+        return [OnnxNode(self.onnx_type, inputs, {"kernel_shape": [k, k], "strides": [self.stride] * 2, "pads": [p] * 4})]
+
 
 @record
 class AvgPool(MaxPool):
     kind: ClassVar[str] = "avg_pool"
     title: ClassVar[str] = "AvgPool"
+    onnx_type: ClassVar[str] = "AveragePool"
 
     def flops(self, inputs: list[Shape], output: Shape) -> int:
         return self.size * self.size * _elements(output)
@@ -439,6 +485,12 @@ class GlobalAvgPool(Op):
         flops = self.flops(inputs, output)
         return [Step("output shape", f"1×1×{output[-1]}: one mean per channel over {_dims(inputs[0][:2])}"),
                 Step("FLOPs", f"{_product(inputs[0])} = {_n(flops)} (one add per input element, H·W per channel)", flops)]
+
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        """ONNX keeps the 1×1 map (N, C, 1, 1); a pool whose output is a vector flattens it too."""
+        if len(self.output_shape(shapes)) == 3:
+            return [OnnxNode("GlobalAveragePool", inputs)]
+        return [OnnxNode("GlobalAveragePool", inputs, suffix="_map"), OnnxNode("Flatten", ("+_map",), {"axis": 1})]
 
 
 @record
@@ -481,6 +533,9 @@ class Add(Op):
         return [Step("output shape", f"inputs {shapes} are equal, so {_dims(output)}"),
                 _elementwise(output, len(inputs) - 1, "one add per element per extra input", self.flops(inputs, output))]
 
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        return [OnnxNode("Add" if len(inputs) == 2 else "Sum", inputs)]
+
 
 @record
 class Flatten(Op):
@@ -501,6 +556,15 @@ class Flatten(Op):
     def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
         return [Step("output shape", f"{_product(inputs[0])} = {_n(output[0])} values in one vector", output[0])]
 
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        """NCHW to NHWC first when the map is larger than 1×1: our vector is in H, W, C order
+        (Keras'), which is the order the Dense weights after it expect."""
+        flat = OnnxNode("Flatten", inputs, {"axis": 1})
+        if len(shapes[0]) != 3 or shapes[0][:2] == (1, 1):
+            return [flat]
+        return [OnnxNode("Transpose", inputs, {"perm": [0, 2, 3, 1]}, suffix="_nhwc"),
+                OnnxNode("Flatten", ("+_nhwc",), {"axis": 1})]
+
 
 @record
 class Dense(Op):
@@ -508,6 +572,7 @@ class Dense(Op):
     title: ClassVar[str] = "Dense"
     keras_class: ClassVar[str | None] = "dense"
     torch_params: ClassVar[Mapping[str, str]] = {"kernel": "weight", "bias": "bias"}
+    torch_layout: ClassVar[Mapping[str, tuple[int, ...]]] = {"kernel": (1, 0)}  # (in, out) -> (out, in)
     units: int = 1000
     bias: bool = True
 
@@ -542,6 +607,9 @@ class Dense(Op):
     def describe(self) -> str:
         return f"{self.units}"
 
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        return [OnnxNode("Gemm", (inputs[0], "@kernel", *(["@bias"] if self.bias else [])), {"transB": 1})]
+
 
 @record
 class Softmax(Op):
@@ -555,6 +623,9 @@ class Softmax(Op):
     def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
         return [*super().explain(inputs, output),
                 _elementwise(output, 3, "exp, sum and divide per element", self.flops(inputs, output))]
+
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        return [OnnxNode("Softmax", inputs, {"axis": -1})]
 
 
 OPS: dict[str, type[Op]] = {

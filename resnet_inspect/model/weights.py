@@ -173,8 +173,11 @@ def _count(shape: tuple[int, ...]) -> int:
 
 def torchvision_names(graph: Graph) -> dict[str, str]:
     """Blog layer name -> torchvision module path (``res2a_branch2a`` -> ``layer1.0.conv1``) for
-    every layer with weights: the torchvision column of the one name table in :mod:`.naming`."""
-    return _weighted_names(graph, "torchvision")
+    every layer with weights: the torchvision column of the one name table in :mod:`.naming`, and
+    for the few weighted layers torchvision lacks (V2's BNs) the module `export --to pytorch` makes."""
+    from .naming import torch_modules
+
+    return torch_modules(graph)
 
 
 def keras3_names(graph: Graph) -> dict[str, str]:

@@ -4,3 +4,4 @@ builds its choice lists from them at start-up without importing the renderers (i
 CHECK_FORMATS = ("table", "json", "github", "junit")  # render.report.render_check
 DIAGRAM_LEVELS = ("network", "stage", "block")  # render.diagrams.diagram(level=)
 DIAGRAM_FORMATS = ("svg", "dot", "mermaid")  # render.diagram_render.WRITERS
+EXPORT_FORMATS = ("onnx", "pytorch", "keras")  # execute.export.FORMATS (export --to)
