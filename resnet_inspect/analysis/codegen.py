@@ -261,6 +261,7 @@ KERAS_LINES: dict[str, Callable[[Layer, str], str]] = {
     "max_pool": lambda layer, name: f"layers.MaxPooling2D({layer.op.size}, strides={layer.op.stride}{name})",
     "avg_pool": lambda layer, name: f"layers.AveragePooling2D({layer.op.size}, strides={layer.op.stride}{name})",
     "global_avg_pool": lambda layer, name: f"layers.GlobalAveragePooling2D({name.lstrip(', ')})",
+    "global_avg_pool_flat": lambda layer, name: f"layers.GlobalAveragePooling2D({name.lstrip(', ')})",
     "add": lambda layer, name: f"layers.Add({name.lstrip(', ')})",
     "flatten": lambda layer, name: f"layers.Flatten({name.lstrip(', ')})",
     "dense": lambda layer, name: f"layers.Dense({layer.op.units}{name})",

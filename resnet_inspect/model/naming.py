@@ -152,13 +152,13 @@ def names_in(graph: Graph, scheme: str) -> dict[str, str | None]:
 def torch_modules(graph: Graph) -> dict[str, str]:
     """Blog name -> PyTorch module path for every weighted layer: torchvision's, else :data:`TORCH_EXTRA`'s."""
     places = _places(graph)
-    modules = {}
+    modules, counters = {}, {}  # torch modules are never counter-named; the counters only keep _fill's contract
     for row in name_table(graph):
         layer_op = OPS[row.op]
         if not layer_op.torch_params:
             continue
         path = row.torchvision if row.torchvision is not None else _fill(TORCH_EXTRA.get(places[row.name].role),
-                                                                        places[row.name])
+                                                                        places[row.name], counters)
         if path is None:
             raise InspectError(f"layer {row.name}: no PyTorch module name for role {places[row.name].role!r}",
                                layer=row.name)
