@@ -34,6 +34,7 @@ from ..model.graph import Graph, Layer
 from ..model.ops import Op
 from ..io.base import check_weights
 from ..model.weights import check_size_fits, weight_shapes
+from . import winograd
 
 DTYPES = RUN_DTYPES  # the dtypes it computes in, with their bytes: a view of the one table (core.dtypes)
 DEFAULT_MAX_MEMORY = 4 * 1024**3
@@ -96,6 +97,7 @@ class Call:
     scratch: Scratch
     relu: bool = False  # also apply the ReLU that is this layer's only reader (fused, fast runs only)
     residual: np.ndarray | None = None  # also add this (the residual add fused into its last conv)
+    winograd: bool = False  # 3×3 stride-1 convs through Winograd (float32 runs: see Executor)
 
     def output(self, shape: tuple[int, ...] | None = None) -> np.ndarray:
         """Where to write the result: input 0 itself when it may be overwritten, else pooled memory."""
@@ -168,20 +170,26 @@ def _chunks(n: int, h: int, w: int) -> list[tuple[int, int, slice, slice]]:
 def _conv(op: Any, call: Call) -> np.ndarray:
     """im2col + matmul, chunk by chunk; the bias (a folded BN), a fused residual add and ReLU are
     applied while the chunk is in cache. A 1×1 stride-1 conv multiplies the activation itself (no
-    copy); a strided 1×1 takes every s-th pixel."""
-    x, matrix, bias = call.inputs[0], call.params["matrix"], call.params.get("bias")
+    copy); a strided 1×1 takes every s-th pixel; a 3×3 stride-1 conv in a float32 run goes through
+    Winograd (:mod:`.winograd`, F(4,3) or F(2,3) by the layer's size)."""
+    x, matrix = call.inputs[0], call.params["matrix"]
     n, h, w, c = x.shape
     k, s, p = op.kernel, op.stride, op.padding
     h_out, w_out = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    out = call.scratch.take((n * h_out * w_out, matrix.shape[1]), x.dtype)
+    finish = _Epilogue(out, call)
+    if call.winograd and winograd_layer(op):
+        transform = winograd.choose(n, h_out, w_out)
+        winograd.conv3x3(x, _winograd_filters(call.params, transform, c), transform, p, call.scratch.get,
+                         out.reshape(n, h_out, w_out, -1), finish)
+        return out.reshape(n, h_out, w_out, -1)
     if k == 1 and p == 0 and s == 1:
         view = None
     elif k == 1 and p == 0:
         view = x[:, ::s, ::s]
     else:
         view = patches(x, k, s, p, call.scratch)
-    out = call.scratch.take((n * h_out * w_out, matrix.shape[1]), x.dtype)
     pixels = np.ascontiguousarray(x).reshape(-1, c) if view is None else None
-    residual = None if call.residual is None else np.ascontiguousarray(call.residual).reshape(out.shape)
     for start, stop, images, rows in _chunks(n, h_out, w_out):
         if pixels is not None:
             cols = pixels[start:stop]
@@ -190,14 +198,46 @@ def _conv(op: Any, call: Call) -> np.ndarray:
             cols = call.scratch.get("cols", part.shape, x.dtype)
             np.copyto(cols, part)
             cols = cols.reshape(stop - start, -1)
-        chunk = _grouped_matmul(cols, matrix, op.groups, k * k, out[start:stop])
-        if bias is not None:
-            _per_channel(np.add, chunk, bias)
-        if residual is not None:
-            chunk += residual[start:stop]
-        if call.relu:
-            _rectify(chunk)
+        _grouped_matmul(cols, matrix, op.groups, k * k, out[start:stop])
+        finish(start, stop)
     return out.reshape(n, h_out, w_out, -1)
+
+
+class _Epilogue:
+    """What follows a conv's matmul on rows ``start:stop`` of its ``(N·H·W, K)`` output, while they
+    are in cache: the bias (a folded BN), the fused residual add, the fused ReLU."""
+
+    def __init__(self, out: np.ndarray, call: Call) -> None:
+        self.out, self.bias, self.relu = out, call.params.get("bias"), call.relu
+        self.residual = None if call.residual is None else np.ascontiguousarray(call.residual).reshape(out.shape)
+
+    def __call__(self, start: int, stop: int) -> None:
+        for first in range(start, stop, CHUNK_ROWS):
+            last = min(stop, first + CHUNK_ROWS)
+            chunk = self.out[first:last]
+            if self.bias is not None:
+                _per_channel(np.add, chunk, self.bias)
+            if self.residual is not None:
+                chunk += self.residual[first:last]
+            if self.relu:
+                _rectify(chunk)
+
+
+def _winograd_filters(params: dict[str, Any], transform: winograd.Transform, c: int) -> np.ndarray:
+    """The layer's filters in ``transform``'s space, computed at its first use and kept with the
+    prepared weights (once per set of weights; only the last transform used is kept, so they
+    take at most 36/9 = 4× the layer's kernel: see :func:`estimate_memory`)."""
+    name, filters = params.get("winograd", (None, None))
+    if name != transform.name:
+        matrix = params["matrix"]
+        filters = winograd.filter_transform(matrix.reshape(3, 3, c, -1), transform, matrix.dtype.name)
+        params["winograd"] = (transform.name, filters)
+    return filters
+
+
+def winograd_layer(op: Any) -> bool:
+    """Does this conv take the Winograd path in a run that allows it (3×3, stride 1, no groups)?"""
+    return op.kind == "conv" and op.kernel == 3 and op.stride == 1 and op.groups == 1
 
 
 TILE = 16384  # elements per row of the 2-D view that per-channel ufuncs loop over
@@ -509,11 +549,14 @@ class Executor:
     One run at a time: its scratch memory is shared between runs (use one per thread).
     """
 
-    def __init__(self, graph: Graph, weights: dict, *, dtype: str = "float32", fold_bn: bool = True) -> None:
+    def __init__(self, graph: Graph, weights: dict, *, dtype: str = "float32", fold_bn: bool = True,
+                 winograd: bool | None = None) -> None:
         if dtype not in DTYPES:
             raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="dtype")
         check_weights(weights, graph)  # the same fit check, and message, as for a weights file
         self.graph, self.dtype = graph, dtype
+        # Winograd for float32 runs; float64 runs are the reference, so they keep the exact im2col
+        self.winograd = dtype == "float32" if winograd is None else winograd
         self._sizes_checked = {graph.spec.input_shape[:2]}
         self.steps = _plan(graph, weights, dtype, fold_bn)
         self.scratch = Scratch()
@@ -536,7 +579,7 @@ class Executor:
             else:
                 reuse = fast and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
                 residual = live[step.residual] if fast and step.residual else None
-                call = Call(inputs, step.params, reuse, self.scratch, fast and step.relu, residual)
+                call = Call(inputs, step.params, reuse, self.scratch, fast and step.relu, residual, self.winograd)
                 out = step.kernel(layer.op, call)
             live[layer.name] = out
             self.peak_live_bytes = max(self.peak_live_bytes, live_bytes(live.values()))
@@ -620,7 +663,8 @@ def forward(graph: Graph, weights: dict, x: np.ndarray, *, dtype: str = "float32
 
 def estimate_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str = "float32") -> int:
     """Bytes a forward pass needs at most: live activations at their peak, the conv scratch
-    buffers, and the weights twice (the caller's copy and the executor's prepared one).
+    buffers, and the weights twice (the caller's copy and the executor's prepared one), plus
+    Winograd's transformed filters in a float32 run.
 
     It replays the executor's free schedule over the traced shapes, so it costs no NumPy work.
     """
@@ -628,14 +672,23 @@ def estimate_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: 
     trace = trace_graph(graph, input_hw)
     size = {info.name: batch * _elements(info.output_shape) for info in trace.layers}
     release = _release_schedule(graph)
-    live = peak = scratch = 0
+    live = peak = scratch = winograd_scratch = 0
     for layer in graph:
         live += size[layer.name]
         peak = max(peak, live)
         scratch = max(scratch, _scratch_elements(layer, size, trace, batch))
+        if dtype == "float32" and winograd_layer(layer.op):  # its own scratch slots, kept beside im2col's
+            h, w, c = trace.layer(layer.inputs[0]).output_shape
+            winograd_scratch = max(winograd_scratch, winograd.scratch_elements(
+                batch, h, w, c, layer.op.filters, layer.op.padding))
         live -= sum(size[name] for name in release[layer.name])
-    weights = sum(_elements(shape) for arrays in weight_shapes(graph).values() for shape in arrays.values())
-    return (peak + scratch + 2 * weights) * itemsize
+    scratch += winograd_scratch
+    shapes = weight_shapes(graph)
+    weights = sum(_elements(shape) for arrays in shapes.values() for shape in arrays.values())
+    transformed = 0  # Winograd's filters, kept with the prepared weights: up to 36/9 of a 3×3 kernel
+    if dtype == "float32":
+        transformed = sum(4 * _elements(shapes[layer.name]["kernel"]) for layer in graph if winograd_layer(layer.op))
+    return (peak + scratch + 2 * weights + transformed) * itemsize
 
 
 def _scratch_elements(layer: Layer, size: dict[str, int], trace: Any, batch: int) -> int:
