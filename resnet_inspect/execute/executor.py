@@ -306,23 +306,50 @@ def _windows(x: np.ndarray, size: int, stride: int):
 
 
 def _max_pool(op: Any, call: Call) -> np.ndarray:
-    # An op-level padding pads -inf (PyTorch's MaxPool2d). The specs pad with an explicit
-    # ZeroPad instead (Keras: zeros); torchvision pads -inf, but the max pool follows a ReLU,
-    # so every window holds a value >= 0 and both give the same result.
-    x = _padded(call.inputs[0], op.padding, call.scratch, -np.inf)
-    k, s = op.size, op.stride
+    """Separable: the max over each window's k columns (strided views of W), then over its k rows.
+
+    An op-level padding pads -inf (PyTorch's MaxPool2d), so a padded tap only leaves the max as
+    it is: each tap is taken over the outputs whose window it falls inside, and no padded copy is
+    made. The first two taps write the buffer (no copy of the first), the rest update it in place.
+    """
+    x, k, s, p = call.inputs[0], op.size, op.stride, op.padding
     n, h, w, c = x.shape
-    h_out, w_out = (h - k) // s + 1, (w - k) // s + 1
-    # max is separable: over the k columns of each window (strided views of W), then its k rows
+    h_out, w_out = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
     across = call.scratch.get("pool", (n, h, w_out, c), x.dtype)
-    np.copyto(across, x[:, :, :s * (w_out - 1) + 1:s])
-    for j in range(1, k):
-        np.maximum(across, x[:, :, j:j + s * (w_out - 1) + 1:s], out=across)
+    _max_taps(x, across, 2, k, s, p, w_out)
     out = call.scratch.take((n, h_out, w_out, c), x.dtype)
-    np.copyto(out, across[:, :s * (h_out - 1) + 1:s])
-    for i in range(1, k):
-        np.maximum(out, across[:, i:i + s * (h_out - 1) + 1:s], out=out)
+    _max_taps(across, out, 1, k, s, p, h_out)
     return out
+
+
+def _max_taps(x: np.ndarray, out: np.ndarray, axis: int, k: int, s: int, p: int, size: int) -> None:
+    """``out`` = the max over taps ``-p … k-1-p`` of ``x`` strided by ``s`` along ``axis``, each tap
+    over the outputs ``j`` whose input ``s·j + tap`` is inside ``x`` (outside: -inf padding)."""
+    length = x.shape[axis]
+
+    def part(array: np.ndarray, lo: int, hi: int, step: int = 1) -> np.ndarray:
+        index = [slice(None)] * array.ndim
+        index[axis] = slice(lo, hi, step)
+        return array[tuple(index)]
+
+    spans = []
+    for tap in range(-p, k - p):
+        first = max(0, -(tap // s))  # the first output whose input is inside: ceil(-tap / s)
+        last = min(size - 1, (length - 1 - tap) // s)  # the last output whose input is inside
+        if first <= last:
+            spans.append((tap, first, last))
+    full = [span for span in spans if span[1] == 0 and span[2] == size - 1][:2]
+    rest = [span for span in spans if span not in full]
+    whole = [part(x, tap, tap + s * (size - 1) + 1, s) for tap, _, _ in full]
+    if len(whole) == 2:
+        np.maximum(*whole, out=out)
+    elif whole:
+        np.copyto(out, whole[0])
+    else:  # a padding wider than half the window: no tap covers every output
+        out.fill(-np.inf)
+    for tap, first, last in rest:
+        target = part(out, first, last + 1)
+        np.maximum(target, part(x, s * first + tap, s * last + tap + 1, s), out=target)
 
 
 def _avg_pool(op: Any, call: Call) -> np.ndarray:
@@ -562,9 +589,14 @@ class Executor:
         self.scratch = Scratch()
         self.peak_live_bytes = 0  # the last run's most activation bytes held at once (see live_bytes)
 
-    def __call__(self, x: np.ndarray, on_layer: OnLayer | None = None) -> np.ndarray:
+    def __call__(self, x: np.ndarray, on_layer: OnLayer | None = None, *, watch: OnLayer | None = None) -> np.ndarray:
         """Run on an NHWC batch; ``on_layer(name, array)`` after each layer turns fusion and
-        in-place work off, so every reported array is that layer's own and stays intact."""
+        in-place work off, so every reported array is that layer's own and stays intact.
+
+        ``watch(name, array)`` sees each layer too but leaves the fast run as it is: the array
+        is valid only during the call (later layers may overwrite it), and a layer fused into the
+        one before it hands on that layer's array (its shape is the same). ``verify`` records
+        shapes and times this way."""
         x = _check_input(self.graph, x)
         self._check_size(x.shape[1], x.shape[2])
         fast = on_layer is None
@@ -585,6 +617,8 @@ class Executor:
             self.peak_live_bytes = max(self.peak_live_bytes, live_bytes(live.values()))
             if on_layer is not None:
                 on_layer(layer.name, out)
+            elif watch is not None:
+                watch(layer.name, out)
             for name in layer.inputs:
                 remaining[name] -= 1
             self._release(step.release, live, recycle=fast)

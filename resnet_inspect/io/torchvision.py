@@ -21,7 +21,7 @@ from ..core.dtypes import SAFETENSORS_DTYPES
 from ..core.usertext import excerpt, visible
 from ..model.graph import Graph
 from ..model.weights import Weights, torchvision_names
-from .base import Described, Entry, Limits, check_weights, error, fill, safe_name
+from .base import Described, Entry, Limits, check_weights, error, fill, our_metadata, safe_name
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,12 +49,15 @@ def describe_safetensors(path: Path, graph: Graph, limits: Limits, stack: ExitSt
     header = json.loads(handle.read(length).decode("utf-8"), object_pairs_hook=_unique_keys)
     if not isinstance(header, dict):
         raise ValueError("its header is not a JSON object")
-    header.pop("__metadata__", None)
+    metadata = header.pop("__metadata__", None)
     if len(header) > limits.entries:
         raise error(path, f"lists {len(header):,} tensors; a weights file for this spec has at most {limits.entries:,}")
     data_size = size - 8 - length
     raw = {name: _safetensors_entry(handle, 8 + length, data_size, name, info, path) for name, info in header.items()}
-    return torchvision_entries(raw, graph, path)
+    described = torchvision_entries(raw, graph, path)
+    if isinstance(metadata, dict):  # safetensors' own str -> str map: our marks among it
+        described.metadata = our_metadata(metadata.items(), path)
+    return described
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
