@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC, SIZE, SEED = "resnet50-torchvision", 224, 0
 WORKERS = ("numpy", "torch-nchw", "torch-channels_last", "onnxruntime", "numpy-kinds", "onnxruntime-kinds")
 KINDS = ("1x1", "3x3 s1", "3x3 s2", "7x7 stem", "max pool", "adds", "other")
+BASELINE_MARK = "@"  # a worker name "numpy@PATH" runs the package found at PATH (--baseline)
 UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # OpenBLAS picks its own kernel for the CPU
 
 
@@ -127,30 +128,36 @@ def torch_step(batch: int, threads: int, channels_last: bool) -> Callable[[], ob
     return step
 
 
-def _onnx_session(batch: int, threads: int, profile: bool = False):
+def _onnx_export(batch: int):
+    """resnet50 exported to ONNX in a temporary folder kept for the worker's life: (path, graph)."""
     import tempfile
 
     import onnx
-    import onnxruntime
 
     torch, model = _torch_model()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = str(Path(tmp) / "resnet50.onnx")
-        # the TorchScript exporter (dynamo=False): the default one needs onnxscript
-        torch.onnx.export(model, torch.randn(batch, 3, SIZE, SIZE), path, input_names=["x"], dynamo=False)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        options.enable_profiling = profile
-        options.profile_file_prefix = str(Path(tempfile.gettempdir()) / f"bench_forward_ort_{os.getpid()}")
-        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        graph = onnx.load(path).graph
-    return session, graph
+    folder = tempfile.mkdtemp(prefix="bench_forward_")
+    path = str(Path(folder) / "resnet50.onnx")
+    # the TorchScript exporter (dynamo=False): the default one needs onnxscript
+    torch.onnx.export(model, torch.randn(batch, 3, SIZE, SIZE), path, input_names=["x"], dynamo=False)
+    return path, onnx.load(path).graph
+
+
+def _onnx_session(path: str, threads: int, profile: bool = False):
+    import tempfile
+
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.enable_profiling = profile
+    options.profile_file_prefix = str(Path(tempfile.gettempdir()) / f"bench_forward_ort_{os.getpid()}")
+    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
 def onnxruntime_step(batch: int, threads: int) -> Callable[[], object]:
     import numpy as np
 
-    session, _ = _onnx_session(batch, threads)
+    session = _onnx_session(_onnx_export(batch)[0], threads)
     x = np.random.default_rng(1).normal(size=(batch, 3, SIZE, SIZE)).astype(np.float32)
     return lambda: session.run(None, {"x": x})
 
@@ -187,28 +194,34 @@ def _onnx_kinds(graph) -> Callable[[str], str]:
 
 
 def onnxruntime_kinds_step(batch: int, threads: int) -> Callable[[], dict]:
-    """One pass; seconds per layer kind from ORT's own profile (its node times; the rest in other)."""
+    """One pass; seconds per layer kind from ORT's own profile (its node times; the rest in other).
+
+    A session profiles until ``end_profiling``, once, so each pass gets a fresh profiling session
+    on the same exported model (made before the clock; one untimed pass warms it up)."""
     import json as _json
 
     import numpy as np
 
-    session, graph = _onnx_session(batch, threads, profile=True)
-    kind = _onnx_kinds(graph)
     x = np.random.default_rng(1).normal(size=(batch, 3, SIZE, SIZE)).astype(np.float32)
-    seen = [0]
+    path, graph = _onnx_export(batch)
+    kind = _onnx_kinds(graph)
 
     def one() -> dict:
+        session = _onnx_session(path, threads, profile=True)
+        session.run(None, {"x": x})  # warm-up, left out below
         start = time.perf_counter()
         session.run(None, {"x": x})
         total = time.perf_counter() - start
-        path = session.end_profiling()  # one profile file per pass: this pass's node times
-        events = _json.loads(Path(path).read_text())
-        Path(path).unlink()
+        profile = Path(session.end_profiling())
+        events = _json.loads(profile.read_text())
+        profile.unlink()
+        runs = sorted((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])
+        last = runs[-1]
         spent: dict[str, float] = {}
         for event in events:
-            if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            if (event.get("cat") == "Node" and event["name"].endswith("_kernel_time")
+                    and last["ts"] <= event["ts"] <= last["ts"] + last["dur"]):
                 spent[kind(event["name"])] = spent.get(kind(event["name"]), 0.0) + event["dur"] * 1e-6
-        seen[0] += 1
         return {**spent, "other": spent.get("other", 0.0) + max(0.0, total - sum(spent.values()))}
 
     return one
@@ -254,11 +267,14 @@ class Worker:
 
     def __init__(self, name: str, batch: int, threads: int) -> None:
         env = dict(os.environ)
+        name, _, baseline = name.partition(BASELINE_MARK)  # "numpy@baseline": another checkout's package
+        if baseline:
+            env["PYTHONPATH"] = baseline
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(threads)
         for var in UNSET:
             env.pop(var, None)
-        self.name, self.times, self.error, self.blas = name, [], None, ""
+        self.name, self.times, self.error, self.blas = name + (" (baseline)" if baseline else ""), [], None, ""
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--worker", name, "--batch", str(batch), "--threads", str(threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
@@ -357,12 +373,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--kinds", action="store_true", help="also the time per layer kind, NumPy vs ONNX Runtime")
     parser.add_argument("--errors", action="store_true", help="also the numeric error of each technique")
+    parser.add_argument("--baseline", metavar="PATH", help="also time the NumPy executor of the package at PATH "
+                        "(e.g. a checkout of main), taking turns with the others: before and after in one run")
     args = parser.parse_args()
     if args.worker:
         serve(args.worker, args.batch[0], args.threads)
         return
     ort = all(map(available, ("onnxruntime", "onnx", "torch")))
-    names = ["numpy"] + (["onnxruntime"] if ort else []) + (["torch-nchw", "torch-channels_last"] if available("torch") else [])
+    names = ["numpy"] + ([f"numpy{BASELINE_MARK}{args.baseline}"] if args.baseline else []) + (["onnxruntime"] if ort else []) + (["torch-nchw", "torch-channels_last"] if available("torch") else [])
     print(f"{SPEC} forward at {SIZE}×{SIZE}, float32, {args.threads} threads; each framework in its own "
           f"process, taking turns for {args.rounds} rounds after 2 warm-ups; medians")
     print(f"unset in the workers: {', '.join(UNSET)} (here: " + ", ".join(
@@ -389,17 +407,22 @@ def main() -> None:
           "(issue 19's goals for numpy vs ORT: 1.5× at batch 1, 1.3× at batch 8)")
     if args.kinds and ort:
         for batch in args.batch or [1, 8]:
-            kinds = measure(["numpy-kinds", "onnxruntime-kinds"], batch, max(3, args.rounds // 3), 1, args.threads)
-            ours, theirs = kinds["numpy-kinds"], kinds["onnxruntime-kinds"]
-            if "error" in ours or "error" in theirs:
-                print(f"per kind, batch {batch}: error: {ours.get('error') or theirs.get('error')}")
+            workers = ["numpy-kinds"] + ([f"numpy-kinds{BASELINE_MARK}{args.baseline}"] if args.baseline else [])
+            kinds = measure([*workers, "onnxruntime-kinds"], batch, max(3, args.rounds // 3), 1, args.threads)
+            theirs = kinds["onnxruntime-kinds"]
+            ours = {name: r for name, r in kinds.items() if name != "onnxruntime-kinds"}
+            failed = [r["error"] for r in kinds.values() if "error" in r]
+            if failed:
+                print(f"per kind, batch {batch}: error: {failed[0]}")
                 continue
-            print(f"\nper layer kind, batch {batch} (median ms per pass over {ours['runs']} passes; ORT: its profile, "
+            print(f"\nper layer kind, batch {batch} (median ms per pass over {theirs['runs']} passes; ORT: its profile, "
                   "fused Conv+Add+ReLU counted as the conv; NumPy: each kernel, fused add/ReLU in its conv)")
-            print(f"{'kind':<10} {'numpy ms':>9} {'ORT ms':>8} {'numpy/ORT':>10}")
+            print(f"{'kind':<10} " + " ".join(f"{name.replace('numpy-kinds', 'numpy'):>18} {'/ORT':>6}" for name in ours)
+                  + f" {'ORT ms':>8}")
             for kind in (*KINDS, "total"):
-                ratio = f"{ours[kind] / theirs[kind]:.2f}×" if theirs[kind] > 0 else "—"
-                print(f"{kind:<10} {ours[kind] * 1e3:>9.2f} {theirs[kind] * 1e3:>8.2f} {ratio:>10}")
+                cells = " ".join(f"{r[kind] * 1e3:>18.2f} {r[kind] / theirs[kind] if theirs[kind] > 0 else 0:>5.2f}×"
+                                 for r in ours.values())
+                print(f"{kind:<10} {cells} {theirs[kind] * 1e3:>8.2f}")
     if args.errors:
         print("\nnumeric error per technique (resnet50-torchvision, batch 1, against a float64 im2col run; "
               "a layer's relative error is max|Δ| / max|ref| of its output)")

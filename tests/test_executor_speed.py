@@ -67,6 +67,7 @@ def test_the_rule_takes_f43_with_enough_tiles():
     # resnet50 at 224: 56, 28, 14 and 7; at batch 1 the 7x7 layers have 2x2 = 4 tiles of 4x4
     assert [winograd.choose(1, s, s).name for s in (56, 28, 14, 7)] == ["F(4,3)"] * 3 + ["F(2,3)"]
     assert winograd.choose(8, 7, 7).name == "F(4,3)"  # 8 x 4 = 32 tiles
+    assert winograd.choose(1, 4, 4) is None  # 4 tiles of 2x2: im2col
 
 
 def test_executor_winograd_agrees_with_im2col_and_keeps_float64_exact():

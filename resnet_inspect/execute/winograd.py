@@ -72,7 +72,7 @@ TRANSFORMS = {"F(2,3)": F23, "F(4,3)": F43}
 
 CHUNK_TILES = 256  # tiles per chunk at most (the issue's measurement at batch 8)
 CHUNK_VALUES = 256 * 64  # tiles × channels per chunk at most
-MIN_TILES = 16  # F(4,3) from this many 4×4 output tiles per layer, F(2,3) below (see choose)
+MIN_TILES = 16  # a transform from this many output tiles per layer (see choose)
 
 
 def chunk_tiles(c: int, k: int) -> int:
@@ -81,14 +81,19 @@ def chunk_tiles(c: int, k: int) -> int:
     return max(16, min(CHUNK_TILES, CHUNK_VALUES // max(c, k)))
 
 
-def choose(n: int, h_out: int, w_out: int) -> Transform:
-    """The transform for a layer, by a rule measured on this executor (CPU time per layer, one
-    thread, resnet50's 3×3 convs at batch 1 and 8: ``benchmarks/bench_forward.py --kinds``):
-    F(4,3) is 1.4-2× faster than im2col wherever it has enough tiles; with few tiles (7×7 at
-    batch 1: 4 tiles, 36 GEMMs of 4 rows) the GEMMs are too small and its 6×6 tiles waste the
-    map's edges (7 pads to 8), and F(2,3) (16 tiles) wins. So: F(4,3) from MIN_TILES tiles of
-    4×4 outputs, else F(2,3)."""
-    return F43 if n * math.ceil(h_out / 4) * math.ceil(w_out / 4) >= MIN_TILES else F23
+def choose(n: int, h_out: int, w_out: int) -> Transform | None:
+    """The transform for a layer (None: im2col), by a rule measured on this executor (CPU time per
+    layer, one thread, resnet50's 3×3 convs at batch 1 and 8: see the README's bench section).
+    F(4,3) is 1.4-2× faster than im2col wherever it has enough tiles; with few (7×7 at batch 1:
+    4 tiles, 36 GEMMs of 4 rows) its GEMMs are too small and its 6×6 tiles waste the map's edges
+    (7 pads to 8), and F(2,3) (16 tiles) wins; with fewer still (a 4×4 map), the transforms'
+    fixed cost loses to im2col. So: F(4,3) from MIN_TILES tiles of 4×4 outputs, else F(2,3) from
+    MIN_TILES tiles of 2×2, else None."""
+    if n * math.ceil(h_out / 4) * math.ceil(w_out / 4) >= MIN_TILES:
+        return F43
+    if n * math.ceil(h_out / 2) * math.ceil(w_out / 2) >= MIN_TILES:
+        return F23
+    return None
 
 
 def filter_transform(kernel: np.ndarray, f: Transform, dtype: str) -> np.ndarray:

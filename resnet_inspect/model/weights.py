@@ -112,8 +112,8 @@ def check_size_fits(graph: Graph, input_hw: tuple[int, int], where: object = Non
 
 SEED_SCHEME = 2  # how seeded weights are drawn; stored in every file `weights init` writes
 SEED_SCHEMES = {
-    1: "float64 draws, cast to the run's dtype (up to 0.7; retired: 3x slower, kept reproducible)",
-    2: "float32 draws (PCG64, NumPy's float32 normal and uniform), cast to the run's dtype (0.8 on)",
+    1: "float64 draws, cast to the run's dtype (0.2.0 and before; slower, kept reproducible)",
+    2: "float32 draws (PCG64, NumPy's float32 normal and uniform), cast to the run's dtype (after 0.2.0)",
 }
 SEEDED_KEY = "resnet_inspect.seeded"  # the metadata key that marks a weights file as seeded random
 
@@ -133,7 +133,7 @@ class Seeded:
         return {SEEDED_KEY: json.dumps({"seed": self.seed, "scheme": self.scheme, "spec": self.spec})}
 
     @classmethod
-    def of(cls, metadata: dict[str, str]) -> "Seeded | None":
+    def of(cls, metadata: dict[str, str]) -> Seeded | None:
         """The mark read back from a file's metadata; None when the file has none (or an unreadable one)."""
         import json
 
