@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC, SIZE, SEED = "resnet50-torchvision", 224, 0
-WORKERS = ("numpy", "torch-nchw", "torch-channels_last", "onnxruntime", "numpy-kinds", "onnxruntime-kinds")
+WORKERS = ("numpy", "numpy-im2col", "torch-nchw", "torch-channels_last", "onnxruntime", "numpy-kinds", "onnxruntime-kinds")
 KINDS = ("1x1", "3x3 s1", "3x3 s2", "7x7 stem", "max pool", "adds", "other")
 BASELINE_MARK = "@"  # a worker name "numpy@PATH" runs the package found at PATH (--baseline)
 UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # OpenBLAS picks its own kernel for the CPU
@@ -51,13 +51,13 @@ def _graph_and_weights():
     return graph, random_weights(graph, SEED)
 
 
-def numpy_step(batch: int, threads: int) -> Callable[[], object]:
+def numpy_step(batch: int, threads: int, **options) -> Callable[[], object]:
     import numpy as np
 
     from resnet_inspect.execute.executor import Executor
 
     graph, weights = _graph_and_weights()
-    executor = Executor(graph, weights, dtype="float32", fold_bn=True)
+    executor = Executor(graph, weights, dtype="float32", fold_bn=True, **options)
     x = np.random.default_rng(1).normal(size=(batch, SIZE, SIZE, 3)).astype(np.float32)
     return lambda: executor(x)
 
@@ -241,7 +241,8 @@ def blas_kernel() -> str:
 
 def serve(name: str, batch: int, threads: int) -> None:
     """Warm up, print "ready", then answer each request "N" on stdin with N timings (JSON)."""
-    makers = {"numpy": numpy_step, "onnxruntime": onnxruntime_step, "numpy-kinds": numpy_kinds_step,
+    makers = {"numpy": numpy_step, "numpy-im2col": lambda b, t: numpy_step(b, t, winograd=False),
+              "onnxruntime": onnxruntime_step, "numpy-kinds": numpy_kinds_step,
               "onnxruntime-kinds": onnxruntime_kinds_step}
     if name.startswith("torch"):
         step = torch_step(batch, threads, channels_last=name.endswith("channels_last"))
@@ -380,7 +381,7 @@ def main() -> None:
         serve(args.worker, args.batch[0], args.threads)
         return
     ort = all(map(available, ("onnxruntime", "onnx", "torch")))
-    names = ["numpy"] + ([f"numpy{BASELINE_MARK}{args.baseline}"] if args.baseline else []) + (["onnxruntime"] if ort else []) + (["torch-nchw", "torch-channels_last"] if available("torch") else [])
+    names = ["numpy", "numpy-im2col"] + ([f"numpy{BASELINE_MARK}{args.baseline}"] if args.baseline else []) + (["onnxruntime"] if ort else []) + (["torch-nchw", "torch-channels_last"] if available("torch") else [])
     print(f"{SPEC} forward at {SIZE}×{SIZE}, float32, {args.threads} threads; each framework in its own "
           f"process, taking turns for {args.rounds} rounds after 2 warm-ups; medians")
     print(f"unset in the workers: {', '.join(UNSET)} (here: " + ", ".join(
@@ -402,7 +403,7 @@ def main() -> None:
             vs_torch = f"{r['median'] / torch_best:.2f}×" if torch_best else "—"
             print(f"{batch:>5}  {name:<20} {r['runs']:>4} {r['median'] * 1e3:>10.1f} {r['min'] * 1e3:>9.1f} "
                   f"{batch / r['median']:>7.1f}  {vs_ort:>7} {vs_torch:>8}")
-    print(f"NumPy's BLAS (threadpoolctl): {blas}")
+    print(f"NumPy's BLAS (threadpoolctl): {blas}; numpy-im2col: this executor with Winograd off")
     print("vs ORT / vs torch = median / ONNX Runtime's median / the faster PyTorch layout's median "
           "(issue 19's goals for numpy vs ORT: 1.5× at batch 1, 1.3× at batch 8)")
     if args.kinds and ort:
