@@ -494,7 +494,7 @@ def weights_init(spec: SpecArg, output: OutputFileOpt,
                  fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Write seeded random weights for a spec (He-normal convs, non-trivial BatchNorm statistics)."""
     from .execute.executor import check_bytes, parse_memory
-    from .model.weights import random_weights, weights_bytes
+    from .model.weights import Seeded, random_weights, weights_bytes
 
     from .io.weightfiles import check_layout_used
 
@@ -502,7 +502,9 @@ def weights_init(spec: SpecArg, output: OutputFileOpt,
     limit = parse_memory(max_memory)
     graph = _load_graph(spec)
     check_bytes(weights_bytes(graph), limit, f"making the weights of {graph.spec.name}")
-    _write_weights(random_weights(graph, seed), output, graph, fmt, _value(keras_layout), reads=(spec,), seed=seed)
+    seeded = Seeded(seed, spec=graph.spec.name)
+    _write_weights(random_weights(graph, seed, scheme=seeded.scheme), output, graph, fmt, _value(keras_layout),
+                   reads=(spec,), metadata=seeded.metadata(), seed=seed, seed_scheme=seeded.scheme)
 
 
 @weights_app.command("convert")
@@ -513,12 +515,13 @@ def weights_convert(source: Annotated[str, typer.Argument(help="Weights file to 
                     fmt: RecordFormatOpt = RecordFormat.table) -> None:
     """Rewrite a weights file as .npz, Keras .h5/.weights.h5 or a PyTorch state dict (.safetensors), checked against the spec first (--keras-layout applies to both files)."""
     from .model.naming import shown
-    from .io.weightfiles import check_layout_used, load_weights
+    from .io.weightfiles import check_layout_used, read_weights
 
     check_layout_used(_value(keras_layout), source, output)
     graph = _load_graph(spec)
-    weights = load_weights(source, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout))
-    _write_weights(weights, output, graph, fmt, _value(keras_layout), reads=(source, spec), source=source)
+    weights, metadata = read_weights(source, graph, shown=shown(graph, _value(names)), keras_layout=_value(keras_layout))
+    _write_weights(weights, output, graph, fmt, _value(keras_layout), reads=(source, spec), metadata=metadata,
+                   source=source)  # a seeded file's mark goes with its numbers
 
 
 def _value(option: Optional[Enum]) -> Optional[str]:
@@ -526,11 +529,11 @@ def _value(option: Optional[Enum]) -> Optional[str]:
 
 
 def _write_weights(weights: Any, output: str, graph: Any, fmt: RecordFormat, keras_layout: Optional[str],
-                   reads: tuple[str, ...] = (), **facts: Any) -> None:
+                   reads: tuple[str, ...] = (), metadata: Optional[dict[str, str]] = None, **facts: Any) -> None:
     from .io.weightfiles import save_weights, summary
     from .render.records import WeightsRecord, render_weights
 
-    path = save_weights(weights, output, graph, reads=reads, keras_layout=keras_layout)
+    path = save_weights(weights, output, graph, reads=reads, keras_layout=keras_layout, metadata=metadata)
     arrays, numbers = summary(weights)
     emit(render_weights(WeightsRecord("wrote", graph.spec.name, str(path), arrays, numbers, **facts), fmt.value))
 
@@ -581,6 +584,8 @@ def run_network(
     result = run(spec, weights, image=image, array=array, resize=resize, top=top, repeat=repeat,
                  max_memory=parse_memory(max_memory), names=_value(names), keras_layout=_value(keras_layout),
                  save_input=save_input, save_output=save_output, progress=progress)
+    if result.warning:  # before the classes: "barn 1.0000" never shows without it
+        sys.stderr.write(f"warning: {result.warning}\n")
     emit(render_run(result, fmt.value))
 
 

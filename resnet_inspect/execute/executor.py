@@ -35,6 +35,7 @@ from ..model.graph import Graph, Layer
 from ..model.ops import Op
 from ..io.base import check_weights
 from ..model.weights import check_size_fits, weight_shapes
+from . import winograd
 
 DTYPES = RUN_DTYPES  # the dtypes it computes in, with their bytes: a view of the one table (core.dtypes)
 DEFAULT_MAX_MEMORY = 4 * 1024**3
@@ -97,6 +98,7 @@ class Call:
     scratch: Scratch
     relu: bool = False  # also apply the ReLU that is this layer's only reader (fused, fast runs only)
     residual: np.ndarray | None = None  # also add this (the residual add fused into its last conv)
+    winograd: bool = False  # 3×3 stride-1 convs through Winograd (float32 runs: see Executor)
 
     def output(self, shape: tuple[int, ...] | None = None) -> np.ndarray:
         """Where to write the result: input 0 itself when it may be overwritten, else pooled memory."""
@@ -169,20 +171,26 @@ def _chunks(n: int, h: int, w: int) -> list[tuple[int, int, slice, slice]]:
 def _conv(op: Any, call: Call) -> np.ndarray:
     """im2col + matmul, chunk by chunk; the bias (a folded BN), a fused residual add and ReLU are
     applied while the chunk is in cache. A 1×1 stride-1 conv multiplies the activation itself (no
-    copy); a strided 1×1 takes every s-th pixel."""
-    x, matrix, bias = call.inputs[0], call.params["matrix"], call.params.get("bias")
+    copy); a strided 1×1 takes every s-th pixel; a 3×3 stride-1 conv in a float32 run goes through
+    Winograd (:mod:`.winograd`, F(4,3) or F(2,3) by the layer's size)."""
+    x, matrix = call.inputs[0], call.params["matrix"]
     n, h, w, c = x.shape
     k, s, p = op.kernel, op.stride, op.padding
     h_out, w_out = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    out = call.scratch.take((n * h_out * w_out, matrix.shape[1]), x.dtype)
+    finish = _Epilogue(out, call)
+    transform = winograd.choose(n, h_out, w_out) if call.winograd and winograd_layer(op) else None
+    if transform is not None:
+        winograd.conv3x3(x, _winograd_filters(call.params, transform, c), transform, p, call.scratch.get,
+                         out.reshape(n, h_out, w_out, -1), finish)
+        return out.reshape(n, h_out, w_out, -1)
     if k == 1 and p == 0 and s == 1:
         view = None
     elif k == 1 and p == 0:
         view = x[:, ::s, ::s]
     else:
         view = patches(x, k, s, p, call.scratch)
-    out = call.scratch.take((n * h_out * w_out, matrix.shape[1]), x.dtype)
     pixels = np.ascontiguousarray(x).reshape(-1, c) if view is None else None
-    residual = None if call.residual is None else np.ascontiguousarray(call.residual).reshape(out.shape)
     for start, stop, images, rows in _chunks(n, h_out, w_out):
         if pixels is not None:
             cols = pixels[start:stop]
@@ -191,14 +199,46 @@ def _conv(op: Any, call: Call) -> np.ndarray:
             cols = call.scratch.get("cols", part.shape, x.dtype)
             np.copyto(cols, part)
             cols = cols.reshape(stop - start, -1)
-        chunk = _grouped_matmul(cols, matrix, op.groups, k * k, out[start:stop])
-        if bias is not None:
-            _per_channel(np.add, chunk, bias)
-        if residual is not None:
-            chunk += residual[start:stop]
-        if call.relu:
-            _rectify(chunk)
+        _grouped_matmul(cols, matrix, op.groups, k * k, out[start:stop])
+        finish(start, stop)
     return out.reshape(n, h_out, w_out, -1)
+
+
+class _Epilogue:
+    """What follows a conv's matmul on rows ``start:stop`` of its ``(N·H·W, K)`` output, while they
+    are in cache: the bias (a folded BN), the fused residual add, the fused ReLU."""
+
+    def __init__(self, out: np.ndarray, call: Call) -> None:
+        self.out, self.bias, self.relu = out, call.params.get("bias"), call.relu
+        self.residual = None if call.residual is None else np.ascontiguousarray(call.residual).reshape(out.shape)
+
+    def __call__(self, start: int, stop: int) -> None:
+        for first in range(start, stop, CHUNK_ROWS):
+            last = min(stop, first + CHUNK_ROWS)
+            chunk = self.out[first:last]
+            if self.bias is not None:
+                _per_channel(np.add, chunk, self.bias)
+            if self.residual is not None:
+                chunk += self.residual[first:last]
+            if self.relu:
+                _rectify(chunk)
+
+
+def _winograd_filters(params: dict[str, Any], transform: winograd.Transform, c: int) -> np.ndarray:
+    """The layer's filters in ``transform``'s space, computed at its first use and kept with the
+    prepared weights (once per set of weights; only the last transform used is kept, so they
+    take at most 36/9 = 4× the layer's kernel: see :func:`estimate_memory`)."""
+    name, filters = params.get("winograd", (None, None))
+    if name != transform.name:
+        matrix = params["matrix"]
+        filters = winograd.filter_transform(matrix.reshape(3, 3, c, -1), transform, matrix.dtype.name)
+        params["winograd"] = (transform.name, filters)
+    return filters
+
+
+def winograd_layer(op: Any) -> bool:
+    """Does this conv take the Winograd path in a run that allows it (3×3, stride 1, no groups)?"""
+    return op.kind == "conv" and op.kernel == 3 and op.stride == 1 and op.groups == 1
 
 
 TILE = 16384  # elements per row of the 2-D view that per-channel ufuncs loop over
@@ -217,14 +257,36 @@ def _per_channel(ufunc: np.ufunc, chunk: np.ndarray, values: np.ndarray) -> None
     main = rows - rows % reps
     if main:
         grouped = chunk[:main].reshape(-1, reps * c)
-        ufunc(grouped, np.tile(values, reps), out=grouped)
+        ufunc(grouped, _tiled(values, reps), out=grouped)
     if main < rows:
         ufunc(chunk[main:], values, out=chunk[main:])
 
 
+_TILED: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _tiled(values: np.ndarray, reps: int) -> np.ndarray:
+    """``np.tile(values, reps)``, made once per array (a bias is tiled at its first use, not at
+    every chunk of every run: that was ~2 ms a ResNet-50 pass). Keyed by identity, holding the
+    array so the key stays valid."""
+    key = (id(values), reps)
+    found = _TILED.get(key)
+    if found is None or found[0] is not values:
+        if len(_TILED) > 4096:  # executors come and go; a bounded cache, rebuilt as used
+            _TILED.clear()
+        found = _TILED[key] = (values, np.tile(values, reps))
+    return found[1]
+
+
+_ZEROS: dict[tuple[int, str], np.ndarray] = {}
+
+
 def _rectify(chunk: np.ndarray) -> None:
     """ReLU in place on a contiguous ``(rows, C)`` chunk: the max against tiled zeros (not 0)."""
-    _per_channel(np.maximum, chunk, np.zeros(chunk.shape[1], chunk.dtype))
+    key = (chunk.shape[1], chunk.dtype.name)
+    if key not in _ZEROS:
+        _ZEROS[key] = np.zeros(chunk.shape[1], chunk.dtype)
+    _per_channel(np.maximum, chunk, _ZEROS[key])
 
 
 def _grouped_matmul(cols: np.ndarray, matrix: np.ndarray, groups: int, taps: int, out: np.ndarray) -> np.ndarray:
@@ -267,23 +329,50 @@ def _windows(x: np.ndarray, size: int, stride: int):
 
 
 def _max_pool(op: Any, call: Call) -> np.ndarray:
-    # An op-level padding pads -inf (PyTorch's MaxPool2d). The specs pad with an explicit
-    # ZeroPad instead (Keras: zeros); torchvision pads -inf, but the max pool follows a ReLU,
-    # so every window holds a value >= 0 and both give the same result.
-    x = _padded(call.inputs[0], op.padding, call.scratch, -np.inf)
-    k, s = op.size, op.stride
+    """Separable: the max over each window's k columns (strided views of W), then over its k rows.
+
+    An op-level padding pads -inf (PyTorch's MaxPool2d), so a padded tap only leaves the max as
+    it is: each tap is taken over the outputs whose window it falls inside, and no padded copy is
+    made. The first two taps write the buffer (no copy of the first), the rest update it in place.
+    """
+    x, k, s, p = call.inputs[0], op.size, op.stride, op.padding
     n, h, w, c = x.shape
-    h_out, w_out = (h - k) // s + 1, (w - k) // s + 1
-    # max is separable: over the k columns of each window (strided views of W), then its k rows
+    h_out, w_out = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
     across = call.scratch.get("pool", (n, h, w_out, c), x.dtype)
-    np.copyto(across, x[:, :, :s * (w_out - 1) + 1:s])
-    for j in range(1, k):
-        np.maximum(across, x[:, :, j:j + s * (w_out - 1) + 1:s], out=across)
+    _max_taps(x, across, 2, k, s, p, w_out)
     out = call.scratch.take((n, h_out, w_out, c), x.dtype)
-    np.copyto(out, across[:, :s * (h_out - 1) + 1:s])
-    for i in range(1, k):
-        np.maximum(out, across[:, i:i + s * (h_out - 1) + 1:s], out=out)
+    _max_taps(across, out, 1, k, s, p, h_out)
     return out
+
+
+def _max_taps(x: np.ndarray, out: np.ndarray, axis: int, k: int, s: int, p: int, size: int) -> None:
+    """``out`` = the max over taps ``-p … k-1-p`` of ``x`` strided by ``s`` along ``axis``, each tap
+    over the outputs ``j`` whose input ``s·j + tap`` is inside ``x`` (outside: -inf padding)."""
+    length = x.shape[axis]
+
+    def part(array: np.ndarray, lo: int, hi: int, step: int = 1) -> np.ndarray:
+        index = [slice(None)] * array.ndim
+        index[axis] = slice(lo, hi, step)
+        return array[tuple(index)]
+
+    spans = []
+    for tap in range(-p, k - p):
+        first = max(0, -(tap // s))  # the first output whose input is inside: ceil(-tap / s)
+        last = min(size - 1, (length - 1 - tap) // s)  # the last output whose input is inside
+        if first <= last:
+            spans.append((tap, first, last))
+    full = [span for span in spans if span[1] == 0 and span[2] == size - 1][:2]
+    rest = [span for span in spans if span not in full]
+    whole = [part(x, tap, tap + s * (size - 1) + 1, s) for tap, _, _ in full]
+    if len(whole) == 2:
+        np.maximum(*whole, out=out)
+    elif whole:
+        np.copyto(out, whole[0])
+    else:  # a padding wider than half the window: no tap covers every output
+        out.fill(-np.inf)
+    for tap, first, last in rest:
+        target = part(out, first, last + 1)
+        np.maximum(target, part(x, s * first + tap, s * last + tap + 1, s), out=target)
 
 
 def _avg_pool(op: Any, call: Call) -> np.ndarray:
@@ -516,19 +605,27 @@ class Executor:
     One run at a time: its scratch memory is shared between runs (use one per thread).
     """
 
-    def __init__(self, graph: Graph, weights: dict, *, dtype: str = "float32", fold_bn: bool = True) -> None:
+    def __init__(self, graph: Graph, weights: dict, *, dtype: str = "float32", fold_bn: bool = True,
+                 winograd: bool | None = None) -> None:
         if dtype not in DTYPES:
             raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="dtype")
         check_weights(weights, graph)  # the same fit check, and message, as for a weights file
         self.graph, self.dtype = graph, dtype
+        # Winograd for float32 runs; float64 runs are the reference, so they keep the exact im2col
+        self.winograd = dtype == "float32" if winograd is None else winograd
         self._sizes_checked = {graph.spec.input_shape[:2]}
         self.steps = _plan(graph, weights, dtype, fold_bn)
         self.scratch = Scratch()
         self.peak_live_bytes = 0  # the last run's most activation bytes held at once (see live_bytes)
 
-    def __call__(self, x: np.ndarray, on_layer: OnLayer | None = None) -> np.ndarray:
+    def __call__(self, x: np.ndarray, on_layer: OnLayer | None = None, *, watch: OnLayer | None = None) -> np.ndarray:
         """Run on an NHWC batch; ``on_layer(name, array)`` after each layer turns fusion and
-        in-place work off, so every reported array is that layer's own and stays intact."""
+        in-place work off, so every reported array is that layer's own and stays intact.
+
+        ``watch(name, array)`` sees each layer too but leaves the fast run as it is: the array
+        is valid only during the call (later layers may overwrite it), and a layer fused into the
+        one before it hands on that layer's array (its shape is the same). ``verify`` records
+        shapes and times this way."""
         x = _check_input(self.graph, x)
         self._check_size(x.shape[1], x.shape[2])
         fast = on_layer is None
@@ -543,12 +640,15 @@ class Executor:
             else:
                 reuse = fast and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
                 residual = live[step.residual] if fast and step.residual else None
-                call = Call(inputs, step.params, reuse, self.scratch, fast and step.relu, residual)
+                call = Call(inputs, step.params, reuse, self.scratch, fast and step.relu, residual, self.winograd)
                 out = step.kernel(layer.op, call)
             live[layer.name] = out
-            self.peak_live_bytes = max(self.peak_live_bytes, live_bytes(live.values()))
+            if not any(out is array for array in inputs):  # in place or fused: nothing new is held
+                self.peak_live_bytes = max(self.peak_live_bytes, live_bytes(live.values()))
             if on_layer is not None:
                 on_layer(layer.name, out)
+            elif watch is not None:
+                watch(layer.name, out)
             for name in layer.inputs:
                 remaining[name] -= 1
             self._release(step.release, live, recycle=fast)
@@ -627,7 +727,8 @@ def forward(graph: Graph, weights: dict, x: np.ndarray, *, dtype: str = "float32
 
 def estimate_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str = "float32") -> int:
     """Bytes a forward pass needs at most: live activations at their peak, the conv scratch
-    buffers, and the weights twice (the caller's copy and the executor's prepared one).
+    buffers, and the weights twice (the caller's copy and the executor's prepared one), plus
+    Winograd's transformed filters in a float32 run.
 
     It replays the executor's free schedule over the traced shapes, so it costs no NumPy work.
     """
@@ -635,14 +736,23 @@ def estimate_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: 
     trace = trace_graph(graph, input_hw)
     size = {info.name: batch * _elements(info.output_shape) for info in trace.layers}
     release = _release_schedule(graph)
-    live = peak = scratch = 0
+    live = peak = scratch = winograd_scratch = 0
     for layer in graph:
         live += size[layer.name]
         peak = max(peak, live)
         scratch = max(scratch, _scratch_elements(layer, size, trace, batch))
+        if dtype == "float32" and winograd_layer(layer.op):  # its own scratch slots, kept beside im2col's
+            h, w, c = trace.layer(layer.inputs[0]).output_shape
+            winograd_scratch = max(winograd_scratch, winograd.scratch_elements(
+                batch, h, w, c, layer.op.filters, layer.op.padding))
         live -= sum(size[name] for name in release[layer.name])
-    weights = sum(_elements(shape) for arrays in weight_shapes(graph).values() for shape in arrays.values())
-    return (peak + scratch + 2 * weights) * itemsize
+    scratch += winograd_scratch
+    shapes = weight_shapes(graph)
+    weights = sum(_elements(shape) for arrays in shapes.values() for shape in arrays.values())
+    transformed = 0  # Winograd's filters, kept with the prepared weights: up to 36/9 of a 3×3 kernel
+    if dtype == "float32":
+        transformed = sum(4 * _elements(shapes[layer.name]["kernel"]) for layer in graph if winograd_layer(layer.op))
+    return (peak + scratch + 2 * weights + transformed) * itemsize
 
 
 def _scratch_elements(layer: Layer, size: dict[str, int], trace: Any, batch: int) -> int:

@@ -24,7 +24,7 @@ from ..core.text import to_json
 from ..core.errors import InspectError, Location
 from ..model.graph import Graph, load_graph
 from ..core.usertext import visible
-from ..model.weights import Weights, at_size, check_size_fits, weight_shapes
+from ..model.weights import Seeded, Weights, at_size, check_size_fits, weight_shapes
 from .inputs import load_input
 
 if TYPE_CHECKING:
@@ -65,6 +65,16 @@ class RunResult(Displayable):
     timing: Timing
     saved_input: str | None = None  # where --save-input wrote the batch the network received
     saved_output: str | None = None  # where --save-output wrote the final output
+    seeded: Seeded | None = None  # the weights file is marked as seeded random weights (`weights init`)
+
+    @property
+    def warning(self) -> str | None:
+        """One line saying the classes mean nothing when the weights are seeded random ones."""
+        if self.seeded is None:
+            return None
+        made = f"seed {self.seeded.seed}" if self.seeded.seed >= 0 else "marked as such"
+        return (f"{visible(self.weights)} holds seeded random weights (weights init, {made}), not trained ones: "
+                "the classes and scores mean nothing")
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -82,6 +92,8 @@ class RunResult(Displayable):
             "top": tops[0] if tops else [],
             "forward_s": asdict(self.timing),
             "saved": {"input": self.saved_input, "output": self.saved_output},
+            "seeded_weights": None if self.seeded is None else {"seed": self.seeded.seed, "scheme": self.seeded.scheme},
+            "warnings": [self.warning] if self.warning else [],
         }
         if len(tops) > 1:
             data["top_per_item"] = tops
@@ -232,15 +244,19 @@ def _forward(graph: Graph, weights_path: str | Path, x: np.ndarray, source: str,
     hw = (int(x.shape[1]), int(x.shape[2]))
     check_memory(graph, hw, x.shape[0], "float32", limit)
     sized = at_size(graph, hw)
-    executor = Executor(sized, load_weights_at(weights_path, graph, hw, names, keras_layout))  # the file's arrays are dropped once prepared
+    metadata: dict[str, str] = {}
+    weights = load_weights_at(weights_path, graph, hw, names, keras_layout, metadata)
+    executor = Executor(sized, weights)
+    del weights  # the file's arrays are dropped once prepared
     output, timing = timed_forwards(executor, x, repeat, on_layer, on_pass)
     is_softmax = graph.layers[-1].op.kind == "softmax"
     return RunResult(graph.spec.name, str(weights_path), source, tuple(x.shape), output,
-                     "softmax" if is_softmax else "logits", top_k(output, top, is_softmax), timing)
+                     "softmax" if is_softmax else "logits", top_k(output, top, is_softmax), timing,
+                     Seeded.of(metadata))
 
 
 def load_weights_at(path: str | Path, graph: Graph, input_hw: tuple[int, int], names: str | None = None,
-                    keras_layout: str | None = None) -> Weights:
+                    keras_layout: str | None = None, metadata: dict[str, str] | None = None) -> Weights:
     """The weights file checked against ``graph`` at the size being run.
 
     When a flatten head makes the Dense layer's input depend on the size and the file does not
@@ -249,12 +265,15 @@ def load_weights_at(path: str | Path, graph: Graph, input_hw: tuple[int, int], n
     """
     from ..model.naming import shown
     from ..io.base import WeightsError
-    from ..io.weightfiles import load_weights
+    from ..io.weightfiles import load_weights, read_weights
 
     named = shown(graph, names)
     sized = at_size(graph, input_hw)
     try:
-        return load_weights(path, sized, shown=named, keras_layout=keras_layout)
+        weights, found = read_weights(path, sized, shown=named, keras_layout=keras_layout)
+        if metadata is not None:
+            metadata.update(found)  # the file's marks (seeded random weights), for the result
+        return weights
     except WeightsError:
         if sized is graph or weight_shapes(sized) == weight_shapes(graph):
             raise

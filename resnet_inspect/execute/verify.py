@@ -108,6 +108,9 @@ def verify(spec: str | Spec | Graph, input: int | str | tuple[int, int] | None =
     ``max_memory`` (bytes) defaults to the executor's limit; an input the engine refuses raises
     the engine's own one-line error, before any NumPy work. ``on_layer(name, output)`` is called
     as each layer finishes (the CLI's progress bar); it is not part of the timed figures' meaning.
+    The pass is the executor's fast one (fusion and in-place work on: shapes are recorded by
+    ``Executor(watch=...)``), so ``output`` is valid only during the call, and a layer fused into
+    the conv before it (a folded BN, a residual add, a ReLU) takes about no time of its own.
     """
     import numpy as np
 
@@ -136,7 +139,7 @@ def verify(spec: str | Spec | Graph, input: int | str | tuple[int, int] | None =
 
     executor = Executor(graph, weights, dtype=dtype)  # weights prepared (BN folded) before the clock starts
     start = clock[0] = time.perf_counter()
-    executor(x, record)
+    executor(x, watch=record)
     total = time.perf_counter() - start
     checks = tuple(LayerCheck(info.name, info.op, info.stage, info.output_shape, *actual[info.name])
                    for info in predicted.layers)

@@ -19,7 +19,7 @@ import struct
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,6 +217,7 @@ class Described:
     entries: dict[str, dict[str, Entry]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # "layer/key" -> the file's name for it
     unmapped: list[str] = field(default_factory=list)  # file entries with no layer of ours
+    metadata: dict[str, str] = field(default_factory=dict)  # our own marks (METADATA_PREFIX keys), e.g. seeded
 
     def add(self, layer: str, key: str, entry: Entry, path: Path) -> None:
         if key in self.entries.get(layer, {}):
@@ -247,7 +248,30 @@ class Limits:
 # from its headers, a writer writes weights. ``layout`` is the Keras code whose layer order a file
 # follows (:mod:`..model.keras`); formats that name their layers ignore it.
 Describer = Callable[[Path, Graph, Limits, ExitStack, "str | None"], Described]
-Writer = Callable[[Weights, Path, "Graph | None", "str | None"], None]
+# ``metadata`` (str -> str, keys starting with METADATA_PREFIX: e.g. the seeded-weights mark) is
+# stored the format's own way (an npz member, HDF5 root attributes, safetensors' __metadata__)
+# and read back into ``Described.metadata``.
+Writer = Callable[[Weights, Path, "Graph | None", "str | None", "Mapping[str, str] | None"], None]
+METADATA_PREFIX = "resnet_inspect."
+METADATA_BYTES = 64 * 1024  # what a file's metadata may take at most
+
+
+def our_metadata(items: Any, path: Path) -> dict[str, str]:
+    """The ``METADATA_PREFIX`` entries of a file's metadata (others are the file's business),
+    strings only and bounded: a mark that is not text, or too long, is refused in one line."""
+    found: dict[str, str] = {}
+    for key, value in items:
+        if isinstance(key, bytes):
+            key = key.decode("utf-8", "replace")
+        if not isinstance(key, str) or not key.startswith(METADATA_PREFIX):
+            continue
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if not isinstance(value, str) or len(value) > METADATA_BYTES:
+            raise error(path, f"its metadata {safe_name(key)!r} is not a short text")
+        found[key] = value
+    return found
+
 
 
 # --------------------------------------------------------------------------- helpers

@@ -16,13 +16,15 @@ import zlib
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..model.graph import Graph
 from ..model.keras import keras_order
 from ..model.naming import names_in
 from ..model.weights import Weights, weight_shapes
-from .base import MiB, Described, Entry, Limits, error, optional, plain_dtype, safe_name
+from .base import (METADATA_BYTES, METADATA_PREFIX, MiB, Described, Entry, Limits, error, optional, our_metadata,
+                   plain_dtype, safe_name)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,7 +49,7 @@ def describe_h5(path: Path, graph: Graph, limits: Limits, stack: ExitStack) -> D
     root = h5_object(f, "model_weights", path, None, h5py.Group) if f.get("model_weights", getlink=True) else f
     if not any(name in root.attrs for name in ("layer_names", "layer_names0")):
         raise error(path, "no 'layer_names' attribute: not a Keras weights file")
-    described = Described()
+    described = Described(metadata=h5_metadata(f, path))
     for layer in h5_names(root, "layer_names", limits, path):
         group = h5_object(root, layer, path, layer, h5py.Group)
         for weight_name in h5_names(group, "weight_names", limits, path, layer):
@@ -70,7 +72,7 @@ def describe_h5_any_names(path: Path, graph: Graph, limits: Limits, stack: ExitS
     blog_of = {keras: blog for blog, keras in names_in(graph, "keras3").items() if keras and keras not in ours}
     if not any(layer in blog_of for layer in described.entries):
         return described
-    renamed = Described(unmapped=described.unmapped)
+    renamed = Described(unmapped=described.unmapped, metadata=described.metadata)
     for layer, keys in described.entries.items():
         for key, entry in keys.items():
             renamed.add(blog_of.get(layer, layer), key, entry, path)
@@ -202,7 +204,8 @@ def _h5_check_chunks(dataset: Any, nbytes: int, path: Path, name: str) -> None:
 # --------------------------------------------------------------------------- writing
 
 
-def save_h5(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None) -> None:
+def save_h5(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None,
+            metadata: Mapping[str, str] | None = None) -> None:
     """Keras 2 ``save_weights`` layout, so Keras itself can ``load_weights(..., by_name=True)`` it.
 
     Every graph layer is listed in ``layer_names`` (weightless ones with empty ``weight_names``),
@@ -223,10 +226,21 @@ def save_h5(weights: Weights, path: Path, graph: Graph | None = None, layout: st
             for key, array in keys.items():
                 group.create_dataset(f"{layer}/{key}:0", data=array)
 
-    write_h5(path, build)
+    write_h5(path, build, metadata)
 
 
-def write_h5(path: Path, build: Callable[[Any], None]) -> None:
+def h5_metadata(f: Any, path: Path) -> dict[str, str]:
+    """Our marks among the file's root attributes (read with the same bound as any metadata)."""
+    found = []
+    for name in f.attrs:
+        if name.startswith(METADATA_PREFIX):
+            if f.attrs.get_id(name).get_storage_size() > METADATA_BYTES:  # sized before it is read
+                raise error(path, f"its metadata {safe_name(name)!r} is not a short text")
+            found.append((name, f.attrs[name]))
+    return our_metadata(found, path)
+
+
+def write_h5(path: Path, build: Callable[[Any], None], metadata: Mapping[str, str] | None = None) -> None:
     """An HDF5 file built in memory by ``build(file)``, then copied to ``path`` (a temporary).
 
     HDF5 failing to write to disk (a full disk) prints tracebacks from h5py's destructors that
@@ -239,6 +253,8 @@ def write_h5(path: Path, build: Callable[[Any], None]) -> None:
     image = io.BytesIO()
     with h5py.File(image, "w") as f:
         build(f)
+        for key, value in (metadata or {}).items():  # root attributes, which Keras ignores
+            f.attrs[key] = value
     image.seek(0)
     with open(path, "wb") as out:
         shutil.copyfileobj(image, out, MiB)

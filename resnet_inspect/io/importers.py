@@ -432,7 +432,7 @@ def state_dict_shapes(path: Path) -> dict[str, tuple[int, ...]]:
 
     with ExitStack() as stack, reading(path, kind=path.suffix.lstrip(".")):
         if path.suffix.lower() == ".safetensors":
-            raw = safetensors_header(path, STATE_DICT_LIMITS, stack)
+            raw, _ = safetensors_header(path, STATE_DICT_LIMITS, stack)
             return {name: entry.shape for name, entry in raw.items()}
         described = describe_npz(path, None, STATE_DICT_LIMITS, stack)  # type: ignore[arg-type]
         return {entry.name: entry.shape for keys in described.entries.values() for entry in keys.values()}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core import numbers
@@ -25,7 +26,7 @@ from ..model.graph import Graph
 from ..model.keras import keras_groups
 from ..model.weights import Weights, weight_shapes
 from .base import Described, Limits, MiB, error, optional, safe_name
-from .h5 import h5_entry, h5_object, write_h5
+from .h5 import h5_entry, h5_metadata, h5_object, write_h5
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,7 +44,10 @@ def describe_keras3(path: Path, graph: Graph, limits: Limits, stack: ExitStack,
                     layout: str | None = None) -> Described:
     """Keras 3's ``.weights.h5``."""
     h5py = optional("h5py", "h5", path)
-    return describe_keras3_file(stack.enter_context(h5py.File(path, "r")), path, graph, limits, layout)
+    f = stack.enter_context(h5py.File(path, "r"))
+    described = describe_keras3_file(f, path, graph, limits, layout)
+    described.metadata = h5_metadata(f, path)
+    return described
 
 
 def describe_keras3_file(f: Any, path: Path, graph: Graph, limits: Limits,
@@ -130,7 +134,8 @@ def describe_keras_archive(path: Path, graph: Graph, limits: Limits, stack: Exit
 # --------------------------------------------------------------------------- writing
 
 
-def save_keras3(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None) -> None:
+def save_keras3(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None,
+                metadata: Mapping[str, str] | None = None) -> None:
     """Keras 3's ``model.save_weights("x.weights.h5")`` layout, so ``model.load_weights`` reads it.
 
     Only weighted layers get a group: Keras looks each layer's group up by its class and
@@ -148,7 +153,7 @@ def save_keras3(weights: Weights, path: Path, graph: Graph | None = None, layout
                 variables.create_dataset(str(index), data=_array(weights, layer, key, path))
         f.create_group("vars")
 
-    write_h5(path, build)
+    write_h5(path, build, metadata)
 
 
 def _array(weights: Weights, layer: str, key: str, path: Path) -> np.ndarray:

@@ -12,12 +12,15 @@ import zipfile
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core.safeio import zip_directory
 from ..model.graph import Graph
 from ..model.weights import Weights
-from .base import Described, Entry, Limits, error, fill, plain_dtype, reading
+from .base import METADATA_BYTES, Described, Entry, Limits, error, fill, our_metadata, plain_dtype, reading
+
+METADATA_MEMBER = "__metadata__"  # a 0-d text array: JSON of our metadata (not a weight)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,6 +40,9 @@ def describe_npz(path: Path, graph: Graph, limits: Limits, stack: ExitStack, lay
     described = Described()
     for info in members:
         name = info.filename.removesuffix(".npy")
+        if name == METADATA_MEMBER:
+            described.metadata = _read_metadata(archive, info, path)
+            continue
         layer, _, key = name.rpartition("/")
         with reading(path, name, layer):
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
@@ -87,9 +93,35 @@ def _zip_directory_size(path: Path, limits: Limits) -> None:
                           f"{limits.header_bytes:,}")
 
 
-def save_npz(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None) -> None:
-    """Uncompressed, so loading reads straight into each array with no second copy."""
+def save_npz(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None,
+             metadata: Mapping[str, str] | None = None) -> None:
+    """Uncompressed, so loading reads straight into each array with no second copy; ``metadata``
+    as JSON text in one more member, :data:`METADATA_MEMBER`."""
+    import json
+
     import numpy as np
 
+    arrays = {f"{layer}/{key}": array for layer, keys in weights.items() for key, array in keys.items()}
+    if metadata:
+        arrays[METADATA_MEMBER] = np.array(json.dumps(dict(metadata), sort_keys=True))
     with open(path, "wb") as f:  # an open file: np.savez would append ".npz" to a bare name
-        np.savez(f, **{f"{layer}/{key}": array for layer, keys in weights.items() for key, array in keys.items()})
+        np.savez(f, **arrays)
+
+
+def _read_metadata(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> dict[str, str]:
+    """The metadata member: a bounded 0-d unicode array of JSON text, never unpickled."""
+    import json
+
+    import numpy as np
+
+    if info.file_size > METADATA_BYTES or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise error(path, f"its {METADATA_MEMBER!r} member is not a short text")
+    with archive.open(info) as member:
+        try:
+            value = np.load(member, allow_pickle=False)
+            data = json.loads(str(value[()])) if value.shape == () and value.dtype.kind == "U" else None
+        except (ValueError, OSError):
+            data = None
+    if not isinstance(data, dict):
+        raise error(path, f"its {METADATA_MEMBER!r} member is not a JSON object of texts")
+    return our_metadata(data.items(), path)

@@ -21,9 +21,11 @@ from ..core.dtypes import SAFETENSORS_DTYPES
 from ..core.usertext import excerpt, visible
 from ..model.graph import Graph
 from ..model.weights import Weights, torchvision_names
-from .base import Described, Entry, Limits, check_weights, error, fill, safe_name
+from .base import Described, Entry, Limits, check_weights, error, fill, our_metadata, safe_name
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import numpy as np
 
 
@@ -37,12 +39,17 @@ def describe_safetensors(path: Path, graph: Graph, limits: Limits, stack: ExitSt
     The format: 8 bytes little-endian header length, the JSON header (``name: {dtype, shape,
     data_offsets}``), then the data. Offsets are checked against the shape and the file's size.
     """
-    return torchvision_entries(safetensors_header(path, limits, stack), graph, path)
+    raw, metadata = safetensors_header(path, limits, stack)
+    described = torchvision_entries(raw, graph, path)
+    if isinstance(metadata, dict):  # safetensors' own str -> str map: our marks among it
+        described.metadata = our_metadata(metadata.items(), path)
+    return described
 
 
-def safetensors_header(path: Path, limits: Limits, stack: ExitStack) -> dict[str, Entry]:
+def safetensors_header(path: Path, limits: Limits, stack: ExitStack) -> tuple[dict[str, Entry], Any]:
     """Every tensor a safetensors header lists, by the file's name, checked and with no data read
-    (also what ``import``/``identify`` read from a state dict: it needs no graph)."""
+    (also what ``import``/``identify`` read from a state dict: it needs no graph), and the header's
+    ``__metadata__`` (where ``weights init`` marks seeded weights)."""
     handle = stack.enter_context(open(path, "rb"))
     size = os.fstat(handle.fileno()).st_size
     length_bytes = handle.read(8)
@@ -55,12 +62,12 @@ def safetensors_header(path: Path, limits: Limits, stack: ExitStack) -> dict[str
     header = json.loads(handle.read(length).decode("utf-8"), object_pairs_hook=_unique_keys)
     if not isinstance(header, dict):
         raise ValueError("its header is not a JSON object")
-    header.pop("__metadata__", None)
+    metadata = header.pop("__metadata__", None)
     if len(header) > limits.entries:
         raise error(path, f"lists {len(header):,} tensors; a weights file for this spec has at most {limits.entries:,}")
     data_size = size - 8 - length
     raw = {name: _safetensors_entry(handle, 8 + length, data_size, name, info, path) for name, info in header.items()}
-    return raw
+    return raw, metadata
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -187,14 +194,16 @@ def _torch_order(key: str) -> tuple:
     return (rank.get(head, 25), 0, 0, 0, parts[1:])
 
 
-def save_safetensors(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None) -> None:
+def save_safetensors(weights: Weights, path: Path, graph: Graph | None = None, layout: str | None = None,
+                     metadata: "Mapping[str, str] | None" = None) -> None:
     """A ``.safetensors`` file holding :func:`torch_state` (the format needs no package to write):
-    8 bytes of header length, the JSON header (padded to 8 bytes with spaces), then the data."""
+    8 bytes of header length, the JSON header (padded to 8 bytes with spaces), then the data.
+    ``metadata`` (the seeded-weights mark) joins the header's own ``__metadata__`` str -> str map."""
     if graph is None:
         raise error(path, "writing a .safetensors file needs the spec (the state dict's keys come from it)")
     codes = {name: code for code, name in SAFETENSORS_DTYPES.items()}
     state = torch_state(weights, graph)
-    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
+    header: dict[str, Any] = {"__metadata__": {"format": "pt", **dict(metadata or {})}}
     offset = 0
     for name, array in state.items():
         if array.dtype.name not in codes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Iterable, NamedTuple
 
 from ..core.safeio import atomic_write, regular_file
@@ -92,6 +93,13 @@ def load_weights(path: str | Path, graph: Graph, check_finite: bool = True, show
     negative BN variances are refused too (:func:`.base.check_values`). Errors name arrays as
     ``shown`` says (``--names``); ``keras_layout`` is :func:`open_weights`'.
     """
+    return read_weights(path, graph, check_finite, shown, keras_layout)[0]
+
+
+def read_weights(path: str | Path, graph: Graph, check_finite: bool = True, shown: Shown = BLOG,
+                 keras_layout: str | None = None) -> tuple[Weights, dict[str, str]]:
+    """:func:`load_weights`, and the file's metadata (our marks: e.g. ``weights init``'s seeded-weights
+    mark, :class:`..model.weights.Seeded`)."""
     path = _given(path)
     with ExitStack() as stack:
         described = open_weights(path, graph, stack, shown, keras_layout)
@@ -102,7 +110,7 @@ def load_weights(path: str | Path, graph: Graph, check_finite: bool = True, show
                     weights.setdefault(layer, {})[key] = entry.read()
     if check_finite:
         check_values(weights, path, shown)
-    return weights
+    return weights, described.metadata
 
 
 def _given(path: str | Path) -> Path:
@@ -155,7 +163,8 @@ def summary(weights: Weights) -> tuple[int, int]:
 
 
 def save_weights(weights: Weights, path: str | Path, graph: Graph | None = None,
-                 reads: Iterable[str | Path | None] = (), keras_layout: str | None = None) -> Path:
+                 reads: Iterable[str | Path | None] = (), keras_layout: str | None = None,
+                 metadata: Mapping[str, str] | None = None) -> Path:
     """Write weights as .npz (``"layer/key"``), Keras .h5/.weights.h5 or a PyTorch state dict
     (.safetensors, torchvision's keys: the module ``export --to pytorch`` writes), chosen by the extension.
 
@@ -163,6 +172,7 @@ def save_weights(weights: Weights, path: str | Path, graph: Graph | None = None,
     leaves the old file as it was and no partial file. ``reads`` are the files the command reads
     (a ``convert`` source): writing onto one of them is refused before anything is written.
     ``keras_layout`` orders a Keras file's layers as that Keras code does (:mod:`..model.keras`).
+    ``metadata`` (e.g. :meth:`..model.weights.Seeded.metadata`) is stored the format's own way.
     """
     layout = check_layout(keras_layout, graph)
     needs = FORMATS.get(suffix_of(Path(path)))
@@ -171,7 +181,7 @@ def save_weights(weights: Weights, path: str | Path, graph: Graph | None = None,
     with atomic_write(path, suffixes=WRITE_SUFFIXES, reads=reads, what="weights file") as temporary:
         path = Path(path)
         try:
-            FORMATS[suffix_of(path)].write(weights, temporary, graph, layout)
+            FORMATS[suffix_of(path)].write(weights, temporary, graph, layout, metadata)
         except (ValueError, RuntimeError, MemoryError) as exc:  # OSError: atomic_write's own message
             raise error(path, f"cannot write ({reason(exc)}); the old file is unchanged") from None
     return path

@@ -26,6 +26,7 @@ class WeightsRecord:
     arrays: int
     numbers: int
     seed: int | None = None  # init
+    seed_scheme: int | None = None  # init: how the seeded numbers were drawn (model.weights.SEED_SCHEMES)
     source: str | None = None  # convert
 
 
