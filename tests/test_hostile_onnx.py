@@ -26,6 +26,7 @@ from resnet_inspect import InspectError, import_spec
 
 pytest.importorskip("onnx")
 import onnxfiles as of
+import weightfiles as wf
 
 RSS_MB = 300.0  # a CLI process with the onnx package imported idles near 90 MB; the files are KBs
 IMPORT = ["import", "m.onnx", "-o", "spec.yaml"]
@@ -93,6 +94,11 @@ def keras_cases() -> list[Case]:
         case("not-a-zip", b"PK\x03\x04" + os.urandom(100), ("Keras archive",), args),
         case("layer-cycle", keras_zip({"config.json": json.dumps(loop).encode()}), ("node 'a'", "cycle"), args),
         case("bzip2-member", keras_zip({"config.json": b"{}"}, zipfile.ZIP_BZIP2), ("compression",), args),
+        # the shared zip guard (core.safeio.open_zip): refused from the end record before zipfile parses
+        # 1.2 M ZipInfos (the import's own zipfile.ZipFile peaked at 564 MB / 17 s on this file)
+        Case("keras-import", "1.2M-empty-members", args,
+             {"m.keras": lambda path: path.write_bytes(wf.many_members_zip(1_200_000))},
+             ("m.keras", "lists 1,200,000 members; a Keras archive holds at most 64"), 2, rss_limit_mb=120.0),
     ]
 
 
