@@ -30,10 +30,10 @@ from ..core.errors import InspectError, Location
 from ..core.safeio import atomic_write, open_zip, read_bytes, read_member, regular_file
 from ..core.text import to_json
 from ..core.usertext import excerpt, visible
-from ..language.spec import Spec, bundled_specs, load_spec, parse_spec
+from ..language.spec import Framework, Spec, bundled_specs, load_spec, parse_spec
 from ..model.graph import build_graph
-from ..model.ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, GlobalAvgPool, Input, MaxPool, Op, ReLU,
-                         Softmax, ZeroPad)
+from ..model.ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, GlobalAvgPool, GlobalAvgPoolFlat, Input, MaxPool, Op,
+                         ReLU, Softmax, ZeroPad)
 from ..model.recognise import Assumed, NetGraph, Node, RecogniseError, recognise, same_network
 from .base import MiB, Limits, error, optional, reading, reason, safe_name
 
@@ -96,9 +96,9 @@ def read_onnx(path: Path) -> NetGraph:
                 small[node.output[0]] = _values(tensor, onnx)
             continue
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        if node.op_type == "Pad":  # opset 11+: pads and the fill value are inputs, not attributes
-            attrs["pads"] = small.get(node.input[1]) if len(node.input) > 1 else attrs.get("pads")
-            attrs["value"] = small.get(node.input[2], [0]) if len(node.input) > 2 and node.input[2] else [attrs.get("value", 0)]
+        for position, key in enumerate(ONNX_INPUT_ATTRIBUTES.get(node.op_type, ()), start=1):
+            if len(node.input) > position and node.input[position]:
+                attrs[key] = small.get(node.input[position])
         rule = ONNX_OPS.get(node.op_type)
         if rule is None:
             raise RecogniseError(f"node {safe_name(name)!r}: op {safe_name(node.op_type)!r} has no counterpart in the "
@@ -113,7 +113,7 @@ def read_onnx(path: Path) -> NetGraph:
             dense_name = name
         producer[node.output[0]] = name
         nodes.append(Node(name, op, activations))
-    return NetGraph("ONNX model", "torch", tuple(nodes), (), folded, dense_name)
+    return NetGraph("ONNX model", ONNX_PRODUCERS.get(model.producer_name, "onnx"), tuple(nodes), (), folded, dense_name)
 
 
 def _constant(node: Any, dims: dict[str, tuple[int, ...]], path: Path, onnx: Any) -> bool:
@@ -208,7 +208,8 @@ def _values(tensor: Any, onnx: Any) -> list[float]:
 
 def _onnx_pad(node: Any, attrs: dict, dims: dict, path: Path, name: str) -> Op:
     """Zero padding of H and W alike (NCHW pads: [n0, c0, h0, w0, n1, c1, h1, w1])."""
-    pads, value = attrs.get("pads"), attrs.get("value") or [0]
+    pads, value = attrs.get("pads"), attrs.get("value", 0)
+    value = value if isinstance(value, list) else [value]  # opset 11+: a tensor input; before: a float attribute
     mode = attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else str(mode)
     if pads is None or len(pads) != 8 or mode != "constant" or any(v != 0 for v in value) \
@@ -223,6 +224,16 @@ def _onnx_add(node: Any, attrs: dict, dims: dict, path: Path, name: str) -> Op:
         raise RecogniseError(f"node {safe_name(name)!r}: an Add of a constant (a bias add); the spec language adds "
                              "two branches")
     return Add()
+
+
+def _onnx_mean(node: Any, attrs: dict, dims: dict, path: Path, name: str) -> Op:
+    """A mean over H and W (NCHW axes 2 and 3): torch's ``x.mean((2, 3))`` (keepdims 0, a vector, as
+    Keras' GlobalAveragePooling2D) or ``mean((2, 3), keepdim=True)`` (a 1×1 map, as AdaptiveAvgPool2d)."""
+    axes = attrs.get("axes")
+    if axes is None or sorted(int(a) % 4 for a in axes) != [2, 3]:
+        raise RecogniseError(f"node {safe_name(name)!r}: a ReduceMean over axes {visible(excerpt(str(axes), 40))}; "
+                             "the spec language averages over H and W (axes 2 and 3)")
+    return GlobalAvgPool() if attrs.get("keepdims", 1) else GlobalAvgPoolFlat()
 
 
 def _float32(value: float) -> float:
@@ -254,7 +265,14 @@ ONNX_OPS: dict[str, Callable[..., Op | None]] = {
     "Identity": _fixed(None),
     "Dropout": _fixed(None),
     "Pad": _onnx_pad,
+    "ReduceMean": _onnx_mean,
 }
+# Attributes later opsets moved to inputs (Pad from opset 11, ReduceMean from 18): op type -> the
+# attribute each input from the second on stands for (read when small, :data:`SMALL`)
+ONNX_INPUT_ATTRIBUTES: dict[str, tuple[str, ...]] = {"Pad": ("pads", "value"), "ReduceMean": ("axes",)}
+# An ONNX file's producer_name -> the framework whose defaults and counts it follows (recognise.SOURCES);
+# any other producer reads as "onnx": torch's defaults, but whose parameter count is not known
+ONNX_PRODUCERS = {"pytorch": "torch"}
 
 
 # --------------------------------------------------------------------------- Keras
@@ -292,6 +310,7 @@ def read_keras(path: Path) -> NetGraph:
     nodes: list[Node] = []
     alias: dict[str, str] = {}
     dense_name = None
+    constructor = KERAS_APPLICATIONS.get(str(config["config"].get("name")))
     for index, layer in enumerate(layers):
         if not isinstance(layer, dict) or not isinstance(layer.get("config"), dict):
             raise error(path, f"config.json: layer {index} is not an object with a config")
@@ -313,7 +332,8 @@ def read_keras(path: Path) -> NetGraph:
             if isinstance(op, Dense) and LAYER_NAME.fullmatch(name):
                 dense_name = name
         alias[name] = previous[0]
-    return NetGraph("Keras archive", "keras", tuple(nodes), (), False, dense_name)
+    return NetGraph("Keras archive", "keras", tuple(nodes), (), False, dense_name,
+                    None if constructor is None else Framework(f"keras.applications.{constructor}", KERAS_MIN_INPUT))
 
 
 def _inbound(nodes: Any) -> list[str]:
@@ -396,12 +416,19 @@ KERAS_LAYERS: dict[str, Callable[[dict, str], list[tuple[str, Op]]]] = {
     "Add": lambda cfg, name: [("", Add())],
     "MaxPooling2D": _keras_pool(MaxPool),
     "AveragePooling2D": _keras_pool(AvgPool),
-    "GlobalAveragePooling2D": lambda cfg, name: [("", GlobalAvgPool())],
+    # keepdims=False (Keras' default, keras.applications' head): a vector; keepdims=True: a 1x1 map
+    "GlobalAveragePooling2D": lambda cfg, name: [("", GlobalAvgPool() if cfg.get("keepdims") else GlobalAvgPoolFlat())],
     "Flatten": lambda cfg, name: [],
     "Dropout": lambda cfg, name: [],
     "Dense": lambda cfg, name: [("", Dense(int(cfg["units"]), bool(cfg.get("use_bias", True))))]
     + _activation(cfg.get("activation", "linear"), name),
 }
+# A Keras model's name -> the keras.applications constructor that gives it (keras/src/applications/
+# resnet.py and resnet_v2.py: ResNet50(name="resnet50"), ...); each refuses inputs below 32x32
+# (imagenet_utils.obtain_input_shape(min_size=32)), as the bundled Keras specs' framework says
+KERAS_APPLICATIONS = {"resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152",
+                      "resnet50v2": "ResNet50V2", "resnet101v2": "ResNet101V2", "resnet152v2": "ResNet152V2"}
+KERAS_MIN_INPUT = 32
 
 
 # --------------------------------------------------------------------------- torchvision state dicts
@@ -755,8 +782,7 @@ def spec_differences(a: Spec, b: Spec, open_fields: tuple[str, ...] = ALWAYS_OPE
     differ("stem.conv", f"the stem conv is {_conv(stem_a.conv)}", _conv(stem_a.conv), _conv(stem_b.conv))
     differ("stem.pool", f"the stem pool is {_pool(stem_a.pool)}", _pool(stem_a.pool), _pool(stem_b.pool))
     ha, hb = a.head, b.head
-    pool_a = ha.pool if ha.pool == "global" else f"avg {ha.pool_size}"
-    pool_b = hb.pool if hb.pool == "global" else f"avg {hb.pool_size}"
+    pool_a, pool_b = _head_pool(ha), _head_pool(hb)
     differ("head.pool", f"the head pools {pool_a}", pool_a, pool_b)
     differ("head.units", f"the head has {ha.units} units", ha.units, hb.units)
     differ("head.activation", f"the head's activation is {ha.activation}", ha.activation, hb.activation)
@@ -787,6 +813,14 @@ def _distance(a: Any, b: Any) -> float:
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         return sum(_distance(x, y) for x, y in zip(a, b))
     return 1.0
+
+
+def _head_pool(head: Any) -> str:
+    """``global``, ``global_flat``, or ``avg 7``: a pool with a fixed window says its size."""
+    from ..model.graph import HEAD_POOLS
+
+    window = HEAD_POOLS[head.pool].make(head).window()
+    return head.pool if window is None else f"{head.pool} {window[0]}"
 
 
 def _conv(c: Any) -> str:
