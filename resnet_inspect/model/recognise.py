@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import Any
 
@@ -96,8 +96,7 @@ SOURCES: dict[str, Source] = {
                     KERAS_ORDERS),
     # an ONNX file of another or no producer: torch's defaults (most published ONNX ResNets are torch
     # exports), but whose parameter count it follows is not known
-    "onnx": Source(TORCH.conv_bias, TORCH.bn_epsilon, TORCH.preprocessing, TORCH.dense_name, TORCH.activation,
-                   None, {}),
+    "onnx": replace(TORCH, param_count=None),
 }
 SPEC_DEFAULTS = {f.name: f.default for f in fields(Conventions)}
 # A shortcut branch as the recogniser sees it (its op tokens) -> the key of graph.SHORTCUTS
@@ -216,8 +215,6 @@ def normalise(nodes: tuple[Node, ...]) -> list[Node]:
 
 
 def _replace(op: Op, **changes: Any) -> Op:
-    from dataclasses import replace
-
     return replace(op, **changes)
 
 
