@@ -88,6 +88,9 @@ def test_a_torchvision_state_dict_imports_as_its_bundled_spec(files, tmp_path, n
     stride = next(a for a in result.ambiguities if a.field == "conventions.stride_on")
     assert stride.chosen == "3x3" and stride.alternatives == ("1x1",)
     assert "# Not in the file" in result.spec_text and "conventions.stride_on" in result.spec_text
+    # torch counts parameters() (BN running stats are buffers), as the bundled torchvision specs say
+    assert load_spec(name).conventions.param_count == "torch"
+    assert "param_count: torch" in result.spec_text and "conventions.param_count" not in fields
     assert identify(state_dict(files, name)).line() == name
 
 
@@ -183,7 +186,58 @@ def test_a_torch_onnx_export_imports_as_its_bundled_spec(files, tmp_path, name):
 
     assert not any(n.op_type == "BatchNormalization" for n in onnx.load(str(path), load_external_data=False).graph.node)
     assert {"conventions.conv_bias", "conventions.bn_epsilon"} <= {a.field for a in result.ambiguities}
+    assert "param_count: torch" in result.spec_text  # torch.onnx writes producer_name "pytorch"
     assert (identify(path).match, identify(path).spec) == ("exact", name)
+
+
+@pytest.mark.torch
+def test_an_onnx_file_that_does_not_say_its_producer_leaves_param_count_open(files, tmp_path):
+    """Without producer_name nothing says whose parameter count the file follows: the spec's
+    default (keras) is written and said so, and identify leaves the field open (still exact)."""
+    import onnx
+
+    model = onnx.load(str(onnx_file(files, "resnet18-torchvision")), load_external_data=False)
+    assert model.producer_name == "pytorch"
+    model.producer_name = ""
+    path = tmp_path / "anonymous.onnx"
+    onnx.save(model, str(path))
+    result = import_spec(path)
+    assumed = next(a for a in result.ambiguities if a.field == "conventions.param_count")
+    assert (assumed.chosen, assumed.alternatives) == ("keras", ("torch",))
+    assert "param_count" not in result.spec_text.split("# Imported")[-1].split("\nname:")[1]
+    assert identify(path).line() == "resnet18-torchvision"
+
+
+def mean_head_onnx(files: Path, keepdim: bool) -> Path:
+    """torchvision's resnet18 with its head written as a mean over H and W (``x.mean((2, 3))``,
+    a vector, as Keras' GlobalAveragePooling2D; or ``keepdim=True`` then ``torch.flatten``, the
+    1x1 map of AdaptiveAvgPool2d): torch.onnx writes a ReduceMean."""
+    path = files / f"mean-head-{keepdim}.onnx"
+    if path.exists():
+        return path
+    class MeanHead(tr.ResNet):
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(torch.flatten(x.mean((2, 3), keepdim=True), 1) if keepdim else x.mean((2, 3)))
+
+    torch.manual_seed(0)
+    model = MeanHead(tr.BasicBlock, [2, 2, 2, 2]).eval()
+    tr.export_onnx(model, str(path))
+    return path
+
+
+@pytest.mark.torch
+def test_a_torch_mean_head_maps_to_the_head_pool_its_shape_says(files):
+    import onnx
+
+    for keepdim, pool in ((False, "global_flat"), (True, "global")):
+        path = mean_head_onnx(files, keepdim)
+        assert "ReduceMean" in {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
+        assert import_spec(path).spec.head.pool == pool
+    assert identify(mean_head_onnx(files, True)).line() == "resnet18-torchvision"
+    flat = identify(mean_head_onnx(files, False))
+    assert flat.line() == "resnet18-torchvision, except the head pools global_flat" and flat.exit_code == 1
 
 
 @pytest.mark.torch
@@ -243,6 +297,11 @@ def test_a_keras_archive_imports_as_its_bundled_spec(keras_files, tmp_path, name
     assert_same_network(result.spec_text, name, tmp_path)
     assert [a.field for a in result.ambiguities] == ["conventions.preprocessing"]  # the rest is in config.json
     assert "bn_epsilon: 1.001e-05" in result.spec_text  # Keras applications' BatchNormalization(epsilon=1.001e-5)
+    bundled = load_spec(name)
+    # GlobalAveragePooling2D: a vector, no Flatten; Add()([shortcut, x]): the keras3 layout (the default)
+    assert (result.spec.head.pool, result.spec.conventions.keras_layout) == ("global_flat", "keras3")
+    assert result.spec.framework == bundled.framework  # keras.applications.ResNet50(V2), min_input 32
+    assert result.spec.framework.min_input == 32 and result.spec.conventions.param_count == "keras"
     assert identify(keras_files[name]).line() == name
 
 
@@ -251,6 +310,68 @@ def test_a_keras_resnet_with_one_more_block_is_nearest(keras_files):
     result = identify(keras_files["modified"])
     assert result.line() == "resnet50-keras3, except stage 4 has 7 blocks"
     assert result.exit_code == 1
+    assert import_spec(keras_files["modified"]).spec.framework is None  # "resnet50_7" is no constructor's name
+
+
+GOLDEN_KERAS = ROOT / "tests" / "golden" / "keras"
+
+
+def keras_archive(tmp: Path, source: Path, edit) -> Path:
+    """A copy of a Keras-written archive with its config.json edited (the other members as they were)."""
+    import zipfile
+
+    path = tmp / source.name
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info)
+            if info.filename == "config.json":
+                config = json.loads(data)
+                edit(config)
+                data = json.dumps(config).encode()
+            new.writestr(info.filename, data)
+    return path
+
+
+@pytest.mark.parametrize("name", ["tiny-keras3", "tiny-keras3v2"])
+def test_keras_written_golden_archives_import_as_their_specs(tmp_path, name):
+    """The golden archives Keras 3 itself wrote (resnet.ResNet with two small stages; no Keras
+    needed to read them): GlobalAveragePooling2D is ``global_flat``, Add()([shortcut, x]) the
+    default keras3 layout, and a model name that is no keras.applications constructor's gives
+    no ``framework``."""
+    result = import_spec(GOLDEN_KERAS / f"{name}.keras")
+    path = tmp_path / "imported.yaml"
+    path.write_text(result.spec_text)
+    assert diff_specs(path, str(GOLDEN_KERAS / f"{name}.yaml")).identical
+    assert layers_of(load_spec(path)) == layers_of(load_spec(GOLDEN_KERAS / f"{name}.yaml"))
+    spec = result.spec
+    assert (spec.head.pool, spec.conventions.keras_layout, spec.framework) == ("global_flat", "keras3", None)
+    assert "keras_layout" not in result.spec_text and "param_count" not in result.spec_text
+
+
+def test_a_keras_applications_name_gives_the_framework_and_main_path_first_adds_the_blog_layout(tmp_path):
+    """Renamed ``resnet50`` (keras.applications.ResNet50's model name), the archive reproduces that
+    constructor: ``framework: {name: keras.applications.ResNet50, min_input: 32}`` as the bundled
+    resnet50-keras3 says. With every Add's inputs swapped to [x, shortcut] (the blog's
+    ``layers.add([x, shortcut])``) it is the blog layout, which keras.applications does not build:
+    no framework then."""
+    def rename(config):
+        config["config"]["name"] = "resnet50"
+
+    def blog(config):
+        rename(config)
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "Add":
+                layer["inbound_nodes"][0]["args"][0].reverse()
+
+    source = GOLDEN_KERAS / "tiny-keras3.keras"
+    applications = import_spec(keras_archive(tmp_path, source, rename)).spec
+    assert applications.framework == load_spec("resnet50-keras3").framework
+    assert (applications.framework.name, applications.framework.min_input) == ("keras.applications.ResNet50", 32)
+    (tmp_path / "blog").mkdir()
+    swapped = import_spec(keras_archive(tmp_path / "blog", source, blog))
+    assert (swapped.spec.conventions.keras_layout, swapped.spec.framework) == ("blog", None)
+    assert "keras_layout: blog" in swapped.spec_text
+    assert [a.field for a in swapped.ambiguities] == ["conventions.preprocessing"]
 
 
 def test_written_spec_goes_through_the_atomic_writer(files, tmp_path):
@@ -296,10 +417,10 @@ def test_nearest_weighs_a_convention_lighter_than_the_shape():
     from resnet_inspect.language.spec import parse_spec, resolve
 
     text = resolve("resnet101").read_text().replace("bn_epsilon: 1.0e-3", "bn_epsilon: 1.001e-5")
-    text = text.replace("pool: avg\n  pool_size: 7", "pool: global")
-    assert "1.001e-5" in text and "pool: global" in text
+    text = text.replace("pool: avg\n  pool_size: 7", "pool: global_flat")  # a vector, no Flatten (issue 18)
+    assert "1.001e-5" in text and "pool: global_flat" in text
     ranked = rank(parse_spec(text, "keras-resnet101.yaml"))
     assert ranked[0].spec == "resnet101"
-    assert [d.text for d in ranked[0].differences] == ["the head pools global", "bn_epsilon is 1.001e-05"]
+    assert [d.text for d in ranked[0].differences] == ["the head pools global_flat", "bn_epsilon is 1.001e-05"]
     exact = [c.spec for c in rank(load_spec("resnet50-torchvision")) if not c.differences]
     assert exact == ["resnet50-torchvision"]

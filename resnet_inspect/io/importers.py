@@ -10,8 +10,9 @@ identified by which bundled specs they fit (:func:`..io.weightfiles.open_weights
 Every file passes the guards the other readers pass: a regular file, its size checked before it
 is parsed; ONNX: a byte cap, external data refused, a node cap, every initializer's declared
 dims bounded and checked against the bytes it holds (nothing is converted to arrays: only dims
-are read); ``.keras``: the zip's members checked from its headers, ``config.json`` read to its
-declared size only (:func:`_keras_member`, the one place a ``.keras`` zip is opened here).
+are read); ``.keras``: the shared zip guard (``core.safeio.open_zip``/``read_member``: members counted from
+the end records before the directory is parsed), ``config.json`` read to its declared size only
+(:func:`_keras_member`, the one place a ``.keras`` zip is opened here).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import zipfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +27,13 @@ from typing import Any
 from collections.abc import Callable
 
 from ..core.errors import InspectError, Location
-from ..core.safeio import atomic_write, read_bytes, regular_file
+from ..core.safeio import atomic_write, open_zip, read_bytes, read_member, regular_file
 from ..core.text import to_json
 from ..core.usertext import excerpt, visible
-from ..language.spec import Spec, bundled_specs, load_spec, parse_spec
+from ..language.spec import Framework, Spec, bundled_specs, load_spec, parse_spec
 from ..model.graph import build_graph
-from ..model.ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, GlobalAvgPool, Input, MaxPool, Op, ReLU,
-                         Softmax, ZeroPad)
+from ..model.ops import (Add, AvgPool, BatchNorm, Conv2D, Dense, GlobalAvgPool, GlobalAvgPoolFlat, Input, MaxPool, Op,
+                         ReLU, Softmax, ZeroPad)
 from ..model.recognise import Assumed, NetGraph, Node, RecogniseError, recognise, same_network
 from .base import MiB, Limits, error, optional, reading, reason, safe_name
 
@@ -96,9 +96,9 @@ def read_onnx(path: Path) -> NetGraph:
                 small[node.output[0]] = _values(tensor, onnx)
             continue
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        if node.op_type == "Pad":  # opset 11+: pads and the fill value are inputs, not attributes
-            attrs["pads"] = small.get(node.input[1]) if len(node.input) > 1 else attrs.get("pads")
-            attrs["value"] = small.get(node.input[2], [0]) if len(node.input) > 2 and node.input[2] else [attrs.get("value", 0)]
+        for position, key in enumerate(ONNX_INPUT_ATTRIBUTES.get(node.op_type, ()), start=1):
+            if len(node.input) > position and node.input[position]:
+                attrs[key] = small.get(node.input[position])
         rule = ONNX_OPS.get(node.op_type)
         if rule is None:
             raise RecogniseError(f"node {safe_name(name)!r}: op {safe_name(node.op_type)!r} has no counterpart in the "
@@ -113,7 +113,7 @@ def read_onnx(path: Path) -> NetGraph:
             dense_name = name
         producer[node.output[0]] = name
         nodes.append(Node(name, op, activations))
-    return NetGraph("ONNX model", "torch", tuple(nodes), (), folded, dense_name)
+    return NetGraph("ONNX model", ONNX_PRODUCERS.get(model.producer_name, "onnx"), tuple(nodes), (), folded, dense_name)
 
 
 def _constant(node: Any, dims: dict[str, tuple[int, ...]], path: Path, onnx: Any) -> bool:
@@ -208,7 +208,8 @@ def _values(tensor: Any, onnx: Any) -> list[float]:
 
 def _onnx_pad(node: Any, attrs: dict, dims: dict, path: Path, name: str) -> Op:
     """Zero padding of H and W alike (NCHW pads: [n0, c0, h0, w0, n1, c1, h1, w1])."""
-    pads, value = attrs.get("pads"), attrs.get("value") or [0]
+    pads, value = attrs.get("pads"), attrs.get("value", 0)
+    value = value if isinstance(value, list) else [value]  # opset 11+: a tensor input; before: a float attribute
     mode = attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else str(mode)
     if pads is None or len(pads) != 8 or mode != "constant" or any(v != 0 for v in value) \
@@ -223,6 +224,16 @@ def _onnx_add(node: Any, attrs: dict, dims: dict, path: Path, name: str) -> Op:
         raise RecogniseError(f"node {safe_name(name)!r}: an Add of a constant (a bias add); the spec language adds "
                              "two branches")
     return Add()
+
+
+def _onnx_mean(node: Any, attrs: dict, dims: dict, path: Path, name: str) -> Op:
+    """A mean over H and W (NCHW axes 2 and 3): torch's ``x.mean((2, 3))`` (keepdims 0, a vector, as
+    Keras' GlobalAveragePooling2D) or ``mean((2, 3), keepdim=True)`` (a 1×1 map, as AdaptiveAvgPool2d)."""
+    axes = attrs.get("axes")
+    if axes is None or sorted(int(a) % 4 for a in axes) != [2, 3]:
+        raise RecogniseError(f"node {safe_name(name)!r}: a ReduceMean over axes {visible(excerpt(str(axes), 40))}; "
+                             "the spec language averages over H and W (axes 2 and 3)")
+    return GlobalAvgPool() if attrs.get("keepdims", 1) else GlobalAvgPoolFlat()
 
 
 def _float32(value: float) -> float:
@@ -254,39 +265,33 @@ ONNX_OPS: dict[str, Callable[..., Op | None]] = {
     "Identity": _fixed(None),
     "Dropout": _fixed(None),
     "Pad": _onnx_pad,
+    "ReduceMean": _onnx_mean,
 }
+# Attributes later opsets moved to inputs (Pad from opset 11, ReduceMean from 18): op type -> the
+# attribute each input from the second on stands for (read when small, :data:`SMALL`)
+ONNX_INPUT_ATTRIBUTES: dict[str, tuple[str, ...]] = {"Pad": ("pads", "value"), "ReduceMean": ("axes",)}
+# An ONNX file's producer_name -> the framework whose defaults and counts it follows (recognise.SOURCES);
+# any other producer reads as "onnx": torch's defaults, but whose parameter count is not known
+ONNX_PRODUCERS = {"pytorch": "torch"}
 
 
 # --------------------------------------------------------------------------- Keras
 
 
 def _keras_member(path: Path, member: str, limit: int) -> bytes:
-    """One member of a ``.keras`` zip, checked from the zip's headers before it is inflated.
-
-    The one function here that opens a ``.keras`` zip (so a shared bounded reader can replace it):
-    the file's size is checked first, then the member count, member names, compression and the
-    member's declared size; exactly the declared bytes are read (``zipfile`` checks the CRC).
+    """One member of a ``.keras`` zip through the shared zip guard (:func:`..core.safeio.open_zip`):
+    the member count and directory size from the end records before ``zipfile`` parses anything
+    (1.2 M members are refused from 22 bytes, not parsed into ~600 MB of ``ZipInfo``), member
+    names, compression and ratios from the directory, then the one member inflated to at most
+    ``limit`` bytes and exactly its declared size (:func:`..core.safeio.read_member`).
     """
-    info = regular_file(path, "Keras archive")
-    if info.st_size > 4 * 1024 * MiB:
-        raise error(path, f"is {info.st_size:,} bytes; at most 4 GiB are read")
-    with reading(path, kind="Keras archive"), zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-        if len(members) > ARCHIVE_MEMBERS:
-            raise error(path, f"lists {len(members):,} members; a .keras archive holds a handful")
+    with open_zip(path, ARCHIVE_MEMBERS, what="Keras archive") as archive:
         try:
             entry = archive.getinfo(member)
         except KeyError:
             raise error(path, f"no {member!r} member: not a Keras 3 .keras archive (model.save)") from None
-        if entry.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise error(path, f"{member!r} uses zip compression {entry.compress_type}; only stored and deflated are read")
-        if entry.file_size > limit:
-            raise error(path, f"{member!r} declares {entry.file_size:,} bytes; at most {limit:,} are read")
-        with archive.open(entry) as handle:
-            data = handle.read(entry.file_size + 1)
-    if len(data) != entry.file_size:
-        raise error(path, f"{member!r} holds {len(data):,} bytes, its header says {entry.file_size:,}")
-    return data
+        with reading(path, kind="Keras archive"):
+            return read_member(archive, entry, limit, path, "Keras archive").getvalue()
 
 
 def read_keras(path: Path) -> NetGraph:
@@ -305,6 +310,7 @@ def read_keras(path: Path) -> NetGraph:
     nodes: list[Node] = []
     alias: dict[str, str] = {}
     dense_name = None
+    constructor = KERAS_APPLICATIONS.get(str(config["config"].get("name")))
     for index, layer in enumerate(layers):
         if not isinstance(layer, dict) or not isinstance(layer.get("config"), dict):
             raise error(path, f"config.json: layer {index} is not an object with a config")
@@ -326,7 +332,8 @@ def read_keras(path: Path) -> NetGraph:
             if isinstance(op, Dense) and LAYER_NAME.fullmatch(name):
                 dense_name = name
         alias[name] = previous[0]
-    return NetGraph("Keras archive", "keras", tuple(nodes), (), False, dense_name)
+    return NetGraph("Keras archive", "keras", tuple(nodes), (), False, dense_name,
+                    None if constructor is None else Framework(f"keras.applications.{constructor}", KERAS_MIN_INPUT))
 
 
 def _inbound(nodes: Any) -> list[str]:
@@ -409,12 +416,19 @@ KERAS_LAYERS: dict[str, Callable[[dict, str], list[tuple[str, Op]]]] = {
     "Add": lambda cfg, name: [("", Add())],
     "MaxPooling2D": _keras_pool(MaxPool),
     "AveragePooling2D": _keras_pool(AvgPool),
-    "GlobalAveragePooling2D": lambda cfg, name: [("", GlobalAvgPool())],
+    # keepdims=False (Keras' default, keras.applications' head): a vector; keepdims=True: a 1x1 map
+    "GlobalAveragePooling2D": lambda cfg, name: [("", GlobalAvgPool() if cfg.get("keepdims") else GlobalAvgPoolFlat())],
     "Flatten": lambda cfg, name: [],
     "Dropout": lambda cfg, name: [],
     "Dense": lambda cfg, name: [("", Dense(int(cfg["units"]), bool(cfg.get("use_bias", True))))]
     + _activation(cfg.get("activation", "linear"), name),
 }
+# A Keras model's name -> the keras.applications constructor that gives it (keras/src/applications/
+# resnet.py and resnet_v2.py: ResNet50(name="resnet50"), ...); each refuses inputs below 32x32
+# (imagenet_utils.obtain_input_shape(min_size=32)), as the bundled Keras specs' framework says
+KERAS_APPLICATIONS = {"resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152",
+                      "resnet50v2": "ResNet50V2", "resnet101v2": "ResNet101V2", "resnet152v2": "ResNet152V2"}
+KERAS_MIN_INPUT = 32
 
 
 # --------------------------------------------------------------------------- torchvision state dicts
@@ -768,8 +782,7 @@ def spec_differences(a: Spec, b: Spec, open_fields: tuple[str, ...] = ALWAYS_OPE
     differ("stem.conv", f"the stem conv is {_conv(stem_a.conv)}", _conv(stem_a.conv), _conv(stem_b.conv))
     differ("stem.pool", f"the stem pool is {_pool(stem_a.pool)}", _pool(stem_a.pool), _pool(stem_b.pool))
     ha, hb = a.head, b.head
-    pool_a = ha.pool if ha.pool == "global" else f"avg {ha.pool_size}"
-    pool_b = hb.pool if hb.pool == "global" else f"avg {hb.pool_size}"
+    pool_a, pool_b = _head_pool(ha), _head_pool(hb)
     differ("head.pool", f"the head pools {pool_a}", pool_a, pool_b)
     differ("head.units", f"the head has {ha.units} units", ha.units, hb.units)
     differ("head.activation", f"the head's activation is {ha.activation}", ha.activation, hb.activation)
@@ -800,6 +813,14 @@ def _distance(a: Any, b: Any) -> float:
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         return sum(_distance(x, y) for x, y in zip(a, b))
     return 1.0
+
+
+def _head_pool(head: Any) -> str:
+    """``global``, ``global_flat``, or ``avg 7``: a pool with a fixed window says its size."""
+    from ..model.graph import HEAD_POOLS
+
+    window = HEAD_POOLS[head.pool].make(head).window()
+    return head.pool if window is None else f"{head.pool} {window[0]}"
 
 
 def _conv(c: Any) -> str:

@@ -16,14 +16,17 @@ node that does not fit.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import Any
 
 from ..core.errors import InspectError, Location
 from ..core.records import record
 from ..core.usertext import excerpt, visible
-from .ops import Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool, Input, MaxPool, Op, ReLU, Softmax, ZeroPad
+from ..language.spec import Conventions, Framework, HeadSpec
+from .layouts import DEFAULT_LAYOUT, LAYOUTS
+from .ops import Add, AvgPool, BatchNorm, Conv2D, Dense, Flatten, Input, MaxPool, Op, ReLU, Softmax, ZeroPad
 
 
 class RecogniseError(InspectError):
@@ -61,20 +64,41 @@ class NetGraph:
     """A framework's graph in neutral form: what every importer hands the recogniser."""
 
     source: str  # what the file was: "ONNX model", "Keras archive", "torchvision state dict"
-    framework: str  # "torch" or "keras": whose defaults fill what the file does not say
+    framework: str  # a key of SOURCES ("torch", "keras", "onnx"): whose defaults fill what the file does not say
     nodes: tuple[Node, ...]
     assumed: tuple[Assumed, ...] = ()
     bn_folded: bool = False  # an exporter folded each BatchNorm into its conv (torch.onnx in eval mode)
     dense_name: str | None = None  # the head's dense layer as the file names it, when that is a spec name
+    constructor: Framework | None = None  # the framework constructor the file names (a .keras: "resnet50")
 
 
-# What the framework would have used where the file is silent (torchvision / keras.applications).
-DEFAULTS = {
-    "torch": {"conv_bias": False, "bn_epsilon": 1e-5, "preprocessing": "torch", "dense_name": "fc1000",
-              "activation": "none"},
-    "keras": {"conv_bias": True, "bn_epsilon": 1.001e-5, "preprocessing": "caffe", "dense_name": "predictions",
-              "activation": "softmax"},
+@record
+class Source:
+    """What a framework would have used where its file is silent (torchvision / keras.applications),
+    and which of the spec's framework-facing fields its file does tell."""
+
+    conv_bias: bool
+    bn_epsilon: float
+    preprocessing: Mapping[str, str]  # block kind -> preprocessing ("*": any other kind)
+    dense_name: str
+    activation: str
+    param_count: str | None  # conventions.param_count: the framework's own count; None: the file does not say whose
+    # the residual Add's input order, shortcut first or not -> conventions.keras_layout; empty: the order
+    # is not a Keras code's (torch's ``out += identity`` is no layer), so the spec's default layout stays
+    layouts: Mapping[bool, str]
+
+
+KERAS_ORDERS = {layout.shortcut_first: name for name, layout in LAYOUTS.items()}
+TORCH = Source(False, 1e-5, {"*": "torch"}, "fc1000", "none", "torch", {})
+SOURCES: dict[str, Source] = {
+    "torch": TORCH,  # a torchvision state dict; an ONNX file torch.onnx wrote (producer "pytorch")
+    "keras": Source(True, 1.001e-5, {"*": "caffe", "preact_bottleneck": "tf"}, "predictions", "softmax", "keras",
+                    KERAS_ORDERS),
+    # an ONNX file of another or no producer: torch's defaults (most published ONNX ResNets are torch
+    # exports), but whose parameter count it follows is not known
+    "onnx": replace(TORCH, param_count=None),
 }
+SPEC_DEFAULTS = {f.name: f.default for f in fields(Conventions)}
 # A shortcut branch as the recogniser sees it (its op tokens) -> the key of graph.SHORTCUTS
 SHORTCUT_TOKENS = {(): "identity", ("conv1",): "conv", ("max_pool",): "max_pool"}
 MAX_NODES = 100_000  # a graph beyond this is refused before it is walked (ResNet-1001: ~3,400 here)
@@ -92,7 +116,7 @@ class Block:
     shortcut: list[Node]
     add: Node
     post: Node | None
-    main_first: bool  # the Add lists the main branch first (Keras' "blog" layout)
+    main_first: bool  # the Add lists the main branch first (Keras' "blog" layout; torch's ``out += identity``)
 
     @property
     def output(self) -> Node:
@@ -191,8 +215,6 @@ def normalise(nodes: tuple[Node, ...]) -> list[Node]:
 
 
 def _replace(op: Op, **changes: Any) -> Op:
-    from dataclasses import replace
-
     return replace(op, **changes)
 
 
@@ -282,6 +304,17 @@ def _back(node: Node, x: Node, by_name: dict[str, Node], add: Node) -> list[Node
 
 
 @lru_cache(maxsize=1)
+def head_pools() -> dict[type, str]:
+    """Each ``head.pool`` value by the op type its ``avg_pool`` is, learnt from :data:`.graph.HEAD_POOLS`
+    itself (a new row there is recognised with no change here): ``AvgPool`` is ``avg``, ``GlobalAvgPool``
+    (then a flatten) ``global``, ``GlobalAvgPoolFlat`` (Keras' vector, no flatten) ``global_flat``."""
+    from .graph import HEAD_POOLS
+
+    probe = HeadSpec("", 7, 1, "fc", "none", Location("<learn>"))
+    return {type(row.make(probe)): pool for pool, row in HEAD_POOLS.items()}
+
+
+@lru_cache(maxsize=1)
 def block_signatures() -> dict[tuple[str, ...], str]:
     """Each block kind's signature, learnt by building a two-block network of that kind with
     :data:`.graph.BLOCKS` itself (so the table stays the one place a block kind is defined)."""
@@ -322,7 +355,7 @@ def recognise(net: NetGraph, name: str) -> Recognised:
     """The spec (as data) that builds ``net``, checked by building it again; or one error line."""
     found = walk(net.nodes)
     assumed = list(net.assumed)
-    defaults = DEFAULTS[net.framework]
+    defaults = SOURCES[net.framework]
     kinds = block_signatures()
     blocks = found.blocks
     kind_of = []
@@ -343,13 +376,13 @@ def recognise(net: NetGraph, name: str) -> Recognised:
     folded = net.bn_folded or not bns
     conventions: dict[str, Any] = {}
     if folded:
-        conventions["conv_bias"] = defaults["conv_bias"]
-        conventions["bn_epsilon"] = defaults["bn_epsilon"]
-        assumed.append(Assumed("conventions.conv_bias", str(defaults["conv_bias"]).lower(),
-                               (str(not defaults["conv_bias"]).lower(),),
+        conventions["conv_bias"] = defaults.conv_bias
+        conventions["bn_epsilon"] = defaults.bn_epsilon
+        assumed.append(Assumed("conventions.conv_bias", str(defaults.conv_bias).lower(),
+                               (str(not defaults.conv_bias).lower(),),
                                "the exporter folded each BatchNorm into its conv, so conv biases and BN are merged"))
-        assumed.append(Assumed("conventions.bn_epsilon", repr(defaults["bn_epsilon"]),
-                               tuple(e for e in ("1e-05", "1.001e-05", "0.001") if e != repr(defaults["bn_epsilon"])),
+        assumed.append(Assumed("conventions.bn_epsilon", repr(defaults.bn_epsilon),
+                               tuple(e for e in ("1e-05", "1.001e-05", "0.001") if e != repr(defaults.bn_epsilon)),
                                "BatchNorm was folded into the convs: its epsilon is not in the file"))
     else:
         conventions["conv_bias"] = stem_conv.bias
@@ -358,7 +391,7 @@ def recognise(net: NetGraph, name: str) -> Recognised:
     conventions["stride_on"] = stride_on or "3x3"
     pool = next((n.op for n in found.stem if isinstance(n.op, MaxPool)), None)
     conventions["pool_padding"] = pool.padding if pool else 0
-    preprocessing = "tf" if net.framework == "keras" and kind_of[0].startswith("preact") else defaults["preprocessing"]
+    preprocessing = defaults.preprocessing.get(kind_of[0], defaults.preprocessing["*"])
     conventions["preprocessing"] = preprocessing
     assumed.append(Assumed("conventions.preprocessing", preprocessing,
                            tuple(p for p in ("caffe", "torch", "tf") if p != preprocessing),
@@ -367,14 +400,18 @@ def recognise(net: NetGraph, name: str) -> Recognised:
         conventions["stride_block"] = stride_block
     if strided_shortcut != "conv":
         conventions["strided_shortcut"] = strided_shortcut
-    if net.framework == "keras" and blocks[0].main_first:
-        conventions["keras_layout"] = "blog"
+    layout = _layout(blocks, defaults, assumed)
+    if layout != SPEC_DEFAULTS["keras_layout"]:
+        conventions["keras_layout"] = layout
+    _param_count(conventions, defaults, net, assumed)
     input_shape = found.stem[0].op.shape
     data: dict[str, Any] = {
         "name": name,
         "description": "",
         "input": [int(d) for d in input_shape],
     }
+    if net.constructor is not None and layout == DEFAULT_LAYOUT:  # keras.applications builds its own layout only
+        data["framework"] = {"name": net.constructor.name, "min_input": net.constructor.min_input}
     if kind_of[0] != "bottleneck":
         data["block"] = kind_of[0]
     data["conventions"] = conventions
@@ -398,6 +435,33 @@ def recognise(net: NetGraph, name: str) -> Recognised:
                                "number the blocks of their long stages"))
     data["head"] = _head(found.head, net, defaults, assumed)
     return Recognised(data, tuple(assumed), len(found.order))
+
+
+def _layout(blocks: list[Block], source: Source, assumed: list[Assumed]) -> str:
+    """``conventions.keras_layout`` from the order each residual Add lists its inputs, where the file's
+    order is a Keras code's (:data:`.layouts.LAYOUTS`: shortcut first in keras.applications, main path
+    first in the blog's code); otherwise the spec's default layout."""
+    if not source.layouts:
+        return DEFAULT_LAYOUT
+    found = [source.layouts[not block.main_first] for block in blocks]
+    if len(set(found)) > 1:
+        other = next(layout for layout in found if layout != found[0])
+        assumed.append(Assumed("conventions.keras_layout", found[0], (other,),
+                               f"the file's residual adds list their inputs in both orders ({found.count(other)} of "
+                               f"{len(found)} as the {other} layout); a spec has one layout"))
+    return found[0]
+
+
+def _param_count(conventions: dict[str, Any], source: Source, net: NetGraph, assumed: list[Assumed]) -> None:
+    """``conventions.param_count``: the source framework's own count (torch's leaves BN running stats
+    out), written when it is not the spec's default; when the file does not say its framework, the
+    default, said so."""
+    default = SPEC_DEFAULTS["param_count"]
+    if source.param_count is None:
+        assumed.append(Assumed("conventions.param_count", default, ("torch",), f"the {net.source} does not say "
+                               "which framework made it, so not whose parameter count it follows"))
+    elif source.param_count != default:
+        conventions["param_count"] = source.param_count
 
 
 def _stages(blocks: list[Block]) -> tuple[list[dict], str | None, str, str]:
@@ -466,16 +530,19 @@ def _stride(block: Block) -> int:
     return stride
 
 
-def _head(head: list[Node], net: NetGraph, defaults: dict, assumed: list[Assumed]) -> dict[str, Any]:
-    """[BN, ReLU] (pre-activation), a pool, a dense layer, [softmax]."""
+def _head(head: list[Node], net: NetGraph, defaults: Source, assumed: list[Assumed]) -> dict[str, Any]:
+    """[BN, ReLU] (pre-activation), a pool (:func:`head_pools`), a dense layer, [softmax]."""
     ops = list(head)
     while ops and isinstance(ops[0].op, (BatchNorm, ReLU)):
         ops.pop(0)
-    if not ops or not isinstance(ops[0].op, (GlobalAvgPool, AvgPool)):
+    pools = head_pools()
+    if not ops or type(ops[0].op) not in pools:
         raise fail(ops[0] if ops else head[-1] if head else "(end)", "the head starts with an average pool")
     pool = ops.pop(0)
-    out: dict[str, Any] = {"pool": "global"} if isinstance(pool.op, GlobalAvgPool) else \
-        {"pool": "avg", "pool_size": pool.op.size}
+    out: dict[str, Any] = {"pool": pools[type(pool.op)]}
+    window = pool.op.window()
+    if window is not None:  # a fixed window (the blog's 7x7 AveragePooling2D): its size is the spec's pool_size
+        out["pool_size"] = window[0]
     if not ops or not isinstance(ops[0].op, Dense):
         raise fail(ops[0] if ops else pool, "the head's pool is followed by one dense layer")
     dense = ops.pop(0)
@@ -486,10 +553,10 @@ def _head(head: list[Node], net: NetGraph, defaults: dict, assumed: list[Assumed
     if ops:
         raise fail(ops[0], f"a {ops[0].op.title} after the head's dense layer")
     if net.source == "torchvision state dict":
-        activation = defaults["activation"]
+        activation = defaults.activation
         assumed.append(Assumed("head.activation", "none", ("softmax",),
                                "a state dict holds the fc's weights, not whether softmax follows"))
-    out["dense"] = {"units": dense.op.units, "name": net.dense_name or defaults["dense_name"], "activation": activation}
+    out["dense"] = {"units": dense.op.units, "name": net.dense_name or defaults.dense_name, "activation": activation}
     return out
 
 
