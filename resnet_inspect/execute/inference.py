@@ -252,7 +252,7 @@ def _forward(graph: Graph, weights_path: str | Path, x: np.ndarray, source: str,
     is_softmax = graph.layers[-1].op.kind == "softmax"
     return RunResult(graph.spec.name, str(weights_path), source, tuple(x.shape), output,
                      "softmax" if is_softmax else "logits", top_k(output, top, is_softmax), timing,
-                     Seeded.of(metadata))
+                     seeded=Seeded.of(metadata))
 
 
 def load_weights_at(path: str | Path, graph: Graph, input_hw: tuple[int, int], names: str | None = None,
