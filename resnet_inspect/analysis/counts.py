@@ -79,6 +79,10 @@ def flops(spec: "str | Path | Spec | Graph", inputs: "list[int | str | tuple[int
     graph = load_graph(spec)
     from ..core import numbers
 
+    from .peers import CONVENTIONS
+
+    if convention is not None:
+        numbers.choice(convention, CONVENTIONS, "convention")  # now, not when the report is rendered
     listed = [None] if inputs is None else numbers.sizes(inputs, "inputs")
     sizes = [None if size is None else parse_input(size, "input") for size in listed]
     check_work(len(sizes), len(graph.layers), "input", field="input")
