@@ -78,7 +78,6 @@ def flops(spec: "str | Path | Spec | Graph", inputs: "list[int | str | tuple[int
     """The Python API of ``resnet-inspect flops``: the graph built once, traced at each size."""
     graph = load_graph(spec)
     from ..core import numbers
-
     from .peers import CONVENTIONS
 
     if convention is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from os import PathLike, fspath
 
 from .errors import InspectError, ShapeError
 from .usertext import excerpt
@@ -225,16 +226,14 @@ def text(value: object, name: str) -> str:
     return value
 
 
-def path(value: object, name: str) -> "str | os.PathLike[str]":
+def path(value: object, name: str) -> str | PathLike[str]:
     """``value`` when it is a path (a str or an ``os.PathLike`` giving one), else one error naming ``name``."""
-    import os
-
-    if isinstance(value, str) or (isinstance(value, os.PathLike) and isinstance(os.fspath(value), str)):
+    if isinstance(value, str) or (isinstance(value, PathLike) and isinstance(fspath(value), str)):
         return value
     raise InspectError(f"{name} must be a path (text or a pathlib.Path), got {quoted(value)}", field=name)
 
 
-def choice(value: object, choices: "Iterable[str]", name: str) -> str:
+def choice(value: object, choices: Iterable[str], name: str) -> str:
     """``value`` when it is one of ``choices`` (the table's keys), else an error listing them."""
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:
@@ -242,7 +241,7 @@ def choice(value: object, choices: "Iterable[str]", name: str) -> str:
     return value
 
 
-def sizes(value: object, name: str) -> "list | tuple | range":
+def sizes(value: object, name: str) -> list | tuple | range:
     """A non-empty list, tuple or range of sizes (the API's ``inputs``, ``sweep``'s ``sizes``), each
     read by the caller with :func:`size`. Left lazy: a range's length is known before any size is
     made (the work budget counts it first). A bare number or text is one size, not a list of them."""
