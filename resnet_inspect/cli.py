@@ -296,7 +296,7 @@ def flops(spec: SpecArg = "resnet50", input: InputsOpt = None, fmt: FormatOpt = 
         emit(formatting.render_sweep(sweep(graph, parse_sizes(input, len(graph.layers))), fmt.value))
         return
 
-    emit(formatting.render_flops(flops_report(spec, input, convention.value if convention else None), fmt.value))
+    emit(formatting.render_flops(flops_report(spec, input or None, convention.value if convention else None), fmt.value))
 
 
 @app.command()

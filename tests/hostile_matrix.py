@@ -121,6 +121,8 @@ BASES: dict[str, Base] = {
     "verify": Base((TINY,), codes=(0, 1)),
     "diagram": Base((TINY,)),
     "report": Base((TINY,), (("--output", "r.html"),)),
+    "import": Base(("tv.npz",), (("--output", "imported.yaml"),), ("tv.npz",)),
+    "identify": Base(("r18.npz",), files=("r18.npz",), codes=(0, 1)),
 }
 # Number options: no class but zero can be a valid value (sizes, counts, memory amounts, seeds).
 NUMBER_OPTIONS = ("--input", "--unit", "--max-memory", "--batch", "--seed", "--top", "--repeat")
@@ -128,7 +130,10 @@ NUMBER_OPTIONS = ("--input", "--unit", "--max-memory", "--batch", "--seed", "--t
 
 @functools.cache
 def base_files() -> dict[str, bytes]:
-    """The files a base reads: tiny-run's weights (.npz) and one input array (.npy)."""
+    """The files a base reads: tiny-run's weights (.npz), one input array (.npy),
+    tiny-run-torchvision's state dict under torchvision's names (.npz: what ``import`` reads), and
+    resnet18-torchvision's as zeros, deflated to 44 KB (``identify`` reads shapes only; tiny-run is
+    no bundled spec, and "none" exits 2 without an ``error:`` line)."""
     import io
 
     import numpy as np
@@ -137,7 +142,29 @@ def base_files() -> dict[str, bytes]:
 
     array = io.BytesIO()
     np.save(array, np.zeros((32, 32, 3), np.float32))
-    return {"w.npz": wf.npz_bytes(wf.flat()), "x.npy": array.getvalue()}
+    return {"w.npz": wf.npz_bytes(wf.flat()), "x.npy": array.getvalue(),
+            "tv.npz": wf.npz_bytes(wf.torchvision_state()), "r18.npz": _zero_state_dict("resnet18-torchvision")}
+
+
+def _zero_state_dict(spec: str) -> bytes:
+    """A bundled spec's torchvision state dict (names and OIHW shapes), float16 zeros, deflated."""
+    import zipfile
+
+    import numpy as np
+
+    import weightfiles as wf
+    from resnet_inspect import load_graph
+    from resnet_inspect.model.weights import torchvision_names, weight_shapes
+
+    graph = load_graph(spec)
+    modules = torchvision_names(graph)
+    state = {}
+    for layer, keys in weight_shapes(graph).items():
+        for key, shape in keys.items():
+            if key == "kernel":  # HWIO -> OIHW, (in, out) -> (out, in)
+                shape = tuple(shape[i] for i in ((3, 2, 0, 1) if len(shape) == 4 else (1, 0)))
+            state[f"{modules[layer]}.{wf.KERAS_TO_TORCH[key]}"] = np.zeros(shape, np.float16)
+    return wf.npz_bytes(state, compression=zipfile.ZIP_DEFLATED)
 
 
 @dataclass(frozen=True)
@@ -231,8 +258,10 @@ API_BASES: dict[str, tuple[tuple, dict[str, Any]]] = {
     "resnet_inspect.executor:forward": ((GRAPH, call("resnet_inspect.model.weights:random_weights", GRAPH),
                                          call("numpy:zeros", (1, 32, 32, 3), "float32")), {}),
     "resnet_inspect.kerasio:keras_order": ((GRAPH,), {}),
+    "resnet_inspect:import_spec": (("tv.npz",), {}),
+    "resnet_inspect:identify": (("tv.npz",), {}),
 }
-API_FILES = ("w.npz", "x.npy")
+API_FILES = ("w.npz", "x.npy", "tv.npz")
 # Keyword arguments that are numbers (sizes, counts, amounts): only zero may be valid.
 API_NUMBERS = ("input", "input_hw", "inputs", "sizes", "batch", "seed", "top", "repeat", "max_memory")
 USER_VALUE = re.compile(r"\b(str|int|float|tuple|list|Path)\b")  # an annotation a user's value fits
@@ -297,66 +326,14 @@ def api_call(param: ApiParam, value: Any) -> tuple[str, tuple, dict]:
 
 # --------------------------------------------------------------------------- known failures
 
-# The (parameter, class) items that fail today for a root cause another branch is fixing (issue 17),
-# by owner, one parameter a line with its failing classes: numbers (API validation: types, floats,
-# huge ints, excerpts; explain's echo of its layer argument) and text (Cf/Zl/Zp characters shown raw;
-# `new`'s and --schema's paths). They run as strict xfails, every value of their class: once a fix is
-# merged, delete its lines; a line that starts passing fails the run (XPASS strict) to say so.
-# Measured with `python tests/hostile_matrix_report.py --all` (an item is filed under the owner of its
-# first failing value).
-KNOWN_LINES: dict[str, str] = {
-    # 158 (parameter, class) items
-    "numbers": """
-        explain LAYER: huge long
-        api trace spec: huge
-        api trace input: huge float empty
-        api trace_graph graph: huge
-        api trace_graph input_hw: huge negative float nonascii control empty long
-        api parse_input text: huge
-        api smallest_input graph: huge
-        api load_spec name_or_path: huge
-        api parse_spec text: huge negative zero float empty
-        api parse_spec file: huge
-        api build_graph spec: huge
-        api load_graph spec: huge
-        api run spec: huge
-        api run weights: huge negative zero float empty
-        api run array: huge negative zero float empty
-        api run top: huge negative zero float nonascii control empty long
-        api run repeat: huge negative zero float nonascii control empty long
-        api run max_memory: huge negative zero float nonascii control empty long
-        api run names: huge long
-        api run save_input: huge
-        api run save_output: huge
-        api flops spec: huge
-        api flops inputs: huge negative float empty
-        api flops convention: huge long
-        api params spec: huge
-        api params input: huge float empty
-        api diagram spec: huge
-        api diagram level: huge
-        api diagram block: huge
-        api diagram input: huge float empty
-        api report_html spec: huge
-        api report_html input: huge float empty
-        api forward dtype: huge long
-        api forward max_memory: huge negative zero float nonascii control empty long
-        api explain spec: huge
-        api explain layer: huge negative zero float long
-        api explain input: huge float empty
-        api keras_order layout: huge long
-        api memory_profile batch: huge negative zero float nonascii control empty long
-        api memory_profile dtype: huge long
-        api memory_profile convention: huge long
-        api sweep sizes: huge negative zero float nonascii control empty long
-        api verify spec: huge
-        api verify input: huge float empty
-        api verify batch: huge negative zero float nonascii control empty long
-        api verify seed: huge long
-        api verify dtype: huge negative zero float nonascii control empty long
-        api verify max_memory: huge negative zero float nonascii control empty long
-    """,
-}
+# The (parameter, class) items that fail today for a root cause another branch is fixing, by owner:
+# ``"owner": """<parameter id>: <class> <class> ..."""``, one parameter a line with its failing
+# classes. They run as strict xfails, every value of their class: once a fix is merged, delete its
+# lines; a line that starts passing fails the run (XPASS strict) to say so. Measured with `python
+# tests/hostile_matrix_report.py --all` (an item is filed under the owner of its first failing value).
+# Empty: every item of issue 17 passes (the last, the API's keyword arguments, were fixed at their
+# entry: core.numbers' size, memory, count, text, path, choice and sizes checks).
+KNOWN_LINES: dict[str, str] = {}
 
 
 KNOWN: dict[str, frozenset[str]] = {

@@ -23,6 +23,11 @@ from resnet_inspect.core import numbers
 from resnet_inspect.core.text import fixed, megabytes, si
 from resnet_inspect.execute.executor import format_bytes
 
+from resnet_inspect.analysis.explain import explain
+from resnet_inspect.execute.verify import verify
+
+TINY = str(Path(__file__).resolve().parent / "data" / "tiny-run.yaml")
+
 # Forms int() takes (or Python's str methods fold) that a user never means as the digits they show.
 ODD_FORMS = ["２２４", "٢٢٤", "2_24", " 224", "224 ", "+224", "224\n", "\t224", "2 24", "²²⁴", "", "-224"]
 
@@ -218,3 +223,69 @@ def test_memory_of_a_huge_batch_formats_exactly():
     profile = resnet_inspect.memory.memory_profile(resnet_inspect.trace("resnet50"), batch=10**6)
     assert profile.input_bytes == 10**6 * 224 * 224 * 3 * 4
     assert cli("memory", "resnet50", "--batch", "1000000").exit_code == 0
+
+
+# --------------------------------------------------------------------------- the API's other arguments
+# Names, paths and choices follow the numbers' rule (issue 17): checked where the argument enters,
+# one InspectError naming the argument, the value quoted as an excerpt.
+
+
+@pytest.mark.parametrize("value", [10**5000, -1, 230.5, (224, 224), b"float32", None],
+                         ids=["10**5000", "-1", "230.5", "pair", "bytes", "None"])
+def test_choices_refuse_non_text_and_quote_an_excerpt(value):
+    with pytest.raises(InspectError) as caught:
+        numbers.choice(value, ("float32", "float64"), "dtype")
+    text = str(caught.value)
+    assert text.startswith("dtype: dtype must be one of float32, float64, got ") and len(text) < 120
+
+
+def test_a_choice_is_returned_as_is_and_100000_characters_are_not_echoed():
+    assert numbers.choice("float64", ("float32", "float64"), "dtype") == "float64"
+    with pytest.raises(InspectError) as caught:
+        numbers.choice("x" * 100_000, ("float32",), "dtype")
+    assert len(str(caught.value)) < 120 and "…" in str(caught.value)
+
+
+def test_text_and_paths_take_str_and_pathlike_only():
+    assert numbers.text("conv1", "layer") == "conv1"
+    assert numbers.path(Path("w.npz"), "weights") == Path("w.npz") and numbers.path("w.npz", "weights") == "w.npz"
+    for value in (10**5000, 3, 1.5, ("a",), b"w.npz", None):
+        with pytest.raises(InspectError, match="^weights: weights must be a path"):
+            numbers.path(value, "weights")
+        with pytest.raises(InspectError, match="^layer: layer must be text"):
+            numbers.text(value, "layer")
+
+
+@pytest.mark.parametrize("value", [(), [], "", "224", 224, 10**5000, None],
+                         ids=["()", "[]", "empty", "text", "224", "10**5000", "None"])
+def test_size_lists_are_non_empty_lists_tuples_or_ranges(value):
+    with pytest.raises(ShapeError, match="^sizes: sizes must be a non-empty list of sizes"):
+        numbers.sizes(value, "sizes")
+
+
+def test_a_range_of_sizes_stays_lazy():
+    sizes = range(1, 10**12)
+    assert numbers.sizes(sizes, "sizes") is sizes  # len() known, nothing made
+
+
+# Through the API, where each argument enters (hand-checked: the messages the functions give).
+@pytest.mark.parametrize(("call", "start"), [
+    (lambda: resnet_inspect.trace(10**5000), "spec: spec must be a path"),
+    (lambda: resnet_inspect.parse_spec(224), "text: text must be text"),
+    (lambda: resnet_inspect.flops(TINY, inputs=224), "inputs: inputs must be a non-empty list"),
+    (lambda: resnet_inspect.flops(TINY, inputs=()), "inputs: inputs must be a non-empty list"),
+    (lambda: resnet_inspect.flops(TINY, convention=10**5000), "convention: convention must be one of"),
+    (lambda: explain(TINY, 0), "layer: layer must be text"),
+    (lambda: resnet_inspect.diagram(TINY, block=(0, 0)), "block: block must be text"),
+    (lambda: verify(TINY, dtype=0), "dtype: dtype must be one of float32, float64"),
+    (lambda: verify(TINY, max_memory=10**5000), "max_memory: must be a size from 1 B to 1 EiB"),
+    (lambda: verify(TINY, max_memory="4gıb"), "max_memory: must be a size from 1 B to 1 EiB"),
+    (lambda: resnet_inspect.run(TINY, 10**5000), "weights: weights must be a path"),
+    (lambda: resnet_inspect.identify(0), "path: path must be a path"),
+])
+def test_the_api_refuses_bad_arguments_where_they_enter(call, start):
+    """Raised by the call itself, before any result is rendered."""
+    with pytest.raises(InspectError) as caught:
+        call()
+    assert str(caught.value).startswith(start), str(caught.value)
+    assert len(str(caught.value)) < 300

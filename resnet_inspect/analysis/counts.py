@@ -77,7 +77,13 @@ def flops(spec: "str | Path | Spec | Graph", inputs: "list[int | str | tuple[int
           convention: str | None = None) -> FlopsReport:
     """The Python API of ``resnet-inspect flops``: the graph built once, traced at each size."""
     graph = load_graph(spec)
-    sizes = [None if size is None else parse_input(size, "input") for size in (inputs or [None])]
+    from ..core import numbers
+    from .peers import CONVENTIONS
+
+    if convention is not None:
+        numbers.choice(convention, CONVENTIONS, "convention")  # now, not when the report is rendered
+    listed = [None] if inputs is None else numbers.sizes(inputs, "inputs")
+    sizes = [None if size is None else parse_input(size, "input") for size in listed]
     check_work(len(sizes), len(graph.layers), "input", field="input")
     results = tuple(trace_graph(graph, size) for size in sizes)
     return FlopsReport(graph.spec.name, results, convention)

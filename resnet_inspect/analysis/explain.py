@@ -40,6 +40,9 @@ class Explanation:
 
 def explain(spec: str | Spec, layer: str, input: int | str | tuple[int, int] | None = None) -> Explanation:
     """Why ``layer`` of ``spec`` has its shape, parameters, MACs and FLOPs at ``input``."""
+    from ..core import numbers
+
+    layer = numbers.text(layer, "layer")  # a 5,000-digit int or a tuple: one error, not a traceback
     graph = load_graph(spec)
     result = trace_graph(graph, None if input is None else parse_input(input, "input"))
     node = next((candidate for candidate in graph if candidate.name == layer), None)

@@ -24,7 +24,6 @@ from typing import Any
 
 from ..core import numbers
 from ..core.dtypes import MEMORY_DTYPES
-from ..core.errors import InspectError
 from ..model.ops import OPS
 from ..core.records import record
 from ..model.statistics import TraceResult
@@ -68,11 +67,8 @@ class MemoryProfile:
 def memory_profile(result: TraceResult, batch: int = 1, dtype: str = "float32",
                    convention: str = "inference") -> MemoryProfile:
     """Per-layer output bytes, the peak of live activations and parameter bytes (see the module doc)."""
-    if dtype not in MEMORY_DTYPES:
-        raise InspectError(f"dtype must be one of {', '.join(MEMORY_DTYPES)}, got {dtype!r}", field="dtype")
-    if convention not in CONVENTIONS:
-        raise InspectError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}",
-                           field="convention")
+    numbers.choice(dtype, MEMORY_DTYPES, "dtype")
+    numbers.choice(convention, CONVENTIONS, "convention")
     batch = numbers.batch(batch)  # 1.5, True, 0 and 10**305 refused as the CLI refuses them
     itemsize = MEMORY_DTYPES[dtype]
     sizes = {info.name: batch * _elements(info.output_shape) * itemsize for info in result.layers}

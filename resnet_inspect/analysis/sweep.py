@@ -89,7 +89,7 @@ def parse_sizes(texts: list[str], layers: int | None = None) -> list[tuple[int, 
 def sweep(graph: Graph, sizes: list[tuple[int, int]]) -> Sweep:
     """One row per size, in the order given; the graph is walked once per size, shapes only.
     Within the work budget (sizes × layers), checked before the first size."""
-    check_work(len(sizes), len(graph.layers), "input", field="input")
+    check_work(len(numbers.sizes(sizes, "sizes")), len(graph.layers), "input", field="input")
     sizes = [parse_input(size, "input") for size in sizes]
     final = next(layer.name for layer in reversed(graph.layers) if layer.stage != "head")
     rows = tuple(_row(graph, size, final) for size in sizes)

@@ -19,6 +19,8 @@ Each parser takes the ``name`` the caller knows the value by: the API's argument
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from os import PathLike, fspath
 
 from .errors import InspectError, ShapeError
 from .usertext import excerpt
@@ -43,7 +45,7 @@ _RANGE = _Pattern(r"([0-9]{1,%d}):([0-9]{1,%d})(?::([0-9]{1,%d}))?" % ((MAX_DIGI
 _MAX_TEXT = 200  # longer text is refused before any pattern runs (and only an excerpt is quoted)
 
 
-def _quoted(value: object) -> str:
+def quoted(value: object) -> str:
     """The value as an error quotes it: a short excerpt of text, an int in digits unless huge (an
     int of 5,000 digits cannot even be turned into text), a tuple item by item."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -51,7 +53,7 @@ def _quoted(value: object) -> str:
             return str(value)
         return f"{'-' if value < 0 else ''}a number of about {int(value.bit_length() * 0.30103) + 1:,} digits"
     if isinstance(value, (tuple, list)):
-        shown = ", ".join(_quoted(item) for item in value[:4]) + (", …" if len(value) > 4 else "")
+        shown = ", ".join(quoted(item) for item in value[:4]) + (", …" if len(value) > 4 else "")
         return f"({shown})"
     if isinstance(value, (str, float)) or value is None or isinstance(value, bool):
         return f"'{excerpt(value)}'" if isinstance(value, str) else excerpt(repr(value))
@@ -77,7 +79,7 @@ def size(text: str | int | tuple[int, int], name: str = "input") -> tuple[int, i
     """
     if isinstance(text, (tuple, list)):
         if len(text) != 2 or not all(is_int(side) for side in text):
-            raise ShapeError(f"{name} must be a size like 224 or a pair of whole numbers (H, W), got {_quoted(text)}"
+            raise ShapeError(f"{name} must be a size like 224 or a pair of whole numbers (H, W), got {quoted(text)}"
                              + (" (the channels come from the spec)" if len(text) == 3 else ""), field=name)
         return _bounded((text[0], text[1]), text, name)
     if is_int(text):
@@ -85,7 +87,7 @@ def size(text: str | int | tuple[int, int], name: str = "input") -> tuple[int, i
     short = _short(text.replace("×", "x", 1)) if isinstance(text, str) else None  # × the one non-ASCII allowed
     match = _SIZE.fullmatch(short) if short is not None else None
     if match is None:
-        raise ShapeError(f"{name} must be a size like 224 or 224x320 (H×W, ASCII digits), got {_quoted(text)}",
+        raise ShapeError(f"{name} must be a size like 224 or 224x320 (H×W, ASCII digits), got {quoted(text)}",
                          field=name)
     h, w = int(match.group(1)), int(match.group(2) or match.group(1))
     return _bounded((h, w), text, name)
@@ -94,7 +96,7 @@ def size(text: str | int | tuple[int, int], name: str = "input") -> tuple[int, i
 def _bounded(hw: tuple[int, int], text: object, name: str) -> tuple[int, int]:
     if min(hw) < 1 or max(hw) > MAX_SIZE:
         raise ShapeError(f"{name} must be a size like 224 or 224x320 (H×W), from 1 to {MAX_SIZE:,} a side, "
-                         f"got {_quoted(text)}", field=name)
+                         f"got {quoted(text)}", field=name)
     return hw
 
 
@@ -114,7 +116,7 @@ def size_range(text: str, name: str = "input") -> range:
     numbers = [int(n) for n in match.groups() if n is not None] if match else []
     if len(numbers) not in (2, 3) or min(numbers) < 1 or numbers[1] < numbers[0] or max(numbers) > MAX_SIZE:
         raise ShapeError(f"{name} range must be start:stop:step with 1 <= start <= stop and step >= 1, each at "
-                         f"most {MAX_SIZE:,} (stop included), like 160:640:32, got {_quoted(text)}", field=name)
+                         f"most {MAX_SIZE:,} (stop included), like 160:640:32, got {quoted(text)}", field=name)
     start, stop, step = (numbers + [1])[:3]
     return range(start, stop + 1, step)
 
@@ -127,7 +129,7 @@ def index_pair(text: str | tuple[int, int], name: str = "unit") -> tuple[int, in
     short = _short(text) if isinstance(text, str) else None
     parts = short.split(",") if short is not None else []
     if len(parts) not in (1, 2) or not all(_DIGITS.fullmatch(p) for p in parts):
-        raise InspectError(f"{name} must be a row,column index like 3,4 (ASCII digits), got {_quoted(text)}",
+        raise InspectError(f"{name} must be a row,column index like 3,4 (ASCII digits), got {quoted(text)}",
                            field=name)
     return (int(parts[0]), int(parts[-1]))
 
@@ -153,7 +155,7 @@ def integer(value: int | str, name: str = "value") -> int:
     if is_int(value) and abs(value) < 10**MAX_INTEGER_DIGITS:
         return value
     raise InspectError(f"{name} must be a whole number (ASCII digits, at most {MAX_INTEGER_DIGITS}), "
-                       f"got {_quoted(value)}", field=name)
+                       f"got {quoted(value)}", field=name)
 
 
 def count(value: int | str, name: str, minimum: int = 0, maximum: int | None = None) -> int:
@@ -163,7 +165,7 @@ def count(value: int | str, name: str, minimum: int = 0, maximum: int | None = N
         value = int(short)
     if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
         bound = f"from {minimum:,} to {maximum:,}" if maximum is not None else f"of at least {minimum:,}"
-        raise InspectError(f"{name} must be a whole number {bound}, got {_quoted(value)}", field=name)
+        raise InspectError(f"{name} must be a whole number {bound}, got {quoted(value)}", field=name)
     return value
 
 
@@ -207,5 +209,43 @@ def memory(text: str | int, name: str = "max_memory") -> int:
     if match and match["unit"] in MEMORY_UNITS:
         value = Decimal(match["number"]) * MEMORY_UNITS[match["unit"]]
     if not 1 <= value <= MAX_MEMORY_LIMIT:
-        raise InspectError(f"must be a size from 1 B to 1 EiB like 4GB or 512MB, got {_quoted(text)}", field=name)
+        raise InspectError(f"must be a size from 1 B to 1 EiB like 4GB or 512MB, got {quoted(text)}", field=name)
     return int(value)
+
+
+# --------------------------------------------------------------------------- text arguments
+# The API's other user values: names, paths and choices. The same rule as numbers (issue 17):
+# checked where the argument enters, refused with an InspectError naming the argument, the value
+# quoted as an excerpt (a 5,000-digit int or 100,000 characters never reach an f-string whole).
+
+
+def text(value: object, name: str) -> str:
+    """``value`` when it is a str (a name, a layer, a spec's YAML), else one error naming ``name``."""
+    if not isinstance(value, str):
+        raise InspectError(f"{name} must be text, got {quoted(value)}", field=name)
+    return value
+
+
+def path(value: object, name: str) -> str | PathLike[str]:
+    """``value`` when it is a path (a str or an ``os.PathLike`` giving one), else one error naming ``name``."""
+    if isinstance(value, str) or (isinstance(value, PathLike) and isinstance(fspath(value), str)):
+        return value
+    raise InspectError(f"{name} must be a path (text or a pathlib.Path), got {quoted(value)}", field=name)
+
+
+def choice(value: object, choices: Iterable[str], name: str) -> str:
+    """``value`` when it is one of ``choices`` (the table's keys), else an error listing them."""
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise InspectError(f"{name} must be one of {', '.join(choices)}, got {quoted(value)}", field=name)
+    return value
+
+
+def sizes(value: object, name: str) -> list | tuple | range:
+    """A non-empty list, tuple or range of sizes (the API's ``inputs``, ``sweep``'s ``sizes``), each
+    read by the caller with :func:`size`. Left lazy: a range's length is known before any size is
+    made (the work budget counts it first). A bare number or text is one size, not a list of them."""
+    if not isinstance(value, (list, tuple, range)) or len(value) == 0:
+        raise ShapeError(f"{name} must be a non-empty list of sizes like [224, (224, 320)], got {quoted(value)}",
+                         field=name)
+    return value

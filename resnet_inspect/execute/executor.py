@@ -607,8 +607,7 @@ class Executor:
 
     def __init__(self, graph: Graph, weights: dict, *, dtype: str = "float32", fold_bn: bool = True,
                  winograd: bool | None = None) -> None:
-        if dtype not in DTYPES:
-            raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="dtype")
+        numbers.choice(dtype, DTYPES, "dtype")
         check_weights(weights, graph)  # the same fit check, and message, as for a weights file
         self.graph, self.dtype = graph, dtype
         # Winograd for float32 runs; float64 runs are the reference, so they keep the exact im2col
@@ -716,8 +715,6 @@ def forward(graph: Graph, weights: dict, x: np.ndarray, *, dtype: str = "float32
     is above ``max_memory`` bytes (None: no limit).
     """
     x = _check_input(graph, x)
-    if dtype not in DTYPES:
-        raise InspectError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}", field="dtype")
     check_memory(graph, (x.shape[1], x.shape[2]), x.shape[0], dtype, max_memory)
     return Executor(graph, weights, dtype=dtype, fold_bn=fold_bn)(x, on_layer)
 
@@ -780,6 +777,8 @@ def check_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str
     """The estimate (plus ``extra`` bytes, e.g. the input file's own array), or an
     :class:`InspectError` naming it and the limit when it is too big. Pure Python: it runs before
     anything is loaded, resized or allocated."""
+    dtype = numbers.choice(dtype, DTYPES, "dtype")  # forward, verify, run and load_input all come here
+    limit = None if limit is None else numbers.memory(limit, "max_memory")  # 10**5000 is no limit: refused
     needed = estimate_memory(graph, input_hw, batch, dtype) + extra
     if limit is not None and needed > limit:
         what = f"activations + weights + {extra_what}" if extra else "activations + weights"

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Protocol
 
 from ..core import numbers
 from ..core.display import Displayable
-from ..core.numbers import is_int
 from ..core.text import to_json
 from ..core.errors import InspectError, Location
 from ..model.graph import Graph, load_graph
@@ -167,9 +166,8 @@ def timed_forwards(executor: "Executor", x: np.ndarray, repeat: int,
 def check_run_options(top: int, repeat: int) -> None:
     """``--top`` and ``--repeat`` within bounds (checked before any file is read)."""
     numbers.count(top, "top", 0, numbers.MAX_BATCH)
-    if is_int(repeat) and repeat > MAX_REPEAT:
-        raise InspectError(f"at most {MAX_REPEAT} timed passes, got {repeat}", field="repeat")
-    numbers.count(repeat, "repeat", 0)
+    if numbers.count(repeat, "repeat", 0) > MAX_REPEAT:
+        raise InspectError(f"at most {MAX_REPEAT} timed passes, got {numbers.quoted(repeat)}", field="repeat")
 
 
 class Progress(Protocol):
@@ -202,6 +200,10 @@ def run(spec: "str | Path | Spec | Graph", weights: str | Path, x: np.ndarray | 
     from ..io.weightfiles import check_layout_used
 
     check_run_options(top, repeat)
+    for field, value in (("weights", weights), ("image", image), ("array", array), ("save_input", save_input),
+                         ("save_output", save_output)):
+        if value is not None or field == "weights":
+            numbers.path(value, field)  # before any is compared, shown or opened
     check_layout_used(keras_layout, weights)
     graph = load_graph(spec)
     reads = (weights, image, array, graph.spec.file)

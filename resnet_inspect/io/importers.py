@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
+from ..core import numbers
 from ..core.errors import InspectError, Location
 from ..core.safeio import atomic_write, open_zip, read_bytes, read_member, regular_file
 from ..core.text import to_json
@@ -603,8 +604,8 @@ def import_spec(path: str | Path, name: str | None = None) -> ImportResult:
     it builds, and its graph equals the file's op by op (or one error names the first node that
     differs). ``name`` defaults to the file's stem (made a valid spec name).
     """
-    path = Path(path)
-    if name is not None and not SPEC_NAME.fullmatch(name):
+    path = Path(numbers.path(path, "path"))
+    if name is not None and not SPEC_NAME.fullmatch(numbers.text(name, "name")):
         raise InspectError(f"a spec name is letters, digits, '_', '.' and '-', got {visible(excerpt(name, 40))!r}",
                            field="name")
     if str(path) == "":
@@ -716,7 +717,7 @@ ALWAYS_OPEN = ("conventions.preprocessing", "conventions.keras_layout", "convent
 
 def identify(path: str | Path) -> IdentifyResult:
     """The bundled spec ``path`` is: exactly, nearest (with the differences), or none."""
-    path = Path(path)
+    path = Path(numbers.path(path, "path"))
     if str(path) == "":
         regular_file("", "model file")
     lower = path.name.lower()

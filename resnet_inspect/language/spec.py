@@ -193,7 +193,7 @@ def resolve(name_or_path: str | Path) -> Path:
     """A bundled spec's name (``resnet50``) or a path to any YAML file (see :func:`is_path`)."""
     if isinstance(name_or_path, Path):
         return name_or_path
-    text = str(name_or_path)
+    text = os.fspath(numbers.path(name_or_path, "spec"))  # a tuple or a 5,000-digit int: one error
     if text == "":
         raise SpecError("empty spec name; give a bundled spec's name or a path to a YAML file", where=Location("''"))
     if is_path(text):
@@ -238,7 +238,8 @@ def load_spec(name_or_path: "str | Path | Spec") -> Spec:
 
 
 def parse_spec(text: str, file: str = "<spec>") -> Spec:
-    document = load(text, file)
+    """A spec from its YAML ``text``; ``file`` is what errors call it."""
+    document = load(numbers.text(text, "text"), numbers.text(file, "file"))
     if not isinstance(document.data, dict):
         kind = type(document.data).__name__
         raise SpecError(f"a spec is a mapping (name, stem, stages, head), not a {kind}", where=document.where(()))

@@ -18,8 +18,7 @@ order of a written ``.h5``'s ``layer_names``) are read and written in :mod:`..io
 
 from __future__ import annotations
 
-from ..core.errors import InspectError
-from ..core.usertext import visible
+from ..core import numbers
 from .graph import Graph
 from .layouts import DEFAULT_LAYOUT, LAYOUTS, KerasLayout
 from .weights import weight_shapes
@@ -32,9 +31,7 @@ def check_layout(layout: str | None, graph: Graph | None = None) -> str:
     An unknown one is a one-line error naming the option."""
     if layout is None:
         return graph.spec.conventions.keras_layout if graph is not None else DEFAULT_LAYOUT
-    if layout not in LAYOUTS:
-        raise InspectError(f"must be one of {', '.join(LAYOUTS)}, got {visible(str(layout))!r}", field="keras_layout")
-    return layout
+    return numbers.choice(layout, LAYOUTS, "keras_layout")
 
 
 def keras_order(graph: Graph, layout: str | None = None) -> list[str]:

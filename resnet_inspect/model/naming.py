@@ -229,8 +229,9 @@ def shown(graph: Graph, scheme: str | None = None) -> Shown:
 
 
 def check_scheme(scheme: str) -> None:
-    if scheme not in SCHEMES:
-        raise InspectError(f"names must be one of {', '.join(SCHEMES)}, got {scheme!r}", field="names")
+    from ..core import numbers
+
+    numbers.choice(scheme, SCHEMES, "names")
 
 
 def _fill(template: str | None, place: _Place, counters: dict[str, int]) -> str | None:

@@ -471,8 +471,11 @@ def diagram(spec: "str | Path | Spec", level: str = "block", block: str | None =
     from ..model.engine import parse_input, trace_graph
     from ..model.graph import load_graph
 
-    if level not in LEVELS:
-        raise InspectError(f"level must be one of {', '.join(LEVELS)}, got {excerpt(level)!r}", field="level")
+    from ..core import numbers
+
+    numbers.choice(level, LEVELS, "level")
+    if block is not None:
+        numbers.text(block, "block")
     if block is not None and level == "network":
         raise unused("block", "level network draws every stage; leave it out, or draw a block or a stage")
     if block is not None and not block.strip():
