@@ -123,6 +123,7 @@ BASES: dict[str, Base] = {
     "report": Base((TINY,), (("--output", "r.html"),)),
     "import": Base(("tv.npz",), (("--output", "imported.yaml"),), ("tv.npz",)),
     "identify": Base(("r18.npz",), files=("r18.npz",), codes=(0, 1)),
+    "export": Base((TINY,), (("--to", "onnx"), ("--output", "m.onnx"))),
 }
 # Number options: no class but zero can be a valid value (sizes, counts, memory amounts, seeds).
 NUMBER_OPTIONS = ("--input", "--unit", "--max-memory", "--batch", "--seed", "--top", "--repeat")
@@ -260,6 +261,9 @@ API_BASES: dict[str, tuple[tuple, dict[str, Any]]] = {
     "resnet_inspect.kerasio:keras_order": ((GRAPH,), {}),
     "resnet_inspect:import_spec": (("tv.npz",), {}),
     "resnet_inspect:identify": (("tv.npz",), {}),
+    "resnet_inspect:export_onnx": ((TINY, "m.onnx"), {}),
+    "resnet_inspect:export_pytorch": ((TINY, "m.py"), {}),
+    "resnet_inspect:export_keras": ((TINY, "m.py"), {}),
 }
 API_FILES = ("w.npz", "x.npy", "tv.npz")
 # Keyword arguments that are numbers (sizes, counts, amounts): only zero may be valid.

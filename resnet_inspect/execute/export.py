@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core import numbers
 from ..core.errors import InspectError, unused
 from ..core.records import record
 from ..core.safeio import atomic_write
@@ -188,6 +189,9 @@ def export_onnx(spec: "str | Path | Spec | Graph", path: str | Path, *, weights:
     the spec's). ``batch``: a number, or ``"dynamic"``. ``names``: ``blog`` (the spec's), ``caffe``,
     ``keras3`` or ``torchvision`` for node and initializer names.
     """
+    numbers.path(path, "path")
+    if weights is not None:
+        numbers.path(weights, "weights")
     graph = load_graph(spec)
     hw = parse_input(input, "input") if input is not None else graph.spec.input_shape[:2]
     batch = _batch(batch)
@@ -201,26 +205,22 @@ def export_onnx(spec: "str | Path | Spec | Graph", path: str | Path, *, weights:
     with atomic_write(path, suffixes=SUFFIXES["onnx"], reads=(weights, _spec_path(spec)), what="ONNX file") as temporary:
         temporary.write_bytes(data)
     weighted = [t for t in model.graph.initializer if not t.name.endswith("/pads")]
-    numbers = sum(_count(t.dims) for t in weighted)
+    held = sum(_count(t.dims) for t in weighted)
     c = graph.spec.input_shape[2]
     return Exported(graph.spec.name, "onnx", str(path), (batch if isinstance(batch, int) else None, c, *hw),
-                    len(model.graph.node), len(weighted), numbers, None if weights is None else str(weights),
+                    len(model.graph.node), len(weighted), held, None if weights is None else str(weights),
                     names or "blog")
 
 
 def _batch(batch: int | str) -> int | str:
+    """A batch through the one number parser (its bounds), or ``"dynamic"``."""
     if batch == "dynamic":
         return batch
-    from ..core.numbers import count
-
     try:
-        value = count(batch, "batch")
+        return numbers.batch(batch, "batch")
     except InspectError:
-        raise InspectError(f"batch must be a whole number of at least 1 or 'dynamic', got {visible(str(batch))!r}",
-                           field="batch") from None
-    if value < 1:
-        raise InspectError(f"batch must be a whole number of at least 1 or 'dynamic', got {value}", field="batch")
-    return value
+        raise InspectError(f"batch must be a whole number from 1 to {numbers.MAX_BATCH:,} or 'dynamic', "
+                           f"got {numbers.quoted(batch)}", field="batch") from None
 
 
 def _count(dims: Any) -> int:
@@ -245,6 +245,7 @@ def export_pytorch(spec: "str | Path | Spec | Graph", path: str | Path) -> Expor
     """
     from ..analysis.codegen import pytorch_source
 
+    numbers.path(path, "path")
     graph = load_graph(spec)
     return _write_source(graph, spec, path, "pytorch", pytorch_source(graph), _nchw_input(graph))
 
@@ -255,6 +256,7 @@ def export_keras(spec: "str | Path | Spec | Graph", path: str | Path, *, keras_l
     writes with the same layout load into it."""
     from ..analysis.codegen import keras_source
 
+    numbers.path(path, "path")
     graph = load_graph(spec)
     h, w, c = graph.spec.input_shape
     return _write_source(graph, spec, path, "keras", keras_source(graph, keras_layout), (1, h, w, c),
@@ -288,8 +290,7 @@ def export(spec: "str | Path | Spec | Graph", to: str, path: str | Path, **optio
     An option left at None is not given; one given that ``to`` does not use is an error: code for
     PyTorch or Keras builds the spec's network and carries no weights (``weights convert`` writes
     them), so a ``weights`` it would drop must not pass silently."""
-    if to not in FORMATS:
-        raise InspectError(f"to must be one of {', '.join(FORMATS)}, got {visible(str(to))!r}", field="to")
+    numbers.choice(to, FORMATS, "to")
     given = {key: value for key, value in options.items() if value is not None}
     for key in given:
         if key not in USES[to]:
