@@ -59,10 +59,15 @@ def test_caffe_names_put_bn_statistics_and_scale_in_their_own_layers():
 
 
 def test_a_layer_the_framework_lacks_keeps_our_name_marked():
-    # Keras' V2 max-pool shortcut is unnamed (max_pooling2d_N); it has no weights, but a layer name is still shown.
-    named = shown(load_graph("resnet50v2"), "keras3")
-    assert named.layer("res2c_branch1_pool") == "res2c_branch1_pool (no keras3 layer)"
-    assert shown(load_graph("resnet50v2"), "blog").layer("res2c_branch1_pool") == "res2c_branch1_pool"
+    # keras.applications' head has no Flatten (GlobalAveragePooling2D flattens), so torchvision's
+    # flatten has no Keras 3 name; it is shown under ours, marked.
+    named = shown(load_graph("resnet50-torchvision"), "keras3")
+    assert named.layer("flatten") == "flatten (no keras3 layer)"
+    assert shown(load_graph("resnet50-torchvision"), "blog").layer("flatten") == "flatten"
+    # Keras' V2 max-pool shortcuts are named by its counter in a fresh session (issue 18): the
+    # first is max_pooling2d, the next max_pooling2d_1 (as keras.applications.ResNet50V2 shows them).
+    v2 = shown(load_graph("resnet50v2"), "keras3")
+    assert (v2.layer("res2c_branch1_pool"), v2.layer("res3d_branch1_pool")) == ("max_pooling2d", "max_pooling2d_1")
 
 
 @pytest.fixture(scope="module")
