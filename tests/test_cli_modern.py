@@ -80,7 +80,7 @@ def test_weights_json_records(tmp_path):
     assert init.exit_code == 0, init.output
     data = json.loads(init.stdout)
     assert data == {"resnet_inspect": resnet_inspect.__version__, "ok": True, "action": "wrote", "spec": "resnet50", "file": "w.npz", "arrays": RESNET50_ARRAYS,
-                    "numbers": KERAS_PARAMS, "seed": 3, "source": None}
+                    "numbers": KERAS_PARAMS, "seed": 3, "seed_scheme": 2, "source": None}  # scheme 2: float32 draws
     check = json.loads(invoke("weights", "check", "resnet50", "w.npz", "-f", "json", cwd=tmp_path).stdout)
     assert (check["action"], check["numbers"], check["arrays"]) == ("fits", KERAS_PARAMS, RESNET50_ARRAYS)
     pytest.importorskip("h5py")

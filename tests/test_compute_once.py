@@ -70,7 +70,7 @@ def test_the_run_api_does_what_the_cli_does(weights, batch, tmp_path):
     out, seen = tmp_path / "out.npy", tmp_path / "in.npy"
     api = resnet_inspect.execute.inference.run(TINY, weights, array=batch, top=3, save_output=out, save_input=seen)
     cli = runner.invoke(app, ["run", TINY, "-w", str(weights), "--array", str(batch), "--top", "3",
-                              "--format", "json"])
+                              "--save-output", str(out), "--save-input", str(seen), "--format", "json"])
     assert cli.exit_code == 0, cli.output
     ours, theirs = api.to_dict(), json.loads(cli.stdout)
     del theirs["resnet_inspect"], ours["forward_s"], theirs["forward_s"]  # the version line; wall time differs

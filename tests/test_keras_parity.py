@@ -34,6 +34,7 @@ TOLERANCE = 1e-4
 def resnet50():
     if keras.backend.backend() != "torch":
         pytest.skip(f"KERAS_BACKEND is {keras.backend.backend()}; these tests run Keras on torch")
+    keras.backend.clear_session()  # a fresh session's counter names (input_layer, not input_layer_5)
     model = keras.applications.ResNet50(weights=None, input_shape=(*HW, 3))
     graph = build_graph(load_spec("resnet50-keras3"))
     weights = random_weights(graph, seed=3, dtype="float32")

@@ -191,7 +191,7 @@ def test_format_claims_match_the_cli():
     claims = {"table|json|csv|markdown": ("trace", "flops", "params", "list", "verify", "memory", "rf", "names"),
               "table|json|github|junit": ("check",),
               "table|json": ("diff", "explain", "run", "report", "weights init", "weights convert", "weights check",
-                             "new", "schema", "import", "identify"),
+                             "new", "schema", "import", "identify", "export"),
               "svg|dot|mermaid": ("diagram",)}
     root = typer.main.get_command(app)
     with_format = _commands_with_format(root)
