@@ -505,6 +505,11 @@ class GlobalAvgPoolFlat(GlobalAvgPool):
         _, _, c = _map(inputs[0], self.kind)
         return (c,)
 
+    def onnx(self, inputs: tuple[str, ...], shapes: list[Shape]) -> list[OnnxNode]:
+        """One node straight to (N, C), as Keras computes it (opset 17: ``axes`` an attribute); an
+        import tells it from :class:`GlobalAvgPool`'s GlobalAveragePool + Flatten."""
+        return [OnnxNode("ReduceMean", inputs, {"axes": [2, 3], "keepdims": 0})]
+
     def explain(self, inputs: list[Shape], output: Shape) -> list[Step]:
         flops = self.flops(inputs, output)
         return [Step("output shape", f"{output[-1]}: one mean per channel over {_dims(inputs[0][:2])}, a vector "
