@@ -34,9 +34,16 @@ def speed(name: str):
     return pytest.param(name, marks=() if name in FAST else pytest.mark.slow)
 
 
-def same_layers(a: Path | str, b: str) -> None:
+def same_layers(a: Path | str, b: str, stated: tuple = ()) -> None:
+    """``diff`` says identical; or, where the import stated that the file cannot tell block names
+    (``stages.block_naming``: Keras' ``conv4_block2`` is ``res4b`` or ``res4b1``), every difference
+    is a renamed layer with nothing else changed."""
     result = diff_specs(str(a), b)
-    assert result.identical, [(d.name, d.changes) for d in result.layers[:5]]
+    if result.identical:
+        return
+    renames_only = all(d.status == "changed" and not d.changes for d in result.layers) and not result.stride_moves
+    assert renames_only and "stages.block_naming" in {s.field for s in stated}, \
+        [(d.name, d.changes) for d in result.layers[:5]]
 
 
 def names_the_spec(path: Path, name: str) -> None:
@@ -53,7 +60,7 @@ def test_onnx_export_imports_back_as_the_same_spec(name: str, tmp_path: Path) ->
     imported = import_spec(model)
     spec = tmp_path / "back.yaml"
     spec.write_text(imported.spec_text, encoding="utf-8")
-    same_layers(spec, name)
+    same_layers(spec, name, imported.ambiguities)
     names_the_spec(model, name)
 
 
@@ -94,5 +101,5 @@ def test_keras_export_saved_by_keras_imports_back_as_the_same_spec(name: str, tm
     imported = import_spec(archive)
     spec = tmp_path / "back.yaml"
     spec.write_text(imported.spec_text, encoding="utf-8")
-    same_layers(spec, name)
+    same_layers(spec, name, imported.ambiguities)
     names_the_spec(archive, name)
