@@ -407,3 +407,16 @@ def run_in(zygote: Zygote, case: Case, root: Path) -> Outcome:
     record(case, outcome)
     judge(case, outcome, work, outside, before_outside, before_work)
     return outcome
+
+
+def yaml_string(text: str) -> str:
+    """A YAML double-quoted scalar (for specs written by hostile tests) holding ``text`` exactly (escapes for anything unprintable)."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= ord(ch) < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'

@@ -27,7 +27,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from hostile import Case, Outcome, run_case
+from hostile import Case, Outcome, run_case, yaml_string
 
 PAYLOADS = {
     "ansi_clear": "\x1b[2J\x1b[H",
@@ -49,19 +49,6 @@ PAYLOADS["everything"] = EVERYTHING
 
 # Raw control characters no output may hold (tab/newline aside), whatever the format.
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-def yaml_string(text: str) -> str:
-    """A YAML double-quoted scalar holding ``text`` exactly (escapes for anything unprintable)."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif 0x20 <= ord(ch) < 0x7F:
-            out.append(ch)
-        else:
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
 
 
 def spec_text(payload: str, blocks: int = 1, extra: str = "") -> bytes:

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from hostile import yaml_string
 from resnet_inspect.analysis import newspec
 from resnet_inspect.analysis.newspec import new_spec, top_level_chunks, write_new_spec
 from resnet_inspect.cli import app
@@ -43,23 +44,10 @@ def invoke(*args: str, cwd: Path):
         os.chdir(old)
 
 
-def yaml_quoted(text: str) -> str:
-    """``text`` as a YAML double-quoted scalar, every non-ASCII or control character escaped."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif 0x20 <= ord(ch) < 0x7F:
-            out.append(ch)
-        else:
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
-
-
 def hostile_source(tmp_path: Path, brk: str) -> Path:
     """tiny-run with a name that, pasted into a comment, would add `block: basic` and new conventions."""
     name = f"r50{brk}block: basic{brk}conventions: {{bn_epsilon: 0.5, preprocessing: torch}}{brk}#"
-    text = TINY.read_text(encoding="utf-8").replace("name: tiny-run", f"name: {yaml_quoted(name)}", 1)
+    text = TINY.read_text(encoding="utf-8").replace("name: tiny-run", f"name: {yaml_string(name)}", 1)
     path = tmp_path / "evil.yaml"
     path.write_text(text, encoding="utf-8")
     return path
