@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pytest
 
+from resnet_inspect.core.errors import InspectError
 from resnet_inspect.execute import executor as ex
 from resnet_inspect.execute import winograd
 from resnet_inspect.model.graph import load_graph
@@ -222,3 +223,93 @@ def test_verify_runs_the_fused_pass(monkeypatch):
     result = verify(DATA, batch=2, on_layer=lambda name, array: seen.append(name))
     assert result.ok and calls and all(on is None and watch is not None for on, watch in calls)
     assert seen == [layer.name for layer in result.layers]
+
+
+# --------------------------------------------------------------------------- lanes (issue 19: both cores)
+
+
+def test_lane_sizes_split_evenly_and_never_leave_a_lane_empty():
+    assert ex.lane_sizes(5, 2) == [3, 2]
+    assert ex.lane_sizes(8, 3) == [3, 3, 2]
+    assert ex.lane_sizes(1, 4) == [1]  # one image: one lane, the BLAS as it is
+    assert ex.lane_sizes(2, 1) == [2]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_a_split_batch_gives_each_image_its_own_result(threads):
+    """The oracle: each image run alone, in float64 with im2col (no lane, no Winograd); an image's
+    output must not depend on which lane ran it or with whom. The lanes' activations are held at
+    once, so the measured peak is the engine's prediction for the whole batch (hand-checkable:
+    activations are linear in the batch)."""
+    from resnet_inspect.analysis.memory import memory_profile
+    from resnet_inspect.model.engine import trace_graph
+
+    graph = load_graph(DATA)
+    weights = random_weights(graph, 7)
+    x = RNG.normal(size=(5, 40, 36, 3)).astype(np.float32)
+    alone = np.concatenate([ex.Executor(graph, weights, dtype="float64", threads=1)(x[i:i + 1]) for i in range(5)])
+    split = ex.Executor(graph, weights, threads=threads)
+    out = split(x)
+    assert out.shape == alone.shape
+    assert np.abs(out - alone).max() <= 1e-5 * np.abs(alone).max()
+    assert split.peak_live_bytes == memory_profile(trace_graph(graph, (40, 36)), 5).peak_activation_bytes
+
+
+def test_lanes_run_on_their_own_threads_with_blas_at_one_thread():
+    import dataclasses
+    import threading
+
+    from resnet_inspect.execute import blas
+
+    control = blas.control()
+    if control is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS whose threads can be set: lanes run with the BLAS as it is")
+    graph = load_graph(DATA)
+    executor = ex.Executor(graph, random_weights(graph, 7), threads=2)
+    seen = []
+
+    def spy(kernel):
+        def run(op, call):
+            seen.append((threading.current_thread().name, control.threads()))
+            return kernel(op, call)
+        return run
+
+    executor.steps = [dataclasses.replace(step, kernel=spy(step.kernel)) for step in executor.steps]
+    before = control.threads()
+    executor(RNG.normal(size=(4, 32, 32, 3)))
+    assert {count for _, count in seen} == {1}  # BLAS at one thread in both lanes, all through
+    assert len({name for name, _ in seen}) == 2  # two lanes, two threads
+    assert control.threads() == before  # and back to what it was
+    seen.clear()
+    executor(RNG.normal(size=(1, 32, 32, 3)))  # one image: one lane, BLAS untouched
+    assert {count for _, count in seen} == {before}
+
+
+def test_an_error_in_a_lane_is_raised_and_blas_restored():
+    import dataclasses
+
+    from resnet_inspect.execute import blas
+
+    graph = load_graph(DATA)
+    executor = ex.Executor(graph, random_weights(graph, 7), threads=2)
+    calls = []
+
+    def failing(op, call):
+        calls.append(len(call.inputs[0]))
+        if len(calls) == 2:
+            raise RuntimeError("a lane failed")
+        return call.inputs[0]
+
+    executor.steps = [dataclasses.replace(executor.steps[0], kernel=failing), *executor.steps[1:]]
+    control = blas.control()
+    before = control.threads() if control else None
+    with pytest.raises(RuntimeError, match="a lane failed"):
+        executor(RNG.normal(size=(4, 32, 32, 3)))
+    assert control is None or control.threads() == before
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, 10**5000, "two"], ids=["0", "-1", "1.5", "10**5000", "two"])
+def test_threads_is_checked(threads):
+    graph = load_graph(DATA)
+    with pytest.raises(InspectError, match="threads"):
+        ex.Executor(graph, random_weights(graph, 7), threads=threads)

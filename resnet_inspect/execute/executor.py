@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +37,7 @@ from ..model.graph import Graph, Layer
 from ..model.ops import Op
 from ..io.base import check_weights
 from ..model.weights import check_size_fits, weight_shapes
-from . import winograd
+from . import blas, winograd
 
 DTYPES = RUN_DTYPES  # the dtypes it computes in, with their bytes: a view of the one table (core.dtypes)
 DEFAULT_MAX_MEMORY = 4 * 1024**3
@@ -99,6 +101,7 @@ class Call:
     relu: bool = False  # also apply the ReLU that is this layer's only reader (fused, fast runs only)
     residual: np.ndarray | None = None  # also add this (the residual add fused into its last conv)
     winograd: bool = False  # 3×3 stride-1 convs through Winograd (float32 runs: see Executor)
+    batch: int = 0  # the whole run's batch, which Winograd's rule sees (a lane runs part of it); 0: this input's
 
     def output(self, shape: tuple[int, ...] | None = None) -> np.ndarray:
         """Where to write the result: input 0 itself when it may be overwritten, else pooled memory."""
@@ -179,7 +182,7 @@ def _conv(op: Any, call: Call) -> np.ndarray:
     h_out, w_out = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
     out = call.scratch.take((n * h_out * w_out, matrix.shape[1]), x.dtype)
     finish = _Epilogue(out, call)
-    transform = winograd.choose(n, h_out, w_out) if call.winograd and winograd_layer(op) else None
+    transform = winograd.choose(call.batch or n, h_out, w_out) if call.winograd and winograd_layer(op) else None
     if transform is not None:
         winograd.conv3x3(x, _winograd_filters(call.params, transform, c), transform, p, call.scratch.get,
                          out.reshape(n, h_out, w_out, -1), finish)
@@ -603,18 +606,28 @@ class Executor:
 
     :func:`forward` is the one-shot form; keep an ``Executor`` to time or batch repeated runs.
     One run at a time: its scratch memory is shared between runs (use one per thread).
+
+    ``threads``: how many lanes a batch is split into, each a Python thread running its share of
+    the images through the whole graph with its own scratch memory, while BLAS is held at one
+    thread (:mod:`.blas`). NumPy releases the GIL in its loops, so the lanes' non-GEMM work (a
+    quarter of a pass, and single-threaded otherwise) runs on every core. None: as many lanes as
+    NumPy's OpenBLAS has threads (its own default: the cores, or ``OPENBLAS_NUM_THREADS``), or 1
+    when NumPy's BLAS is not an OpenBLAS it can set. A batch of 1, and a run that reports its
+    layers (``on_layer``, ``watch``), take one lane and the BLAS as it is.
     """
 
     def __init__(self, graph: Graph, weights: dict, *, dtype: str = "float32", fold_bn: bool = True,
-                 winograd: bool | None = None) -> None:
+                 winograd: bool | None = None, threads: int | None = None) -> None:
         numbers.choice(dtype, DTYPES, "dtype")
         check_weights(weights, graph)  # the same fit check, and message, as for a weights file
         self.graph, self.dtype = graph, dtype
         # Winograd for float32 runs; float64 runs are the reference, so they keep the exact im2col
         self.winograd = dtype == "float32" if winograd is None else winograd
+        self.threads = default_threads() if threads is None else numbers.count(threads, "threads", 1, MAX_THREADS)
         self._sizes_checked = {graph.spec.input_shape[:2]}
         self.steps = _plan(graph, weights, dtype, fold_bn)
         self.scratch = Scratch()
+        self._lane_scratch: list[Scratch] = []  # the other lanes' scratch, kept between runs
         self.peak_live_bytes = 0  # the last run's most activation bytes held at once (see live_bytes)
 
     def __call__(self, x: np.ndarray, on_layer: OnLayer | None = None, *, watch: OnLayer | None = None) -> np.ndarray:
@@ -627,31 +640,58 @@ class Executor:
         shapes and times this way."""
         x = _check_input(self.graph, x)
         self._check_size(x.shape[1], x.shape[2])
+        parts = lane_sizes(len(x), self.threads) if on_layer is None and watch is None else [len(x)]
+        if len(parts) == 1:
+            out, self.peak_live_bytes = self._run(x, self.scratch, len(x), on_layer, watch)
+            return out
+        return self._split(x, parts)
+
+    def _split(self, x: np.ndarray, parts: list[int]) -> np.ndarray:
+        """Each lane runs its images on its own thread (lane 0 on the caller's); outputs in order.
+        The lanes' peaks add up: they hold their activations at once."""
+        while len(self._lane_scratch) < len(parts) - 1:
+            self._lane_scratch.append(Scratch())
+        starts = [sum(parts[:i]) for i in range(len(parts) + 1)]
+        lanes = [(x[starts[i]:starts[i + 1]], scratch) for i, scratch in enumerate([self.scratch, *self._lane_scratch])]
+        control = blas.control()
+        with blas.single_threaded(control) if control else nullcontext():
+            futures = [_pool(len(parts) - 1).submit(self._run, part, scratch, len(x)) for part, scratch in lanes[1:]]
+            try:
+                results = [self._run(*lanes[0], len(x))]
+            finally:
+                wait(futures)  # BLAS goes back to its threads only once every lane is done
+            results += [future.result() for future in futures]
+        self.peak_live_bytes = sum(peak for _, peak in results)
+        return np.concatenate([out for out, _ in results])
+
+    def _run(self, x: np.ndarray, scratch: Scratch, batch: int, on_layer: OnLayer | None = None,
+             watch: OnLayer | None = None) -> tuple[np.ndarray, int]:
+        """One lane's pass over every step: its output and its peak of live activation bytes."""
         fast = on_layer is None
         live: dict[str, np.ndarray] = {}
         remaining = {name: len(readers) for name, readers in _consumers(self.graph).items()}
-        self.peak_live_bytes = 0
+        peak = 0
         for step in self.steps:
             layer = step.layer
-            inputs = [live[name] for name in layer.inputs] or [self._own_copy(x)]
+            inputs = [live[name] for name in layer.inputs] or [self._own_copy(x, scratch)]
             if fast and step.absorbed is not None:
                 out = inputs[step.absorbed]  # computed already by the conv (or add) before it
             else:
                 reuse = fast and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
                 residual = live[step.residual] if fast and step.residual else None
-                call = Call(inputs, step.params, reuse, self.scratch, fast and step.relu, residual, self.winograd)
+                call = Call(inputs, step.params, reuse, scratch, fast and step.relu, residual, self.winograd, batch)
                 out = step.kernel(layer.op, call)
             live[layer.name] = out
             if not any(out is array for array in inputs):  # in place or fused: nothing new is held
-                self.peak_live_bytes = max(self.peak_live_bytes, live_bytes(live.values()))
+                peak = max(peak, live_bytes(live.values()))
             if on_layer is not None:
                 on_layer(layer.name, out)
             elif watch is not None:
                 watch(layer.name, out)
             for name in layer.inputs:
                 remaining[name] -= 1
-            self._release(step.release, live, recycle=fast)
-        return live[self.graph.output]
+            _release(step.release, live, scratch if fast else None)
+        return live[self.graph.output], peak
 
     def _check_size(self, h: int, w: int) -> None:
         """Weights fit the graph at its own size; at another, a Dense layer after a flatten may
@@ -660,19 +700,45 @@ class Executor:
             check_size_fits(self.graph, (h, w))
             self._sizes_checked.add((h, w))
 
-    def _release(self, names: tuple[str, ...], live: dict[str, np.ndarray], recycle: bool) -> None:
-        """Drop activations no later layer reads; unseen by any caller and shared with no live
-        array, their memory serves the next layers."""
-        for name in names:
-            dead = live.pop(name)
-            if recycle and not any(np.may_share_memory(dead, other) for other in live.values()):
-                self.scratch.give(dead)
-
-    def _own_copy(self, x: np.ndarray) -> np.ndarray:
+    def _own_copy(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
         """The input in the run's dtype, in memory the executor owns (the caller's is never written)."""
-        own = self.scratch.take(x.shape, np.dtype(self.dtype))
+        own = scratch.take(x.shape, np.dtype(self.dtype))
         np.copyto(own, x, casting="unsafe")
         return own
+
+
+def _release(names: tuple[str, ...], live: dict[str, np.ndarray], scratch: Scratch | None) -> None:
+    """Drop activations no later layer reads; unseen by any caller (``scratch`` given only in a
+    fast run) and shared with no live array, their memory serves the next layers."""
+    for name in names:
+        dead = live.pop(name)
+        if scratch is not None and not any(np.may_share_memory(dead, other) for other in live.values()):
+            scratch.give(dead)
+
+
+MAX_THREADS = 256  # lanes: far above any core count this is run on; more would only be a typo
+
+
+def default_threads() -> int:
+    """Lanes when none are asked for: NumPy's OpenBLAS thread count, or 1 if it cannot be set."""
+    control = blas.control()
+    return max(1, min(MAX_THREADS, control.threads())) if control else 1
+
+
+def lane_sizes(batch: int, threads: int) -> list[int]:
+    """Images per lane: the batch split as evenly as it goes, at most one lane per image."""
+    lanes = max(1, min(batch, threads))
+    return [batch // lanes + (i < batch % lanes) for i in range(lanes)]
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A pool of ``workers`` threads for the lanes after the first, made once per size."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="resnet-inspect-lane")
+    return _POOLS[workers]
 
 
 def live_bytes(arrays: Any) -> int:
@@ -722,14 +788,17 @@ def forward(graph: Graph, weights: dict, x: np.ndarray, *, dtype: str = "float32
 # --------------------------------------------------------------------------- memory
 
 
-def estimate_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str = "float32") -> int:
+def estimate_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: str = "float32",
+                    threads: int | None = None) -> int:
     """Bytes a forward pass needs at most: live activations at their peak, the conv scratch
     buffers, and the weights twice (the caller's copy and the executor's prepared one), plus
-    Winograd's transformed filters in a float32 run.
+    Winograd's transformed filters in a float32 run. Split into lanes (``threads``, as
+    :class:`Executor` takes it), each lane holds its share of the activations and its own scratch.
 
     It replays the executor's free schedule over the traced shapes, so it costs no NumPy work.
     """
     itemsize = DTYPES[dtype]
+    parts = lane_sizes(batch, default_threads() if threads is None else threads)  # im2col's scratch: linear in it
     trace = trace_graph(graph, input_hw)
     size = {info.name: batch * _elements(info.output_shape) for info in trace.layers}
     release = _release_schedule(graph)
@@ -740,8 +809,8 @@ def estimate_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: 
         scratch = max(scratch, _scratch_elements(layer, size, trace, batch))
         if dtype == "float32" and winograd_layer(layer.op):  # its own scratch slots, kept beside im2col's
             h, w, c = trace.layer(layer.inputs[0]).output_shape
-            winograd_scratch = max(winograd_scratch, winograd.scratch_elements(
-                batch, h, w, c, layer.op.filters, layer.op.padding))
+            winograd_scratch = max(winograd_scratch, sum(winograd.scratch_elements(
+                part, h, w, c, layer.op.filters, layer.op.padding) for part in parts))
         live -= sum(size[name] for name in release[layer.name])
     scratch += winograd_scratch
     shapes = weight_shapes(graph)
