@@ -313,3 +313,21 @@ def test_threads_is_checked(threads):
     graph = load_graph(DATA)
     with pytest.raises(InspectError, match="threads"):
         ex.Executor(graph, random_weights(graph, 7), threads=threads)
+
+
+def test_replayed_runs_equal_a_fresh_executors_for_every_shape():
+    """A fast run records its in-place and recycling decisions per input shape and replays them:
+    the oracle is a fresh executor (no memo) on each input, and the engine's peak prediction."""
+    from resnet_inspect.analysis.memory import memory_profile
+    from resnet_inspect.model.engine import trace_graph
+
+    graph = load_graph(DATA)
+    weights = random_weights(graph, 7)
+    kept = ex.Executor(graph, weights, threads=1)
+    inputs = [RNG.normal(size=shape).astype(np.float32) for shape in
+              ((2, 32, 32, 3), (1, 40, 36, 3), (2, 32, 32, 3), (1, 40, 36, 3), (2, 32, 32, 3))]
+    for x in inputs:
+        out = kept(x).copy()
+        np.testing.assert_array_equal(out, ex.Executor(graph, weights, threads=1)(x))
+        assert kept.peak_live_bytes == memory_profile(trace_graph(graph, x.shape[1:3]), len(x)).peak_activation_bytes
+    assert len(kept._replays) == 2  # one record per shape, replayed after

@@ -6,7 +6,7 @@ so a new op is added in one table. Layout is NHWC with a batch dimension, float3
 (float64 for reference runs), weights in Keras layout (see :mod:`resnet_inspect.weights`).
 
 Speed comes from BLAS doing nearly all the work: a conv is im2col (a read-only
-``sliding_window_view`` copied into a reused scratch buffer) and a matmul, in cache-sized chunks;
+strided view copied into a reused scratch buffer) and a matmul, in cache-sized chunks;
 a 1×1 stride-1 conv multiplies the activation itself. BatchNorm is folded into the conv before it
 (``fold_bn=True``; the unfolded BN kernel stays, and is tested to agree). In a run without a
 callback, the residual add and the ReLUs after a conv are applied to each chunk while it is in
@@ -22,11 +22,10 @@ import math
 from collections.abc import Callable
 from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..model.engine import trace_graph
 from ..core import numbers
@@ -37,7 +36,7 @@ from ..model.graph import Graph, Layer
 from ..model.ops import Op
 from ..io.base import check_weights
 from ..model.weights import check_size_fits, weight_shapes
-from . import blas, winograd
+from . import blas, strided, winograd
 
 DTYPES = RUN_DTYPES  # the dtypes it computes in, with their bytes: a view of the one table (core.dtypes)
 DEFAULT_MAX_MEMORY = 4 * 1024**3
@@ -140,13 +139,15 @@ def patches(x: np.ndarray, kernel: int, stride: int, pad: int, scratch: Scratch)
     """A read-only view ``(N, H_out, W_out, k, k·C)``: every conv window in (k_h, k_w, C) order.
 
     Seen as ``(N, H, W·C)``, a window of k rows × k·C values is exactly one patch in the order of
-    an HWIO kernel reshaped to ``(k·k·C, filters)``, so one ``sliding_window_view`` stepped by
+    an HWIO kernel reshaped to ``(k·k·C, filters)``, so one strided view stepped by
     (stride, stride·C) covers every patch; copying it writes im2col columns in runs of k·C values.
     """
     x = _padded(x, pad, scratch)
     n, h, w, c = x.shape
-    windows = sliding_window_view(x.reshape(n, h, w * c), (kernel, kernel * c), axis=(1, 2))
-    return windows[:, ::stride, ::stride * c]
+    h_out, w_out = (h - kernel) // stride + 1, (w - kernel) // stride + 1
+    item = x.itemsize
+    return strided.view(x, (n, h_out, w_out, kernel, kernel * c),
+                        (h * w * c * item, stride * w * c * item, stride * c * item, w * c * item, item))
 
 
 def im2col(x: np.ndarray, kernel: int, stride: int, pad: int, scratch: Scratch) -> np.ndarray:
@@ -281,12 +282,12 @@ def _tiled(values: np.ndarray, reps: int) -> np.ndarray:
     return found[1]
 
 
-_ZEROS: dict[tuple[int, str], np.ndarray] = {}
+_ZEROS: dict[tuple[int, np.dtype], np.ndarray] = {}
 
 
 def _rectify(chunk: np.ndarray) -> None:
     """ReLU in place on a contiguous ``(rows, C)`` chunk: the max against tiled zeros (not 0)."""
-    key = (chunk.shape[1], chunk.dtype.name)
+    key = (chunk.shape[1], chunk.dtype)  # the dtype itself: its .name costs 10 µs a call
     if key not in _ZEROS:
         _ZEROS[key] = np.zeros(chunk.shape[1], chunk.dtype)
     _per_channel(np.maximum, chunk, _ZEROS[key])
@@ -628,6 +629,7 @@ class Executor:
         self.steps = _plan(graph, weights, dtype, fold_bn)
         self.scratch = Scratch()
         self._lane_scratch: list[Scratch] = []  # the other lanes' scratch, kept between runs
+        self._replays: dict[tuple[int, ...], _Replay] = {}  # by input shape: see _run
         self.peak_live_bytes = 0  # the last run's most activation bytes held at once (see live_bytes)
 
     def __call__(self, x: np.ndarray, on_layer: OnLayer | None = None, *, watch: OnLayer | None = None) -> np.ndarray:
@@ -666,32 +668,57 @@ class Executor:
 
     def _run(self, x: np.ndarray, scratch: Scratch, batch: int, on_layer: OnLayer | None = None,
              watch: OnLayer | None = None) -> tuple[np.ndarray, int]:
-        """One lane's pass over every step: its output and its peak of live activation bytes."""
+        """One lane's pass over every step: its output and its peak of live activation bytes.
+
+        Which layer may overwrite its input, which dead buffer may be recycled, and the peak
+        follow from the graph and the input's shape alone (no decision looks at values), so a fast
+        run records them the first time it sees a shape and replays them after: the checks cost
+        about 2 ms of Python a ResNet-50 pass. A run with ``on_layer`` computes nothing in place."""
         fast = on_layer is None
+        replay = self._replays.get(x.shape) if fast else None
+        record = _Replay() if fast and replay is None else None
         live: dict[str, np.ndarray] = {}
-        remaining = {name: len(readers) for name, readers in _consumers(self.graph).items()}
+        remaining = {name: len(readers) for name, readers in _consumers(self.graph).items()} if replay is None else {}
         peak = 0
-        for step in self.steps:
+        for index, step in enumerate(self.steps):
             layer = step.layer
             inputs = [live[name] for name in layer.inputs] or [self._own_copy(x, scratch)]
             if fast and step.absorbed is not None:
                 out = inputs[step.absorbed]  # computed already by the conv (or add) before it
             else:
-                reuse = fast and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
+                if replay is not None:
+                    reuse = replay.reuse[index]
+                else:
+                    reuse = fast and bool(layer.inputs) and _owned(layer.inputs[0], remaining, live)
                 residual = live[step.residual] if fast and step.residual else None
                 call = Call(inputs, step.params, reuse, scratch, fast and step.relu, residual, self.winograd, batch)
                 out = step.kernel(layer.op, call)
             live[layer.name] = out
-            if not any(out is array for array in inputs):  # in place or fused: nothing new is held
-                peak = max(peak, live_bytes(live.values()))
+            if replay is None:
+                if not any(out is array for array in inputs):  # in place or fused: nothing new is held
+                    peak = max(peak, live_bytes(live.values()))
+                for name in layer.inputs:
+                    remaining[name] -= 1
             if on_layer is not None:
                 on_layer(layer.name, out)
             elif watch is not None:
                 watch(layer.name, out)
-            for name in layer.inputs:
-                remaining[name] -= 1
-            _release(step.release, live, scratch if fast else None)
-        return live[self.graph.output], peak
+            if replay is not None:
+                for name, recycle in zip(step.release, replay.recycle[index]):
+                    dead = live.pop(name)
+                    if recycle:
+                        scratch.give(dead)
+            else:
+                recycled = _release(step.release, live, scratch if fast else None)
+            if record is not None:
+                record.reuse.append(fast and step.absorbed is None and reuse)
+                record.recycle.append(recycled)
+        if record is not None:
+            record.peak = peak
+            if len(self._replays) >= 64:  # a caller sweeping sizes: keep the memo small
+                self._replays.clear()
+            self._replays[x.shape] = record
+        return live[self.graph.output], peak if replay is None else replay.peak
 
     def _check_size(self, h: int, w: int) -> None:
         """Weights fit the graph at its own size; at another, a Dense layer after a flatten may
@@ -707,13 +734,26 @@ class Executor:
         return own
 
 
-def _release(names: tuple[str, ...], live: dict[str, np.ndarray], scratch: Scratch | None) -> None:
+def _release(names: tuple[str, ...], live: dict[str, np.ndarray], scratch: Scratch | None) -> tuple[bool, ...]:
     """Drop activations no later layer reads; unseen by any caller (``scratch`` given only in a
-    fast run) and shared with no live array, their memory serves the next layers."""
+    fast run) and shared with no live array, their memory serves the next layers. Says which did."""
+    recycled = []
     for name in names:
         dead = live.pop(name)
-        if scratch is not None and not any(np.may_share_memory(dead, other) for other in live.values()):
+        recycle = scratch is not None and not any(np.may_share_memory(dead, other) for other in live.values())
+        if recycle:
             scratch.give(dead)
+        recycled.append(recycle)
+    return tuple(recycled)
+
+
+@dataclass
+class _Replay:
+    """A fast run's decisions at each step for one input shape (see ``Executor._run``)."""
+
+    reuse: list[bool] = field(default_factory=list)
+    recycle: list[tuple[bool, ...]] = field(default_factory=list)
+    peak: int = 0
 
 
 MAX_THREADS = 256  # lanes: far above any core count this is run on; more would only be a typo

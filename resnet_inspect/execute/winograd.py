@@ -19,7 +19,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+
+from . import strided
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,12 @@ class Transform:
         return _kron(self.AT, dtype)
 
 
-_KRON: dict[tuple[int, str], np.ndarray] = {}
+_KRON: dict[tuple[int, np.dtype], np.ndarray] = {}
 
 
 def _kron(matrix: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``matrix ⊗ matrix`` in ``dtype``, made once per transform and dtype (computed in float64)."""
-    key = (id(matrix), np.dtype(dtype).name)
+    key = (id(matrix), np.dtype(dtype))  # the dtype itself: its .name costs 10 µs a call
     if key not in _KRON:
         _KRON[key] = np.kron(matrix, matrix).astype(dtype)
     return _KRON[key]
@@ -107,13 +108,13 @@ def _tiles(x: np.ndarray, f: Transform, th: int, tw: int) -> np.ndarray:
     """A read-only view ``(N, th, tw, t, t, C)`` of overlapping input tiles (stride m)."""
     s0, s1, s2, s3 = x.strides
     n, c = x.shape[0], x.shape[3]
-    return as_strided(x, (n, th, tw, f.t, f.t, c), (s0, f.m * s1, f.m * s2, s1, s2, s3), writeable=False)
+    return strided.view(x, (n, th, tw, f.t, f.t, c), (s0, f.m * s1, f.m * s2, s1, s2, s3))
 
 
 def _out_tiles(y: np.ndarray, m: int, th: int, tw: int) -> np.ndarray:
     """A writable view ``(N, th, tw, m, m, K)`` of an ``(N, th·m, tw·m, K)`` output."""
     s0, s1, s2, s3 = y.strides
-    return as_strided(y, (y.shape[0], th, tw, m, m, y.shape[3]), (s0, m * s1, m * s2, s1, s2, s3))
+    return strided.view(y, (y.shape[0], th, tw, m, m, y.shape[3]), (s0, m * s1, m * s2, s1, s2, s3), writeable=True)
 
 
 def chunks(n: int, th: int, tw: int, size: int = CHUNK_TILES) -> list[tuple[slice, slice]]:
