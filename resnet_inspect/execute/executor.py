@@ -333,7 +333,12 @@ def _windows(x: np.ndarray, size: int, stride: int):
 
 
 def _max_pool(op: Any, call: Call) -> np.ndarray:
-    """Separable: the max over each window's k columns (strided views of W), then over its k rows.
+    """Separable: the max over each window's k rows, then over its k columns (strided views).
+
+    Rows first: a row of an NHWC map is one contiguous run of W·C values, so the pass over the
+    whole input runs NumPy's loops over long runs, and the column pass (runs of C values) sees
+    only the 1/s of rows that are left (ResNet-50's pool: 0.64 -> 0.45 ms at batch 1, 3.6 ->
+    2.0 ms at batch 4, against columns first).
 
     An op-level padding pads -inf (PyTorch's MaxPool2d), so a padded tap only leaves the max as
     it is: each tap is taken over the outputs whose window it falls inside, and no padded copy is
@@ -342,10 +347,10 @@ def _max_pool(op: Any, call: Call) -> np.ndarray:
     x, k, s, p = call.inputs[0], op.size, op.stride, op.padding
     n, h, w, c = x.shape
     h_out, w_out = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-    across = call.scratch.get("pool", (n, h, w_out, c), x.dtype)
-    _max_taps(x, across, 2, k, s, p, w_out)
+    rows = call.scratch.get("pool", (n, h_out, w, c), x.dtype)
+    _max_taps(x, rows, 1, k, s, p, h_out)
     out = call.scratch.take((n, h_out, w_out, c), x.dtype)
-    _max_taps(across, out, 1, k, s, p, h_out)
+    _max_taps(rows, out, 2, k, s, p, w_out)
     return out
 
 
@@ -863,14 +868,14 @@ def estimate_memory(graph: Graph, input_hw: tuple[int, int], batch: int, dtype: 
 
 def _scratch_elements(layer: Layer, size: dict[str, int], trace: Any, batch: int) -> int:
     """Work memory of one layer, at most: a padded copy, plus all im2col columns for a conv (the
-    executor copies them in chunks, so this overestimates) or the column maxima of a max pool."""
+    executor copies them in chunks, so this overestimates) or the row maxima of a max pool."""
     op = layer.op
     if op.kind not in ("conv", "max_pool") or (op.kind == "conv" and op.kernel == 1 and op.stride == 1):
         return 0
     h, w, c = trace.layer(layer.inputs[0]).output_shape
     padded = batch * (h + 2 * op.padding) * (w + 2 * op.padding) * c if op.padding else 0
-    if op.kind == "max_pool":
-        return padded + batch * (h + 2 * op.padding) * trace.layer(layer.name).output_shape[1] * c
+    if op.kind == "max_pool":  # the row maxima: output rows × input columns
+        return padded + batch * trace.layer(layer.name).output_shape[0] * (w + 2 * op.padding) * c
     return padded + size[layer.name] // op.filters * op.kernel * op.kernel * c
 
 
