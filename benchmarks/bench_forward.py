@@ -71,23 +71,31 @@ def kind_of(op) -> str:
 
 
 def numpy_kinds_step(batch: int, threads: int) -> Callable[[], dict]:
-    """One pass; seconds per layer kind (each step's kernel timed, the loop's own Python in other)."""
+    """One pass; seconds per layer kind (each step's kernel timed, the loop's own Python in other).
+
+    With lanes (batch > 1) the lanes' kernels overlap in time, so a kind's figure is its time
+    summed over the lanes, divided by the lanes: its share of the wall clock."""
     import dataclasses
+    import threading
 
     import numpy as np
 
-    from resnet_inspect.execute.executor import Executor
+    from resnet_inspect.execute import executor as ex
 
     graph, weights = _graph_and_weights()
-    executor = Executor(graph, weights, dtype="float32", fold_bn=True)
+    executor = ex.Executor(graph, weights, dtype="float32", fold_bn=True)
     x = np.random.default_rng(1).normal(size=(batch, SIZE, SIZE, 3)).astype(np.float32)
+    # a baseline from before the lanes (--baseline) runs one lane
+    lanes = len(ex.lane_sizes(batch, executor.threads)) if hasattr(ex, "lane_sizes") else 1
     spent: dict[str, float] = {}
+    lock = threading.Lock()
 
     def timed(kernel, kind):
         def run(op, call):
             start = time.perf_counter()
             out = kernel(op, call)
-            spent[kind] = spent.get(kind, 0.0) + time.perf_counter() - start
+            with lock:
+                spent[kind] = spent.get(kind, 0.0) + time.perf_counter() - start
             return out
         return run
 
@@ -98,7 +106,8 @@ def numpy_kinds_step(batch: int, threads: int) -> Callable[[], dict]:
         start = time.perf_counter()
         executor(x)
         total = time.perf_counter() - start
-        return {**spent, "other": spent.get("other", 0.0) + total - sum(spent.values())}
+        share = {kind: seconds / lanes for kind, seconds in spent.items()}
+        return {**share, "other": share.get("other", 0.0) + total - sum(share.values())}
 
     return one
 
@@ -359,6 +368,12 @@ def errors(batch: int = 1) -> list[str]:
         worst = max(np.abs(layers[n] - ref_layers[n]).max() / np.abs(ref_layers[n]).max() for n in convs)
         top = all((np.argsort(-a)[:5] == np.argsort(-b)[:5]).all() for a, b in zip(out, ref))
         lines.append(f"{name:<22} {worst:>16.2e} {np.abs(out - ref).max():>17.2e} {'yes' if top else 'NO':>10}")
+    # lanes: a batch of 2 split over 2 threads (no per-layer callback: lanes run only without one)
+    pair = np.random.default_rng(2).normal(size=(2, SIZE, SIZE, 3))
+    ref2 = ex.Executor(graph, weights, dtype="float64", winograd=False, threads=1)(pair).astype(np.float64)
+    split = ex.Executor(graph, weights, threads=2)(pair).astype(np.float64)
+    top = all((np.argsort(-a)[:5] == np.argsort(-b)[:5]).all() for a, b in zip(split, ref2))
+    lines.append(f"{'lanes (batch 2, 2)':<22} {'—':>16} {np.abs(split - ref2).max():>17.2e} {'yes' if top else 'NO':>10}")
     return lines
 
 
