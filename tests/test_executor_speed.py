@@ -331,3 +331,31 @@ def test_replayed_runs_equal_a_fresh_executors_for_every_shape():
         np.testing.assert_array_equal(out, ex.Executor(graph, weights, threads=1)(x))
         assert kept.peak_live_bytes == memory_profile(trace_graph(graph, x.shape[1:3]), len(x)).peak_activation_bytes
     assert len(kept._replays) == 2  # one record per shape, replayed after
+
+
+def _split_run_in_child(queue) -> None:
+    graph = load_graph(DATA)
+    executor = ex.Executor(graph, random_weights(graph, 7), threads=2)
+    queue.put(executor(np.ones((4, 32, 32, 3), np.float32)).shape)
+
+
+def test_a_forked_child_can_run_lanes_after_its_parent_did():
+    """The parent's lane threads are not in a forked child; without forgetting the parent's pool,
+    the child's lane would wait forever (a deadlock this test would show as a timeout)."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    graph = load_graph(DATA)
+    ex.Executor(graph, random_weights(graph, 7), threads=2)(np.ones((4, 32, 32, 3), np.float32))
+    assert ex._POOLS  # the parent's pool exists, with a thread
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_split_run_in_child, args=(queue,))
+    child.start()
+    child.join(60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    assert queue.get(timeout=5) == (4, 1000)

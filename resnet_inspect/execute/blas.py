@@ -18,6 +18,7 @@ symbols OpenBLAS exports (``openblas_…`` or, in NumPy ≥ 2 wheels, ``scipy_op
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,3 +113,17 @@ def single_threaded(blas: BlasThreads) -> Iterator[None]:
             _HELD[0] -= 1
             if _HELD[0] == 0:
                 blas.set(_HELD[1])
+
+
+def _after_fork_in_child() -> None:
+    """A child forked during a split run starts with no lanes: a fresh lock, nothing held, and
+    BLAS given back the threads it had (the parent restores its own when its run ends)."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    if _HELD[0] and _FOUND and _FOUND[0] is not None:
+        _FOUND[0].set(_HELD[1])
+    _HELD[0] = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

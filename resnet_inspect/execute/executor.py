@@ -19,6 +19,7 @@ This is the only module that imports NumPy at import time; ``trace`` never impor
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -784,6 +785,16 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     if workers not in _POOLS:
         _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="resnet-inspect-lane")
     return _POOLS[workers]
+
+
+def _forget_pools() -> None:
+    """A forked child has none of its parent's threads, but a pool would still count them as its
+    workers and never start new ones: a lane submitted there would wait forever."""
+    _POOLS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def live_bytes(arrays: Any) -> int:
